@@ -1,0 +1,39 @@
+# Two entry points: `make demo` and `make test`. Each creates .venv when it is missing.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export OMP_NUM_THREADS ?= 1
+export OPENBLAS_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[all,dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p demo_output
+	$(BIN)/inslib run CreateSQETemplate Instrument=ARCS Ei=80 ChopperPackage=ARCS-100-1.5-AST \
+	    ChopperFrequency=420 QBinning=0,0.05,12 EBinning=-20,0.5,78 \
+	    OutputWorkspace=demo_output/ARCS_Ei80_template.nxs --plot demo_output/ARCS_Ei80_template.png
+	$(BIN)/inslib run CreateSQETemplate \
+	    InputWorkspace=tests/data/Al-iqe.h5 Instrument=ARCS \
+	    OutputWorkspace=demo_output/Al_ARCS_grid.nxs --plot demo_output/Al_ARCS_grid.png
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_template.py
+
+clean:
+	rm -rf $(VENV) demo_output

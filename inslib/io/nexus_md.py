@@ -1,0 +1,121 @@
+"""MDHistoWorkspace files in the SaveMD (version 2) layout, read and written with h5py.
+
+Layout (Mantid's Framework/MDAlgorithms SaveMD2.cpp / LoadMD.cpp): NXentry
+``MDHistoWorkspace`` (attrs SaveMDVersion=2, QConvention) with NXdata ``data`` holding the
+uniform bin edges ``D0..D{n-1}`` (attrs units, long_name, frame) and ``signal``,
+``errors_squared``, ``num_events``, ``mask`` of shape (n_{N-1}, ..., n_0): the reverse of
+this library's (n_0, ..., n_{N-1}) order.
+"""
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from inslib.axes import Axis, parse_hkl_name
+from inslib.histogram import MDHISTO, Histogram, Log, Metadata
+from inslib.io.atomic import atomic_path
+from inslib.io.hdf import new_group, read_text, set_string_attrs
+from inslib.io.nexus_processed import (
+    NexusFormatError,
+    open_nexus,
+    read_metadata,
+    write_logs,
+    write_process,
+    write_sample,
+)
+
+ENTRY = "MDHistoWorkspace"
+_UNIFORM_RTOL = 1e-6
+
+
+def write_md(hist: Histogram, path, q_convention: str = "Inelastic") -> Path:
+    """Write an MD histogram in the SaveMD v2 layout, atomically.
+
+    Parameters
+    ----------
+    hist : Histogram
+        Axes D0..D{n-1} with uniform bin edges.
+    path : str or pathlib.Path
+        Output file (.nxs).
+    q_convention : str
+        "Inelastic" (Q = ki - kf) or "Crystallography" (Q = kf - ki).
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
+    for index, axis in enumerate(hist.axes):
+        widths = np.diff(axis.edges)
+        if not np.allclose(widths, widths[0], rtol=_UNIFORM_RTOL):
+            raise NexusFormatError(f"SaveMD needs uniform bins; dimension D{index} "
+                                   f"({axis.name}) has widths from {widths.min()} to {widths.max()}.")
+    path = Path(path)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        entry = new_group(f, ENTRY, "NXentry", SaveMDVersion=np.int32(2))
+        set_string_attrs(entry, QConvention=q_convention)
+        _write_md_data(new_group(entry, "data", "NXdata"), hist)
+        experiment = new_group(entry, "experiment0", "NXgroup")
+        write_logs(new_group(experiment, "logs", "NXgroup", version=np.int32(1)), hist.metadata)
+        write_sample(experiment, hist.metadata)
+        write_process(entry, hist.metadata)
+    return path
+
+
+def _write_md_data(data, hist: Histogram) -> None:
+    n = len(hist.axes)
+    for index, axis in enumerate(hist.axes):
+        dataset = data.create_dataset(f"D{index}", data=axis.edges)
+        set_string_attrs(dataset, units=axis.unit, long_name=axis.name, frame=axis.frame)
+    reverse = tuple(range(n - 1, -1, -1))
+    signal = data.create_dataset(
+        "signal", data=np.where(hist.mask, np.nan, hist.signal).transpose(reverse))
+    signal.attrs["signal"] = np.int32(1)
+    set_string_attrs(signal, axes=":".join(f"D{i}" for i in reverse))
+    data.create_dataset("errors_squared",
+                        data=np.where(hist.mask, np.nan, hist.variance).transpose(reverse))
+    data.create_dataset("num_events", data=(~hist.mask).astype(np.float64).transpose(reverse))
+    data.create_dataset("mask", data=hist.mask.astype(np.int8).transpose(reverse))
+
+
+def read_md(path) -> Histogram:
+    """Read a SaveMD v2 MDHistoWorkspace file.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The .nxs file.
+
+    Returns
+    -------
+    Histogram
+        Axes D0..D{n-1}, signal shape (n_0, ..., n_{N-1}); a bin is masked when the file's
+        mask is set or its signal is not finite. QConvention is kept as a log.
+    """
+    with open_nexus(path) as f:
+        if ENTRY not in f or "data" not in f[ENTRY]:
+            raise NexusFormatError(f"{path} is not a SaveMD MDHistoWorkspace file "
+                                   f"(no /{ENTRY}/data); save it from Mantid with SaveMD.")
+        entry, data = f[ENTRY], f[ENTRY]["data"]
+        n = sum(1 for key in data if key[0] == "D" and key[1:].isdigit())
+        axes = tuple(_read_dimension(data[f"D{i}"]) for i in range(n))
+        order = tuple(range(n - 1, -1, -1))
+        signal = data["signal"][()].transpose(order)
+        variance = data["errors_squared"][()].transpose(order)
+        mask = data["mask"][()].transpose(order).astype(bool) | ~np.isfinite(signal)
+        metadata = read_metadata(entry["experiment0"]) if "experiment0" in entry else Metadata()
+        metadata.logs["QConvention"] = _q_convention(entry)
+    return Histogram(axes, signal, variance, mask, metadata, kind=MDHISTO)
+
+
+def _q_convention(entry) -> Log:
+    return Log(read_text(entry.attrs.get("QConvention", b"Inelastic")))
+
+
+def _read_dimension(dataset) -> Axis:
+    name = read_text(dataset.attrs.get("long_name", b""))
+    frame = read_text(dataset.attrs.get("frame", b"General Frame"))
+    projection = parse_hkl_name(name) if frame == "HKL" else None
+    return Axis(dataset[()], read_text(dataset.attrs.get("units", b"")), name,
+                frame=frame, projection=projection)

@@ -1,0 +1,328 @@
+"""Mantid processed NeXus files (SaveNexusProcessed / LoadNexusProcessed) with h5py.
+
+Layout (Mantid's Framework/Nexus NexusFileIO.cpp): each workspace is an NXentry
+``mantid_workspace_N``; a Workspace2D stores ``workspace/values`` and ``errors`` (sigma) of
+shape (nSpec, nBins), ``axis1`` (X) and ``axis2`` (vertical axis), plus ``sample``,
+``logs``, ``instrument`` and ``process`` groups. TableWorkspaces store ``table_workspace``.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from inslib.axes import CAPTIONS, Axis
+from inslib.histogram import WORKSPACE2D, Histogram, Log, Metadata
+from inslib.io.atomic import atomic_path
+from inslib.io.hdf import new_group, nx_class, read_text, set_string_attrs, write_string
+
+DEFINITION = "Mantid Processed Workspace"
+_LATTICE_NAMES = ("unit_cell_a", "unit_cell_b", "unit_cell_c",
+                  "unit_cell_alpha", "unit_cell_beta", "unit_cell_gamma")
+_TEMPERATURE_LOGS = ("temperature", "SampleTemp", "sample_temperature")
+
+
+class NexusFormatError(ValueError):
+    """A file is not the Mantid NeXus layout the caller asked for."""
+
+
+@dataclass
+class Table:
+    """A Mantid TableWorkspace read from a processed NeXus file.
+
+    Parameters
+    ----------
+    name : str
+        Workspace name.
+    columns : dict of str to numpy.ndarray
+        Column name -> values, shape (n_rows,) (strings decoded).
+    """
+
+    name: str
+    columns: dict
+
+
+def write_workspace2d(hist: Histogram, path, name: str = "") -> Path:
+    """Write a Workspace2D histogram in the SaveNexusProcessed layout, atomically.
+
+    Parameters
+    ----------
+    hist : Histogram
+        Two axes (vertical, X); masked bins are written as NaN, as Mantid shows no coverage.
+    path : str or pathlib.Path
+        Output file (.nxs).
+    name : str
+        Workspace name stored in the file (the file stem when empty).
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
+    if hist.kind != WORKSPACE2D:
+        raise NexusFormatError(f"write_workspace2d needs a Workspace2D, got a {hist.kind}.")
+    path = Path(path)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        set_string_attrs(f, file_name=str(path), file_time=datetime.now(UTC).isoformat())
+        entry = new_group(f, "mantid_workspace_1", "NXentry")
+        write_string(entry, "definition", DEFINITION,
+                     URL="http://www.nexusformat.org/instruments/xml/NXprocessed.xml",
+                     Version="1.0")
+        write_string(entry, "definition_local", DEFINITION,
+                     URL="http://www.isis.rl.ac.uk/xml/IXmantid.xml", Version="1.0")
+        write_string(entry, "title", hist.metadata.title)
+        write_string(entry, "workspace_name", name or path.stem)
+        _write_data(entry, hist)
+        write_sample(entry, hist.metadata)
+        write_logs(new_group(entry, "logs", "NXgroup", version=np.int32(1)), hist.metadata)
+        _write_instrument(entry, hist.metadata)
+        write_process(entry, hist.metadata)
+    return path
+
+
+def _write_data(entry, hist: Histogram) -> None:
+    vertical, x_axis = hist.axes
+    data = new_group(entry, "workspace", "NXdata")
+    values = data.create_dataset("values", data=np.where(hist.mask, np.nan, hist.signal))
+    values.attrs["signal"] = np.int32(1)
+    set_string_attrs(values, axes="axis2,axis1", units="", unit_label=hist.y_unit_label)
+    data.create_dataset("errors", data=np.where(hist.mask, np.nan, hist.errors))
+    axis1 = data.create_dataset("axis1", data=x_axis.values)
+    set_string_attrs(axis1, units=x_axis.unit, distribution="1" if hist.distribution else "0")
+    axis2 = data.create_dataset("axis2", data=vertical.values)
+    set_string_attrs(axis2, units=vertical.unit,
+                     caption=vertical.name or CAPTIONS.get(vertical.unit, ""), label="")
+
+
+def write_sample(parent, metadata: Metadata) -> None:
+    """Write an NXsample group as Mantid's Sample::saveNexus (v1), with the oriented lattice.
+
+    Parameters
+    ----------
+    parent : h5py.Group
+        The NXentry (or MD experiment group).
+    metadata : Metadata
+        Source of the lattice and UB.
+    """
+    sample = new_group(parent, "sample", "NXsample", version=np.int32(1))
+    set_string_attrs(sample, name=" ", shape_xml=" ")
+    for key in ("geom_height", "geom_thickness", "geom_width"):
+        sample.create_dataset(key, data=np.zeros(1))
+    sample.create_dataset("geom_id", data=np.zeros(1, np.int32))
+    sample.create_dataset("num_other_samples", data=np.zeros(1, np.int32))
+    has_lattice = metadata.lattice is not None
+    sample.create_dataset("num_oriented_lattice", data=np.array([int(has_lattice)], np.int32))
+    if has_lattice:
+        lattice = new_group(sample, "oriented_lattice", "NXcrystal")
+        for key, value in zip(_LATTICE_NAMES, metadata.lattice, strict=True):
+            lattice.create_dataset(key, data=np.array([float(value)]))
+        ub = np.eye(3) if metadata.ub is None else np.asarray(metadata.ub, float)
+        lattice.create_dataset("orientation_matrix", data=ub)
+
+
+def all_logs(metadata: Metadata) -> dict:
+    """Return every log to write: the metadata fields as Mantid log names plus the others."""
+    logs = dict(metadata.logs)
+    if metadata.ei is not None:
+        logs["Ei"] = Log(float(metadata.ei), "meV")
+    if metadata.efixed is not None:
+        logs["EFixed"] = Log(float(metadata.efixed), "meV")
+    if metadata.emode:
+        logs["deltaE-mode"] = Log(metadata.emode)
+    if metadata.temperature is not None:
+        logs["temperature"] = Log(float(metadata.temperature), "K")
+    if metadata.instrument:
+        logs["instrument"] = Log(metadata.instrument)
+    if metadata.w_matrix is not None:
+        logs["W_MATRIX"] = Log(np.asarray(metadata.w_matrix, float).ravel())
+    return logs
+
+
+def write_logs(logs_group, metadata: Metadata) -> None:
+    """Write run logs as NXlog groups with a 'value' dataset and its units attribute.
+
+    Parameters
+    ----------
+    logs_group : h5py.Group
+        The logs group.
+    metadata : Metadata
+        Source of Ei, deltaE-mode, temperature, instrument, W_MATRIX and the other logs.
+    """
+    for key, log in all_logs(metadata).items():
+        group = new_group(logs_group, key, "NXlog")
+        if isinstance(log.value, str):
+            write_string(group, "value", log.value, units=log.unit or " ")
+        else:
+            value = np.atleast_1d(np.asarray(log.value))
+            dataset = group.create_dataset("value", data=value.astype(
+                np.float64 if value.dtype.kind == "f" else value.dtype))
+            set_string_attrs(dataset, units=log.unit or " ")
+
+
+def _write_instrument(entry, metadata: Metadata) -> None:
+    if metadata.instrument:
+        group = new_group(entry, "instrument", "NXinstrument", version=np.int32(1))
+        write_string(group, "name", metadata.instrument)
+
+
+def write_process(entry, metadata: Metadata) -> None:
+    """Write the provenance as an NXprocess of NXnote entries, as Mantid's history."""
+    process = new_group(entry, "process", "NXprocess")
+    for number, line in enumerate(metadata.provenance, start=1):
+        note = new_group(process, f"MantidAlgorithm_{number}", "NXnote")
+        write_string(note, "author", "inslib")
+        write_string(note, "data", line)
+        write_string(note, "description", "Mantid Algorithm data")
+
+
+def read_processed(path) -> list:
+    """Read every workspace entry of a processed NeXus file.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The .nxs file.
+
+    Returns
+    -------
+    list of Histogram or Table
+        One item per ``mantid_workspace_N`` entry, in entry order.
+    """
+    with open_nexus(path) as f:
+        entries = sorted((k for k in f if k.startswith("mantid_workspace_")),
+                         key=lambda k: int(k.rsplit("_", 1)[1]))
+        if not entries:
+            raise NexusFormatError(
+                f"{path} is not a Mantid processed NeXus file (no mantid_workspace_N entry);"
+                " save it from Mantid with SaveNexusProcessed."
+            )
+        return [_read_entry(f[key], path) for key in entries]
+
+
+def open_nexus(path) -> h5py.File:
+    """Open an HDF5/NeXus file for reading with a clear error when it is missing or corrupt."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"File {path} does not exist.")
+    try:
+        return h5py.File(path, "r")
+    except OSError as err:
+        raise NexusFormatError(
+            f"{path} is not a readable HDF5/NeXus file ({err}); is it truncated or of another"
+            " format?"
+        ) from None
+
+
+def _read_entry(entry, path):
+    name = read_text(entry["workspace_name"][()]) if "workspace_name" in entry else ""
+    if "table_workspace" in entry:
+        return _read_table(entry["table_workspace"], name)
+    if "workspace" not in entry:
+        raise NexusFormatError(f"{path}:{entry.name} holds neither a Workspace2D nor a table.")
+    return _read_workspace2d(entry, path)
+
+
+def _read_table(group, name) -> Table:
+    columns = {}
+    for key in sorted(group, key=lambda k: int(k.rsplit("_", 1)[1])):
+        dataset = group[key]
+        values = dataset[()]
+        if values.dtype.kind == "S":
+            values = np.array([read_text(v) for v in values.reshape(values.shape[0], -1)])
+        columns[read_text(dataset.attrs.get("name", key))] = values
+    return Table(name, columns)
+
+
+def _read_axis(dataset, n_bins) -> Axis:
+    unit = read_text(dataset.attrs.get("units", b""))
+    values = dataset[()]
+    if values.dtype.kind == "S":  # TextAxis: labels, one per spectrum
+        return Axis(np.arange(values.size, dtype=float), "Label", "text",
+                    is_edges=False, ticks=tuple(enumerate(read_text(v) for v in values)))
+    caption = read_text(dataset.attrs.get("caption", b"")) or CAPTIONS.get(unit, "")
+    return Axis(values, unit, caption, is_edges=values.size == n_bins + 1)
+
+
+def _read_workspace2d(entry, path) -> Histogram:
+    data = entry["workspace"]
+    values, errors = data["values"][()], data["errors"][()]
+    if values.ndim != 2:
+        raise NexusFormatError(f"{path}: workspace/values has shape {values.shape}, not 2D.")
+    x_axis = _read_axis(data["axis1"], values.shape[1])
+    vertical = _read_axis(data["axis2"], values.shape[0])
+    mask = ~np.isfinite(values)
+    metadata = read_metadata(entry)
+    distribution = read_text(data["axis1"].attrs.get("distribution", b"0")) == "1"
+    label = read_text(data["values"].attrs.get("unit_label", b"")) or "Intensity"
+    return Histogram((vertical, x_axis), values, errors**2, mask, metadata,
+                     distribution=distribution, y_unit_label=label)
+
+
+def read_metadata(group) -> Metadata:
+    """Read title, logs, instrument name and oriented lattice of a workspace group.
+
+    Parameters
+    ----------
+    group : h5py.Group
+        An NXentry (or an MD experiment group) with optional logs/sample/instrument.
+
+    Returns
+    -------
+    Metadata
+        What the file records.
+    """
+    logs = read_logs(group["logs"]) if "logs" in group else {}
+    metadata = Metadata(title=read_text(group["title"][()]) if "title" in group else "",
+                        logs=logs)
+    metadata.ei = _scalar(logs.pop("Ei", None))
+    metadata.efixed = _scalar(logs.pop("EFixed", None))
+    metadata.emode = str(logs.pop("deltaE-mode").value) if "deltaE-mode" in logs else ""
+    for key in _TEMPERATURE_LOGS:
+        if key in logs:
+            metadata.temperature = _scalar(logs.pop(key))
+            break
+    if "W_MATRIX" in logs:
+        metadata.w_matrix = np.asarray(logs.pop("W_MATRIX").value, float).reshape(3, 3)
+    instrument = logs.pop("instrument", None)
+    if "instrument" in group and "name" in group["instrument"]:
+        metadata.instrument = read_text(group["instrument"]["name"][()])
+    elif instrument is not None:
+        metadata.instrument = str(instrument.value)
+    _read_lattice(group, metadata)
+    return metadata
+
+
+def _scalar(log):
+    if log is None:
+        return None
+    value = np.atleast_1d(log.value)
+    return float(value[-1]) if value.dtype.kind in "fiu" else None
+
+
+def read_logs(logs_group) -> dict:
+    """Read NXlog groups into {name: Log}; string values decoded, time series kept whole."""
+    logs = {}
+    for key, group in logs_group.items():
+        if nx_class(group) != "NXlog" or "value" not in group:
+            continue
+        dataset = group["value"]
+        unit = read_text(dataset.attrs.get("units", b""))
+        value = dataset[()]
+        if value.dtype.kind == "S":
+            value = read_text(value) if value.size == 1 else [read_text(v) for v in value]
+        elif value.size == 1:
+            value = value.ravel()[0].item()
+        logs[key] = Log(value, unit)
+    return logs
+
+
+def _read_lattice(group, metadata: Metadata) -> None:
+    sample = group.get("sample")
+    if sample is None or "oriented_lattice" not in sample:
+        return
+    lattice = sample["oriented_lattice"]
+    metadata.lattice = tuple(float(lattice[k][0]) for k in _LATTICE_NAMES)
+    if "orientation_matrix" in lattice:
+        metadata.ub = np.asarray(lattice["orientation_matrix"][()], float)

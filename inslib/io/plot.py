@@ -1,0 +1,63 @@
+"""Labelled plots of histograms (matplotlib, Agg backend: no display needed)."""
+
+from pathlib import Path
+
+import numpy as np
+
+from inslib.histogram import Histogram
+from inslib.io.atomic import atomic_path
+
+RESOLUTION_LOG = "ResolutionFWHM"
+
+
+def _quantity(hist: Histogram):
+    """Pick what to colour: the signal, or for an empty template its resolution FWHM."""
+    values = np.where(hist.mask, np.nan, hist.signal)
+    if np.any(np.nan_to_num(values) != 0) or RESOLUTION_LOG not in hist.metadata.logs:
+        return values, hist.y_unit_label
+    fwhm = np.asarray(hist.metadata.logs[RESOLUTION_LOG].value, float)
+    return np.where(hist.mask, np.nan, np.broadcast_to(fwhm, hist.shape)), \
+        "Energy resolution FWHM (meV) over covered bins"
+
+
+def plot_histogram(hist: Histogram, path, title: str = "") -> Path:
+    """Save a plot of a 1D or 2D histogram with labelled axes (units) and a colour bar.
+
+    Parameters
+    ----------
+    hist : Histogram
+        Two axes; a single-spectrum workspace is drawn as a line.
+    path : str or pathlib.Path
+        Output image (.png, .pdf, .svg).
+    title : str
+        Plot title (the workspace title when empty).
+
+    Returns
+    -------
+    pathlib.Path
+        The written image.
+    """
+    import matplotlib as mpl  # noqa: PLC0415  (heavy; only the CLI plots)
+
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    values, label = _quantity(hist)
+    vertical, x_axis = hist.axes[-2], hist.axes[-1]
+    fig, ax = plt.subplots(figsize=(7, 5), constrained_layout=True)
+    if values.ndim == 2 and values.shape[0] > 1:
+        mesh = ax.pcolormesh(vertical.edges, x_axis.edges, np.ma.masked_invalid(values).T,
+                             shading="flat")
+        fig.colorbar(mesh, ax=ax, label=label)
+        ax.set_xlabel(vertical.label)
+        ax.set_ylabel(x_axis.label)
+    else:
+        ax.plot(x_axis.centres, values.reshape(-1))
+        ax.set_xlabel(x_axis.label)
+        ax.set_ylabel(label)
+    ax.set_title(title or hist.metadata.title)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png")
+    plt.close(fig)
+    return path

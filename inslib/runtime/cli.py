@@ -1,0 +1,112 @@
+"""The ``inslib`` command line on the built-in host: list, describe and run algorithms.
+
+``inslib run NAME Prop=Value ... [--plot out.png]`` saves every output workspace to
+``<value>.nxs`` (or to the value itself when it ends in .nxs), atomically.
+"""
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from inslib.runtime.host import (
+    Direction,
+    InvalidArgumentsError,
+    create_algorithm,
+    load_algorithms,
+    run_algorithm,
+)
+
+_DIRECTIONS = {Direction.Input: "in", Direction.Output: "out", Direction.InOut: "in/out"}
+
+
+def _list(_args) -> int:
+    for name, cls in sorted(load_algorithms().items()):
+        print(f"{name:28s} {cls().summary()}")
+    return 0
+
+
+def _describe(args) -> int:
+    algorithm = create_algorithm(args.name)
+    print(f"{algorithm.name()} v{algorithm.version()}  [{algorithm.category()}]")
+    print(algorithm.summary())
+    print(f"See also: {', '.join(algorithm.seeAlso())}\n")
+    for prop in algorithm.getProperties():
+        default = prop.default if prop.default not in (None, "") else "(empty)"
+        print(f"{prop.name}  [{_DIRECTIONS[prop.direction]}, {prop.type}]  default: {default}")
+        if prop.allowed():
+            print(f"    allowed: {prop.allowed()}")
+        print(f"    {prop.doc}")
+    return 0
+
+
+def _progress_bar(fraction: float, message: str) -> None:
+    width = 30
+    filled = int(round(width * fraction))
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {100 * fraction:5.1f}% "
+                     f"{message:40.40s}")
+    if fraction >= 1.0:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def _parse_assignments(items) -> dict:
+    properties = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise InvalidArgumentsError("command line", {item: "expected Prop=Value"})
+        properties[name] = value
+    return properties
+
+
+def output_path(value: str) -> Path:
+    """Return the file an output workspace property value is saved to."""
+    return Path(value if value.lower().endswith(".nxs") else f"{value}.nxs")
+
+
+def _run(args) -> int:
+    from inslib.io.files import save_workspace  # noqa: PLC0415  (h5py only when running)
+    from inslib.io.plot import plot_histogram  # noqa: PLC0415
+
+    properties = _parse_assignments(args.properties)
+    outputs = run_algorithm(args.name, progress=_progress_bar, **properties)
+    for prop, workspace in outputs.items():
+        if workspace is None or prop not in properties:
+            continue
+        path = save_workspace(workspace, output_path(properties[prop]))
+        print(f"{prop}: saved {path}")
+        if args.plot:
+            print(f"{prop}: plotted {plot_histogram(workspace, args.plot)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``inslib`` command."""
+    parser = argparse.ArgumentParser(prog="inslib", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="algorithms with their summaries").set_defaults(func=_list)
+    describe = commands.add_parser("describe", help="an algorithm's properties")
+    describe.add_argument("name")
+    describe.set_defaults(func=_describe)
+    run = commands.add_parser("run", help="run an algorithm: inslib run NAME Prop=Value ...")
+    run.add_argument("name")
+    run.add_argument("properties", nargs="*", metavar="Prop=Value")
+    run.add_argument("--plot", type=Path, help="save a labelled plot of the output here")
+    run.set_defaults(func=_run)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the command line; return the exit status (2 for invalid input)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (InvalidArgumentsError, KeyError, ValueError, FileNotFoundError) as err:
+        print(f"error: {str(err).strip(chr(39))}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
