@@ -87,7 +87,8 @@ class CreateSQETemplate(PythonAlgorithm):
         )
 
     def validateInputs(self):
-        if self.getProperty("Temperature").value not in (-1.0,) and self.getProperty("Temperature").value < 0:
+        temperature = self.getProperty("Temperature").value
+        if temperature < 0 and temperature != -1.0:
             return {"Temperature": "must be >= 0 K, or -1 for unknown."}
         return validate_request(self._request())
 

@@ -59,9 +59,11 @@ class Axis:
     def __post_init__(self):
         values = np.asarray(self.values, dtype=float)
         if values.ndim != 1 or values.size < (2 if self.is_edges else 1):
-            raise ValueError(f"Axis {self.name!r} needs at least one bin, got {values.size} values.")
+            msg = f"Axis {self.name!r} needs at least one bin, got {values.size} values."
+            raise ValueError(msg)
         if values.size > 1 and not np.all(np.diff(values) > 0):
-            raise ValueError(f"Axis {self.name!r} values must increase strictly.")
+            msg = f"Axis {self.name!r} values must increase strictly."
+            raise ValueError(msg)
         object.__setattr__(self, "values", values)
 
     @property
@@ -134,18 +136,25 @@ def parse_binning(text: str, prop: str = "Binning", unit: str = "") -> np.ndarra
     try:
         start, step, end = (float(p) for p in parts)
     except ValueError:
-        raise ValueError(
-            f"{prop}={text!r} is not 'start,step,end' (three numbers{', in ' + unit if unit else ''}),"
+        msg = (
+            f"{prop}={text!r} is not 'start,step,end' "
+            f"(three numbers{', in ' + unit if unit else ''}),"
             " e.g. '0,0.05,10'."
+        )
+        raise ValueError(
+            msg
         ) from None
     if not all(np.isfinite([start, step, end])):
-        raise ValueError(f"{prop}={text!r} contains a non-finite number.")
+        msg = f"{prop}={text!r} contains a non-finite number."
+        raise ValueError(msg)
     if step <= 0:
+        msg = f"{prop}={text!r}: step {step:g} must be > 0 (logarithmic binning is not supported)."
         raise ValueError(
-            f"{prop}={text!r}: step {step:g} must be > 0 (logarithmic binning is not supported)."
+            msg
         )
     if end <= start:
-        raise ValueError(f"{prop}={text!r}: end {end:g} must be greater than start {start:g}.")
+        msg = f"{prop}={text!r}: end {end:g} must be greater than start {start:g}."
+        raise ValueError(msg)
     count = int(np.floor((end - start) / step + 1e-9))
     edges = start + step * np.arange(count + 1)
     if end - edges[-1] > _SMALLEST_LAST_BIN * step or edges.size == 1:

@@ -105,10 +105,12 @@ class Histogram:
         for name in ("signal", "variance", "mask"):
             array = np.asarray(getattr(self, name), dtype=bool if name == "mask" else float)
             if array.shape != shape:
-                raise ValueError(f"{name} has shape {array.shape}, the axes need {shape}.")
+                msg = f"{name} has shape {array.shape}, the axes need {shape}."
+                raise ValueError(msg)
             setattr(self, name, array)
         if self.kind == WORKSPACE2D and len(self.axes) != 2:
-            raise ValueError(f"A Workspace2D has 2 axes, got {len(self.axes)}.")
+            msg = f"A Workspace2D has 2 axes, got {len(self.axes)}."
+            raise ValueError(msg)
 
     @classmethod
     def empty(cls, axes, metadata=None, **kwargs) -> "Histogram":
@@ -159,7 +161,8 @@ class Histogram:
             if candidate.unit == unit:
                 return candidate
         units = [a.unit for a in self.axes]
-        raise KeyError(f"This histogram has no {unit} axis (its axes are in {units}).")
+        msg = f"This histogram has no {unit} axis (its axes are in {units})."
+        raise KeyError(msg)
 
     def with_signal(self, signal, variance=None, provenance: str = "") -> "Histogram":
         """Return a copy on identical axes, mask and metadata with new values.

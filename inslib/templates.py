@@ -60,7 +60,8 @@ class TemplateRequest:
 def _instrument(request: TemplateRequest) -> Instrument:
     name = request.instrument or (request.template.metadata.instrument if request.template else "")
     if not name:
-        raise ValueError("no instrument given and the InputWorkspace records none")
+        msg = "no instrument given and the InputWorkspace records none"
+        raise ValueError(msg)
     return load_instrument(name)
 
 
@@ -69,7 +70,8 @@ def _fixed_energy(request, instrument) -> float:
         return request.efixed or instrument.final_energy
     ei = request.ei or (request.template.metadata.ei if request.template else None)
     if not ei:
-        raise ValueError("Ei is required for a direct-geometry instrument")
+        msg = "Ei is required for a direct-geometry instrument"
+        raise ValueError(msg)
     return ei
 
 

@@ -51,7 +51,8 @@ def to_mev(values, unit: str) -> np.ndarray:
         Energies in meV.
     """
     if unit not in _TO_MEV:
-        raise ValueError(f"Unknown energy unit {unit!r}: use one of {energy_units()}.")
+        msg = f"Unknown energy unit {unit!r}: use one of {energy_units()}."
+        raise ValueError(msg)
     return np.asarray(values, dtype=float) * _TO_MEV[unit]
 
 
@@ -71,7 +72,8 @@ def from_mev(values, unit: str) -> np.ndarray:
         Energies in ``unit``.
     """
     if unit not in _TO_MEV:
-        raise ValueError(f"Unknown energy unit {unit!r}: use one of {energy_units()}.")
+        msg = f"Unknown energy unit {unit!r}: use one of {energy_units()}."
+        raise ValueError(msg)
     return np.asarray(values, dtype=float) / _TO_MEV[unit]
 
 

@@ -95,14 +95,18 @@ def read_instrument_file(path) -> Instrument:
     try:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as err:
-        raise InstrumentFileError(f"Cannot read instrument file {path}: {err}") from err
+        msg = f"Cannot read instrument file {path}: {err}"
+        raise InstrumentFileError(msg) from err
     try:
         jsonschema.validate(data, _schema())
     except jsonschema.ValidationError as err:
         where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
-        raise InstrumentFileError(
+        msg = (
             f"Instrument file {path} is invalid at {where}: {err.message}. "
             f"The schema is inslib/instruments/schema.json."
+        )
+        raise InstrumentFileError(
+            msg
         ) from None
     return Instrument(
         name=data["name"],
@@ -132,8 +136,12 @@ def load_instrument(name: str) -> Instrument:
     """
     known = {n.upper(): n for n in available_instruments()}
     if str(name).upper() not in known:
-        raise InstrumentFileError(
-            f"Unknown instrument {name!r}: known instruments are {', '.join(sorted(known.values()))}"
+        msg = (
+            f"Unknown instrument {name!r}: known instruments are "
+            f"{', '.join(sorted(known.values()))}"
             f" (files in {instruments_dir()})."
+        )
+        raise InstrumentFileError(
+            msg
         )
     return read_instrument_file(instruments_dir() / f"{known[str(name).upper()]}.yaml")

@@ -40,9 +40,12 @@ def resolved_settings(instrument: Instrument, values: dict | None = None) -> dic
         if isinstance(setting["default"], int | float):
             value = int(value) if float(value).is_integer() else float(value)
         if value not in setting["allowed"]:
-            raise ValueError(
+            msg = (
                 f"{setting['property'] or name}={value!r} is not available on {instrument.name}: "
                 f"allowed values are {setting['allowed']}."
+            )
+            raise ValueError(
+                msg
             )
         settings[name] = value
     return settings
@@ -84,13 +87,14 @@ def _inslib_model(instrument: Instrument, energy: np.ndarray) -> np.ndarray:
     model = instrument.resolution
     if model["model"] == "relative":
         return model["fraction"] * np.abs(energy + instrument.final_energy)
-    raise ValueError(f"{instrument.source}: unknown in-house resolution model {model['model']!r}.")
+    msg = f"{instrument.source}: unknown in-house resolution model {model['model']!r}."
+    raise ValueError(msg)
 
 
 def _resins_sigma(instrument, energy, ei, settings) -> np.ndarray:
-    from resins import Instrument as ResinsInstrument  # noqa: PLC0415  (slow import)
-    from resins.models.model_base import InvalidInputError  # noqa: PLC0415
-    from resins.models.pychop import NoTransmissionError  # noqa: PLC0415
+    from resins import Instrument as ResinsInstrument
+    from resins.models.model_base import InvalidInputError
+    from resins.models.pychop import NoTransmissionError
 
     model = instrument.resolution
     kwargs = dict(settings)
@@ -102,13 +106,17 @@ def _resins_sigma(instrument, energy, ei, settings) -> np.ndarray:
         try:
             function = resins_instrument.get_resolution_function(model["model"], **kwargs)
         except NoTransmissionError:
-            raise ValueError(
+            msg = (
                 f"The {instrument.name} chopper transmits no neutrons at Ei={ei:g} meV with "
                 f"{settings}: choose another ChopperFrequency or ChopperPackage."
+            )
+            raise ValueError(
+                msg
             ) from None
         except InvalidInputError as err:
+            msg = f"The {instrument.name} resolution model rejects Ei={ei} meV, {settings}: {err}"
             raise ValueError(
-                f"The {instrument.name} resolution model rejects Ei={ei} meV with {settings}: {err}"
+                msg
             ) from None
         sigma = function.get_characteristics(energy[:, None])["sigma"]
     return np.asarray(sigma, dtype=float).reshape(energy.shape)

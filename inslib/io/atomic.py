@@ -22,7 +22,8 @@ def atomic_path(path):
     """
     path = Path(path)
     if not path.parent.is_dir():
-        raise FileNotFoundError(f"Cannot write {path}: folder {path.parent} does not exist.")
+        msg = f"Cannot write {path}: folder {path.parent} does not exist."
+        raise FileNotFoundError(msg)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
         yield tmp

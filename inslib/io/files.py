@@ -6,7 +6,12 @@ from inslib.histogram import MDHISTO, Histogram
 from inslib.io.histogram_h5 import read_histogram_h5
 from inslib.io.nexus_md import ENTRY as MD_ENTRY
 from inslib.io.nexus_md import read_md, write_md
-from inslib.io.nexus_processed import NexusFormatError, open_nexus, read_processed, write_workspace2d
+from inslib.io.nexus_processed import (
+    NexusFormatError,
+    open_nexus,
+    read_processed,
+    write_workspace2d,
+)
 
 
 def load_workspace(path) -> Histogram:
@@ -31,7 +36,8 @@ def load_workspace(path) -> Histogram:
         return read_histogram_h5(path)
     histograms = [item for item in read_processed(path) if isinstance(item, Histogram)]
     if not histograms:
-        raise NexusFormatError(f"{path} holds only TableWorkspaces, no histogram workspace.")
+        msg = f"{path} holds only TableWorkspaces, no histogram workspace."
+        raise NexusFormatError(msg)
     return histograms[0]
 
 

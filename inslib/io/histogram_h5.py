@@ -24,8 +24,11 @@ def _grid_axis(group, path) -> Axis:
         return q_axis(edges)
     if unit == _E_UNIT:
         return energy_axis(edges)
-    raise NexusFormatError(f"{path}: grid axis {group.name} has unit {unit!r}; expected "
-                           f"|Q| ({_Q_UNIT}) or energy ({_E_UNIT}).")
+    msg = (
+        f"{path}: grid axis {group.name} has unit {unit!r}; expected "
+                           f"|Q| ({_Q_UNIT}) or energy ({_E_UNIT})."
+    )
+    raise NexusFormatError(msg)
 
 
 def read_histogram_h5(path, metadata: Metadata | None = None) -> Histogram:
@@ -47,8 +50,11 @@ def read_histogram_h5(path, metadata: Metadata | None = None) -> Histogram:
     with open_nexus(path) as f:
         groups = [key for key in f if "data" in f[key] and "grid" in f[key]]
         if len(groups) != 1:
-            raise NexusFormatError(f"{path} is not a multiphonon histogram file "
-                                   f"(found {len(groups)} data+grid groups, need one).")
+            msg = (
+                f"{path} is not a multiphonon histogram file "
+                                   f"(found {len(groups)} data+grid groups, need one)."
+            )
+            raise NexusFormatError(msg)
         group = f[groups[0]]
         grid = group["grid"]
         names = sorted(grid, key=lambda k: int(grid[k].attrs.get("index", 0)))

@@ -49,8 +49,11 @@ def write_md(hist: Histogram, path, q_convention: str = "Inelastic") -> Path:
     for index, axis in enumerate(hist.axes):
         widths = np.diff(axis.edges)
         if not np.allclose(widths, widths[0], rtol=_UNIFORM_RTOL):
-            raise NexusFormatError(f"SaveMD needs uniform bins; dimension D{index} "
-                                   f"({axis.name}) has widths from {widths.min()} to {widths.max()}.")
+            msg = (
+                f"SaveMD needs uniform bins; dimension D{index} "
+                f"({axis.name}) has widths from {widths.min()} to {widths.max()}."
+            )
+            raise NexusFormatError(msg)
     path = Path(path)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         entry = new_group(f, ENTRY, "NXentry", SaveMDVersion=np.int32(2))
@@ -95,8 +98,11 @@ def read_md(path) -> Histogram:
     """
     with open_nexus(path) as f:
         if ENTRY not in f or "data" not in f[ENTRY]:
-            raise NexusFormatError(f"{path} is not a SaveMD MDHistoWorkspace file "
-                                   f"(no /{ENTRY}/data); save it from Mantid with SaveMD.")
+            msg = (
+                f"{path} is not a SaveMD MDHistoWorkspace file "
+                                   f"(no /{ENTRY}/data); save it from Mantid with SaveMD."
+            )
+            raise NexusFormatError(msg)
         entry, data = f[ENTRY], f[ENTRY]["data"]
         n = sum(1 for key in data if key[0] == "D" and key[1:].isdigit())
         axes = tuple(_read_dimension(data[f"D{i}"]) for i in range(n))

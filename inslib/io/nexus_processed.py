@@ -62,7 +62,8 @@ def write_workspace2d(hist: Histogram, path, name: str = "") -> Path:
         The written file.
     """
     if hist.kind != WORKSPACE2D:
-        raise NexusFormatError(f"write_workspace2d needs a Workspace2D, got a {hist.kind}.")
+        msg = f"write_workspace2d needs a Workspace2D, got a {hist.kind}."
+        raise NexusFormatError(msg)
     path = Path(path)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         set_string_attrs(f, file_name=str(path), file_time=datetime.now(UTC).isoformat())
@@ -194,9 +195,12 @@ def read_processed(path) -> list:
         entries = sorted((k for k in f if k.startswith("mantid_workspace_")),
                          key=lambda k: int(k.rsplit("_", 1)[1]))
         if not entries:
-            raise NexusFormatError(
+            msg = (
                 f"{path} is not a Mantid processed NeXus file (no mantid_workspace_N entry);"
                 " save it from Mantid with SaveNexusProcessed."
+            )
+            raise NexusFormatError(
+                msg
             )
         return [_read_entry(f[key], path) for key in entries]
 
@@ -205,13 +209,17 @@ def open_nexus(path) -> h5py.File:
     """Open an HDF5/NeXus file for reading with a clear error when it is missing or corrupt."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"File {path} does not exist.")
+        msg = f"File {path} does not exist."
+        raise FileNotFoundError(msg)
     try:
         return h5py.File(path, "r")
     except OSError as err:
-        raise NexusFormatError(
+        msg = (
             f"{path} is not a readable HDF5/NeXus file ({err}); is it truncated or of another"
             " format?"
+        )
+        raise NexusFormatError(
+            msg
         ) from None
 
 
@@ -220,7 +228,8 @@ def _read_entry(entry, path):
     if "table_workspace" in entry:
         return _read_table(entry["table_workspace"], name)
     if "workspace" not in entry:
-        raise NexusFormatError(f"{path}:{entry.name} holds neither a Workspace2D nor a table.")
+        msg = f"{path}:{entry.name} holds neither a Workspace2D nor a table."
+        raise NexusFormatError(msg)
     return _read_workspace2d(entry, path)
 
 
@@ -249,7 +258,8 @@ def _read_workspace2d(entry, path) -> Histogram:
     data = entry["workspace"]
     values, errors = data["values"][()], data["errors"][()]
     if values.ndim != 2:
-        raise NexusFormatError(f"{path}: workspace/values has shape {values.shape}, not 2D.")
+        msg = f"{path}: workspace/values has shape {values.shape}, not 2D."
+        raise NexusFormatError(msg)
     x_axis = _read_axis(data["axis1"], values.shape[1])
     vertical = _read_axis(data["axis2"], values.shape[0])
     mask = ~np.isfinite(values)
@@ -285,11 +295,10 @@ def read_metadata(group) -> Metadata:
             break
     if "W_MATRIX" in logs:
         metadata.w_matrix = np.asarray(logs.pop("W_MATRIX").value, float).reshape(3, 3)
-    instrument = logs.pop("instrument", None)
     if "instrument" in group and "name" in group["instrument"]:
         metadata.instrument = read_text(group["instrument"]["name"][()])
-    elif instrument is not None:
-        metadata.instrument = str(instrument.value)
+    elif "instrument" in logs:
+        metadata.instrument = str(logs.pop("instrument").value)
     _read_lattice(group, metadata)
     return metadata
 

@@ -37,10 +37,10 @@ def plot_histogram(hist: Histogram, path, title: str = "") -> Path:
     pathlib.Path
         The written image.
     """
-    import matplotlib as mpl  # noqa: PLC0415  (heavy; only the CLI plots)
+    import matplotlib as mpl
 
     mpl.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     values, label = _quantity(hist)
     vertical, x_axis = hist.axes[-2], hist.axes[-1]

@@ -42,7 +42,7 @@ def _describe(args) -> int:
 
 def _progress_bar(fraction: float, message: str) -> None:
     width = 30
-    filled = int(round(width * fraction))
+    filled = round(width * fraction)
     sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {100 * fraction:5.1f}% "
                      f"{message:40.40s}")
     if fraction >= 1.0:
@@ -55,7 +55,8 @@ def _parse_assignments(items) -> dict:
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name:
-            raise InvalidArgumentsError("command line", {item: "expected Prop=Value"})
+            msg = "command line"
+            raise InvalidArgumentsError(msg, {item: "expected Prop=Value"})
         properties[name] = value
     return properties
 
@@ -66,8 +67,8 @@ def output_path(value: str) -> Path:
 
 
 def _run(args) -> int:
-    from inslib.io.files import save_workspace  # noqa: PLC0415  (h5py only when running)
-    from inslib.io.plot import plot_histogram  # noqa: PLC0415
+    from inslib.io.files import save_workspace
+    from inslib.io.plot import plot_histogram
 
     properties = _parse_assignments(args.properties)
     outputs = run_algorithm(args.name, progress=_progress_bar, **properties)

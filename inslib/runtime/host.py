@@ -12,6 +12,7 @@ import importlib.util
 import logging
 import os
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -89,7 +90,8 @@ class Property:
 def _to_int(text: str) -> int:
     number = float(text)
     if not number.is_integer():
-        raise ValueError(f"{text!r} is not an integer")
+        msg = f"{text!r} is not an integer"
+        raise ValueError(msg)
     return int(number)
 
 
@@ -98,7 +100,8 @@ def _to_bool(text: str) -> bool:
         return True
     if text.lower() in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"{text!r} is not a boolean (use true/false)")
+    msg = f"{text!r} is not a boolean (use true/false)"
+    raise ValueError(msg)
 
 
 class FloatArrayProperty(Property):
@@ -191,10 +194,11 @@ def _resolve_workspace(prop: str, name: str) -> Histogram:
     if name in ADS:
         return ADS[name]
     if Path(name).is_file():
-        from inslib.io.files import load_workspace  # noqa: PLC0415  (avoids a cycle)
+        from inslib.io.files import load_workspace
 
         return load_workspace(name)
-    raise ValueError(f"{prop}={name!r}: no workspace or file of that name.")
+    msg = f"{prop}={name!r}: no workspace or file of that name."
+    raise ValueError(msg)
 
 
 MatrixWorkspaceProperty = WorkspaceProperty
@@ -267,8 +271,11 @@ class PythonAlgorithm:
         try:
             return self._properties[name]
         except KeyError:
-            raise KeyError(f"{self.name()} has no property {name!r}; "
-                           f"it has {list(self._properties)}.") from None
+            msg = (
+                f"{self.name()} has no property {name!r}; "
+                           f"it has {list(self._properties)}."
+            )
+            raise KeyError(msg) from None
 
     def getPropertyValue(self, name) -> str:
         """Return a property's value as text (a workspace's name)."""
@@ -318,7 +325,7 @@ class _MantidLogger:
 class AlgorithmFactory:
     """Registry of algorithm classes (Mantid's AlgorithmFactory.subscribe)."""
 
-    registry: dict = {}
+    registry: ClassVar[dict] = {}
 
     @classmethod
     def subscribe(cls, algorithm_class) -> None:
@@ -345,7 +352,8 @@ def create_algorithm(name: str) -> PythonAlgorithm:
     """Return an initialised instance of a registered algorithm."""
     registry = load_algorithms()
     if name not in registry:
-        raise KeyError(f"Unknown algorithm {name!r}; available: {', '.join(sorted(registry))}.")
+        msg = f"Unknown algorithm {name!r}; available: {', '.join(sorted(registry))}."
+        raise KeyError(msg)
     algorithm = registry[name]()
     algorithm.initialize()
     return algorithm

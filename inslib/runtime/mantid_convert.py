@@ -41,7 +41,7 @@ def _to_md(hist: Histogram):
 
 
 def _add_logs(run, metadata: Metadata) -> None:
-    from inslib.io.nexus_processed import all_logs  # noqa: PLC0415
+    from inslib.io.nexus_processed import all_logs
 
     for key, log in all_logs(metadata).items():
         value = log.value.tolist() if isinstance(log.value, np.ndarray) else log.value
