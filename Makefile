@@ -22,7 +22,7 @@ demo: $(STAMP)
 	    ChopperFrequency=420 QBinning=0,0.05,12 EBinning=-20,0.5,78 \
 	    OutputWorkspace=demo_output/ARCS_Ei80_template.nxs --plot demo_output/ARCS_Ei80_template.png
 	$(BIN)/inslib run CreateSQETemplate \
-	    InputWorkspace=tests/data/Al-iqe.h5 Instrument=ARCS \
+	    InputWorkspace=tests/data/Al-iqe.h5 Instrument=ARCS Ei=80 Temperature=300 \
 	    OutputWorkspace=demo_output/Al_ARCS_grid.nxs --plot demo_output/Al_ARCS_grid.png
 
 test: $(STAMP)
