@@ -5,11 +5,9 @@ layout of a Mantid Workspace2D (vertical axis, X axis). An MD histogram keeps Ma
 dimension order D0, D1, ... with signal shape (n0, n1, ...).
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
-
-from inslib.axes import Axis
 
 WORKSPACE2D = "Workspace2D"
 MDHISTO = "MDHistoWorkspace"
@@ -112,28 +110,6 @@ class Histogram:
             msg = f"A Workspace2D has 2 axes, got {len(self.axes)}."
             raise ValueError(msg)
 
-    @classmethod
-    def empty(cls, axes, metadata=None, **kwargs) -> "Histogram":
-        """Return a zero histogram (zero variance, nothing masked) on ``axes``.
-
-        Parameters
-        ----------
-        axes : sequence of Axis
-            The axes.
-        metadata : Metadata, optional
-            Experiment description.
-        **kwargs
-            Other :class:`Histogram` fields (kind, distribution, y_unit_label).
-
-        Returns
-        -------
-        Histogram
-            The empty histogram.
-        """
-        shape = tuple(axis.size for axis in axes)
-        return cls(axes, np.zeros(shape), np.zeros(shape), np.zeros(shape, bool),
-                   metadata or Metadata(), **kwargs)
-
     @property
     def shape(self) -> tuple:
         """Signal shape (n0, n1, ...)."""
@@ -143,50 +119,3 @@ class Histogram:
     def errors(self) -> np.ndarray:
         """Standard deviation of each bin, shape as ``signal``."""
         return np.sqrt(self.variance)
-
-    def axis(self, unit: str) -> Axis:
-        """Return the first axis with Mantid unit ID ``unit``.
-
-        Parameters
-        ----------
-        unit : str
-            Unit ID such as "DeltaE" or "MomentumTransfer".
-
-        Returns
-        -------
-        Axis
-            The axis.
-        """
-        for candidate in self.axes:
-            if candidate.unit == unit:
-                return candidate
-        units = [a.unit for a in self.axes]
-        msg = f"This histogram has no {unit} axis (its axes are in {units})."
-        raise KeyError(msg)
-
-    def with_signal(self, signal, variance=None, provenance: str = "") -> "Histogram":
-        """Return a copy on identical axes, mask and metadata with new values.
-
-        Masked bins of the copy are NaN, as Mantid shows uncovered bins.
-
-        Parameters
-        ----------
-        signal : numpy.ndarray, shape as ``self.signal``
-            New values.
-        variance : numpy.ndarray, optional, shape as ``self.signal``
-            New variances (zero when omitted).
-        provenance : str
-            Line appended to the metadata provenance.
-
-        Returns
-        -------
-        Histogram
-            The new histogram.
-        """
-        signal = np.where(self.mask, np.nan, signal)
-        variance = np.zeros(self.shape) if variance is None else np.asarray(variance, float)
-        metadata = replace(self.metadata, provenance=[*self.metadata.provenance, provenance]
-                           if provenance else list(self.metadata.provenance),
-                           logs=dict(self.metadata.logs))
-        return replace(self, signal=signal, variance=np.where(self.mask, np.nan, variance),
-                       metadata=metadata)

@@ -112,20 +112,18 @@ WS2D_PATHS = ["mantid_workspace_1", "mantid_workspace_1/definition",
               "mantid_workspace_1/process"]
 
 
-def test_workspace2d_structure_matches_real_mari_file(tmp_path, shared):
+LATTICE = "mantid_workspace_1/sample/oriented_lattice"
+LATTICE_PATHS = [LATTICE, f"{LATTICE}/orientation_matrix", f"{LATTICE}/unit_cell_a",
+                 f"{LATTICE}/unit_cell_gamma"]
+
+
+@pytest.mark.parametrize(("real_file", "paths"), [
+    ("mslice_MAR21335_Ei60meV.nxs", WS2D_PATHS),  # Workspace2D with instrument and Ei log
+    ("Shiver_ub_process_nexus.nxs", LATTICE_PATHS),  # oriented lattice / UB
+])
+def test_workspace2d_structure_matches_real_file(tmp_path, shared, real_file, paths):
     path = save_workspace(powder(np.random.default_rng(3)), tmp_path / "p.nxs")
-    with h5py.File(path) as ours, \
-            h5py.File(shared / "mantid_files" / "mslice_MAR21335_Ei60meV.nxs") as real:
-        _compare(_structure(ours), _structure(real), WS2D_PATHS)
-
-
-def test_oriented_lattice_structure_matches_real_shiver_file(tmp_path, shared):
-    path = save_workspace(powder(np.random.default_rng(4)), tmp_path / "p.nxs")
-    lattice = "mantid_workspace_1/sample/oriented_lattice"
-    paths = [lattice, f"{lattice}/orientation_matrix", f"{lattice}/unit_cell_a",
-             f"{lattice}/unit_cell_gamma"]
-    with h5py.File(path) as ours, \
-            h5py.File(shared / "mantid_files" / "Shiver_ub_process_nexus.nxs") as real:
+    with h5py.File(path) as ours, h5py.File(shared / "mantid_files" / real_file) as real:
         _compare(_structure(ours), _structure(real), paths)
 
 
