@@ -1,0 +1,201 @@
+"""The forward model in torch: dynamical matrices, frequencies and eigenvectors.
+
+Batched over q-points and over sets of force constants (leading batch axis), differentiable
+with respect to the force constants, float64 by default, on CPU or GPU. Eigenvectors use the
+"cell" phase convention (no exp(i q.r) inside), so the structure-factor phase is exp(i Q.r).
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import constants
+
+from inslib.phonons.images import image_table
+
+# sqrt(eV / (Angstrom^2 amu)) expressed as hbar*omega in meV
+FREQUENCY_MEV = (constants.hbar * math.sqrt(constants.e / (1e-20 * constants.atomic_mass))
+                 / constants.e * 1e3)
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        msg = "the forward model needs torch: pip install 'inslib[phonons]'"
+        raise ImportError(msg) from exc
+    return torch
+
+
+@dataclass
+class Modes:
+    """Phonon modes at a batch of q-points.
+
+    Attributes
+    ----------
+    q : torch.Tensor, shape (nq, 3)
+        Fractional q (reciprocal lattice units of the crystal's cell).
+    frequencies : torch.Tensor, shape (n_sets, nq, 3 n_atoms)
+        Mode energies in meV, ascending; imaginary modes are negative (sign of omega^2).
+    eigenvectors : torch.Tensor, complex, shape (n_sets, nq, 3 n_atoms, n_atoms, 3)
+        Normalised Cartesian eigenvectors per mode.
+    """
+
+    q: object
+    frequencies: object
+    eigenvectors: object
+
+
+class PhononModel:
+    """Harmonic lattice dynamics of one crystal for batches of q and force-constant sets.
+
+    Parameters
+    ----------
+    fcs : ForceConstants
+        Force constants (short-ranged when Born charges are present).
+    dtype : torch.dtype, optional
+        Real dtype, float64 by default.
+    device : str or torch.device, optional
+        "cpu" by default; "cuda" when available and asked for.
+    asr : bool
+        Impose the acoustic sum rule on the force constants (diagonal correction).
+    """
+
+    def __init__(self, fcs, dtype=None, device=None, asr: bool = True):
+        torch = _torch()
+        self.fcs = fcs
+        self.crystal = fcs.crystal
+        self.opts = {"dtype": dtype or torch.float64, "device": device or "cpu"}
+        table = image_table(fcs.crystal.cell, fcs.crystal.positions, fcs.cell_origins,
+                            fcs.sc_matrix)
+        self.n_atoms = fcs.crystal.n_atoms
+        self.vectors = torch.as_tensor(table.vectors, **self.opts)
+        n = self.n_atoms
+        self._src = torch.as_tensor(table.cell, device=self.opts["device"])
+        self._i = torch.as_tensor(table.atom_i, device=self.opts["device"])
+        self._j = torch.as_tensor(table.atom_j, device=self.opts["device"])
+        self._dest = torch.as_tensor((table.vector * n + table.atom_i) * n + table.atom_j,
+                                     device=self.opts["device"])
+        self._weight = torch.as_tensor(table.weight, **self.opts)
+        self.fc = torch.as_tensor(fcs.fc, **self.opts)
+        if asr:
+            self.fc = self.apply_asr(self.fc)
+        masses = np.repeat(fcs.crystal.masses, 3)
+        self.inv_sqrt_mass = torch.as_tensor(1 / np.sqrt(masses), **self.opts)
+        self.dipole = None
+        if fcs.has_born:
+            from inslib.phonons.dipole import DipoleSum
+
+            self.dipole = DipoleSum(fcs.crystal, fcs.born, fcs.dielectric, **self.opts)
+        self._origin = int(np.flatnonzero(~np.any(fcs.cell_origins, axis=1))[0])
+
+    def apply_asr(self, fc):
+        """Force constants with the acoustic sum rule imposed on the on-site blocks.
+
+        Parameters
+        ----------
+        fc : torch.Tensor, shape (..., n_cells, 3N, 3N)
+
+        Returns
+        -------
+        torch.Tensor, same shape: sum over cells and atoms j of each 3x3 row block is zero.
+        """
+        torch = _torch()
+        n = self.n_atoms
+        origin = int(np.flatnonzero(~np.any(self.fcs.cell_origins, axis=1))[0])
+        blocks = fc.reshape(*fc.shape[:-2], n, 3, n, 3)
+        total = blocks.sum(dim=(-5, -2))  # (..., n, 3, 3)
+        total = 0.5 * (total + total.transpose(-1, -2))
+        correction = torch.zeros_like(blocks)
+        idx = torch.arange(n, device=fc.device)
+        correction[..., origin, idx, :, idx, :] = total
+        return (blocks - correction).reshape(fc.shape)
+
+    def lattice_table(self, fc):
+        """Force constants gathered per lattice vector, shape (n_sets, n_vectors, n*n*9)."""
+        torch = _torch()
+        n = self.n_atoms
+        blocks = fc.reshape(fc.shape[0], fc.shape[1], n, 3, n, 3).permute(1, 2, 4, 0, 3, 5)
+        values = blocks[self._src, self._i, self._j] * self._weight[:, None, None, None]
+        values = values.transpose(0, 1)
+        table = torch.zeros((fc.shape[0], len(self.vectors) * n * n, 3, 3),
+                            dtype=fc.dtype, device=fc.device)
+        table = table.index_add(1, self._dest, values)
+        return table.reshape(fc.shape[0], len(self.vectors), n * n * 9)
+
+    def dynamical_matrix(self, q, fc=None, gamma_directions=None):
+        """Mass-weighted dynamical matrices.
+
+        Parameters
+        ----------
+        q : array-like or torch.Tensor, shape (nq, 3)
+            Fractional q.
+        fc : torch.Tensor, optional, shape (n_sets, n_cells, 3N, 3N)
+            Force-constant sets (eV/Angstrom^2); the model's own by default (n_sets = 1).
+        gamma_directions : array-like, optional, shape (nq, 3)
+            Direction of approach for q-points that are reciprocal lattice vectors (LO-TO
+            splitting with Born charges); ignored elsewhere.
+
+        Returns
+        -------
+        torch.Tensor, complex, shape (n_sets, nq, 3N, 3N)
+            In eV/(Angstrom^2 amu).
+        """
+        torch = _torch()
+        q = torch.as_tensor(q, **self.opts).reshape(-1, 3)
+        fc = self.fc[None] if fc is None else fc
+        table = self.lattice_table(fc)
+        arg = 2 * math.pi * (q @ self.vectors.T)
+        cos, sin = torch.cos(arg), torch.sin(arg)
+        real = torch.einsum("ql,slk->sqk", cos, table)
+        imag = torch.einsum("ql,slk->sqk", sin, table)
+        n = self.n_atoms
+        blocks = torch.complex(real, imag).reshape(fc.shape[0], len(q), n, n, 3, 3)
+        if self.dipole is not None:
+            blocks = blocks + self._dipole(q, gamma_directions)[None]
+        dyn = blocks.permute(0, 1, 2, 4, 3, 5).reshape(fc.shape[0], len(q), 3 * n, 3 * n)
+        dyn = dyn * (self.inv_sqrt_mass[:, None] * self.inv_sqrt_mass[None, :])
+        return 0.5 * (dyn + dyn.conj().transpose(-1, -2))
+
+    def _dipole(self, q, gamma_directions):
+        torch = _torch()
+        from inslib.phonons.dipole import gamma_correction
+
+        blocks = self.dipole.blocks(q)
+        if gamma_directions is None:
+            return blocks
+        at_gamma = torch.all(torch.abs(q - torch.round(q)) < 1e-9, dim=1).cpu().numpy()
+        dirs = np.asarray(gamma_directions, dtype=float).reshape(-1, 3)
+        extra = torch.zeros_like(blocks)
+        for k in np.flatnonzero(at_gamma):
+            term = gamma_correction(self.crystal, self.fcs.born, self.fcs.dielectric, dirs[k])
+            extra[k] = torch.as_tensor(term, **self.opts)
+        return blocks + extra
+
+    def modes(self, q, fc=None, gamma_directions=None) -> Modes:
+        """Frequencies (meV, negative = imaginary) and eigenvectors at fractional q (nq, 3)."""
+        torch = _torch()
+        dyn = self.dynamical_matrix(q, fc, gamma_directions)
+        values, vectors = torch.linalg.eigh(dyn)
+        freqs = torch.sign(values) * torch.sqrt(torch.abs(values)) * FREQUENCY_MEV
+        n = self.n_atoms
+        eig = vectors.transpose(-1, -2).reshape(*vectors.shape[:2], 3 * n, n, 3)
+        return Modes(torch.as_tensor(q, **self.opts).reshape(-1, 3), freqs, eig)
+
+
+def path_gamma_directions(q) -> np.ndarray:
+    """Directions of approach for Gamma points on a q-path, shape (nq, 3).
+
+    Towards the next point; where that step is a reciprocal lattice vector (the next point is
+    Gamma too) the step from the previous point; zero (no splitting) when both are.
+    """
+    q = np.asarray(q, dtype=float)
+    step_next = np.vstack([q[1:] - q[:-1], q[-1:] - q[-2:-1]])
+    step_prev = np.vstack([q[1:2] - q[:1], q[1:] - q[:-1]])
+    step_prev[-1] = q[-1] - q[-2] if len(q) > 1 else 0.0
+
+    def is_lattice(step):
+        return np.all(np.abs(step - np.round(step)) < 1e-9, axis=1)[:, None]
+
+    chosen = np.where(is_lattice(step_next), step_prev, step_next)
+    return np.where(is_lattice(chosen), 0.0, chosen)

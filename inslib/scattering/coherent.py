@@ -1,0 +1,61 @@
+"""Coherent one-phonon neutron structure factors per mode (Dove, Structure and Dynamics 2003).
+
+S_nu(Q) = 1/(2 N) |sum_k b_k / sqrt(M_k E_nu) (Q.e_k*) exp(iQ.r_k) exp(-Q.W_k.Q)|^2 hbar^2,
+per atom of sample, in mbarn (no Bose factor, no energy broadening). Modes below
+``frequency_min`` (acoustic modes at Gamma, imaginary modes) get zero intensity.
+"""
+
+import torch
+
+from inslib.scattering.thermal import HBAR2_AMU_MEV
+
+FM2_TO_MBARN = 10.0
+
+
+def cartesian_q(crystal, q_frac):
+    """Fractional Q (nq, 3) in reciprocal lattice units -> Cartesian 1/Angstrom (with 2 pi)."""
+    recip = torch.as_tensor(crystal.reciprocal, dtype=q_frac.dtype, device=q_frac.device)
+    return q_frac @ recip
+
+
+def coherent_structure_factor(model, modes, dw=None, frequency_min: float = 0.01):
+    """Mode-resolved coherent one-phonon intensities.
+
+    Parameters
+    ----------
+    model : PhononModel
+        Gives the crystal (positions, masses) and scattering lengths.
+    modes : Modes
+        Modes computed at the Q-points themselves (fractional Q, any zone).
+    dw : torch.Tensor, optional, shape (n_sets, n_atoms, 3, 3)
+        Debye-Waller matrices W (Angstrom^2).
+    frequency_min : float
+        meV; modes at or below are left out.
+
+    Returns
+    -------
+    torch.Tensor, shape (n_sets, nq, 3 n_atoms)
+        mbarn per atom.
+    """
+    crystal = model.crystal
+    opts = model.opts
+    q_cart = cartesian_q(crystal, modes.q)
+    b = torch.as_tensor(crystal.scattering["b_coh"], **opts)
+    mass = torch.as_tensor(crystal.masses, **opts)
+    positions = torch.as_tensor(crystal.cartesian, **opts)
+    weight = b / torch.sqrt(mass)  # (n_atoms,)
+    phase = torch.polar(torch.ones(1, **opts), q_cart @ positions.T)  # (nq, n_atoms)
+    amp = weight[None] * phase
+    if dw is not None:
+        exponent = torch.einsum("qa,siab,qb->sqi", q_cart, dw, q_cart)
+        amp = amp[None] * torch.exp(-exponent)
+    else:
+        amp = amp[None]
+    q_dot_e = torch.einsum("qa,sqmia->sqmi", q_cart.to(modes.eigenvectors.dtype),
+                           modes.eigenvectors.conj())
+    f = torch.einsum("sqmi,sqi->sqm", q_dot_e, amp.to(q_dot_e.dtype))
+    energy = modes.frequencies
+    keep = energy > frequency_min
+    safe = torch.where(keep, energy, torch.ones_like(energy))
+    factor = HBAR2_AMU_MEV * FM2_TO_MBARN / (2 * crystal.n_atoms)
+    return torch.where(keep, factor * torch.abs(f) ** 2 / safe, torch.zeros_like(safe))
