@@ -130,6 +130,7 @@ class DipoleSum:
         import torch
 
         n = self.crystal.n_atoms
+        q = q - torch.round(q)  # the sums are periodic; reduced q keeps the G window centred
         arg = 2 * math.pi * (q @ self.cells.T)
         real = torch.complex(torch.cos(arg) @ self.real, torch.sin(arg) @ self.real)
         real = real.reshape(-1, n, n, 3, 3)

@@ -4,7 +4,8 @@ Tolerances: frequencies 0.01 meV (issue figure; agreement is ~0.008 meV); struct
 of the strongest mode at each q-point after summing degenerate modes (euphonic and phonopy
 assign force constants to boundary images differently, worst 1.7 % seen on acoustic modes).
 Acoustic modes exactly at Gamma are left out: without an acoustic sum rule they are rounding
-noise of each engine (euphonic 0.16-0.23 meV, ours 0.01 meV for CaHgO2).
+noise of each engine (euphonic 0.16-0.23 meV, ours 0.01 meV for CaHgO2;
+-2.7 meV in both for quartz).
 """
 
 import json
@@ -52,7 +53,8 @@ def test_frequencies_and_structure_factors(shared, material, sf_name, dw_name):
     model = PhononModel(load_force_constants(_fc_path(shared, material)), asr=False)
     modes = model.modes(q, gamma_directions=path_gamma_directions(q))
     freqs = modes.frequencies[0].numpy()
-    at_gamma = np.all(np.abs(q - np.round(q)) < 1e-9, axis=1)[:, None] & (np.abs(ref_f) < 0.5)
+    gamma = np.all(np.abs(q - np.round(q)) < 1e-9, axis=1)
+    at_gamma = gamma[:, None] & (np.arange(ref_f.shape[1]) < 3)[None]  # the 3 acoustic modes
     assert np.max(np.abs(freqs - ref_f)[~at_gamma]) < FREQ_TOL
 
     dw = torch.tensor(_ref(shared, "debye_waller", f"{dw_name}_debye_waller.json")["debye_waller"],
