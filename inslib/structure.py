@@ -68,7 +68,7 @@ class Crystal:
 
     @cached_property
     def scattering(self) -> dict:
-        """Neutron data per atom: 'b_coh' (fm), 'sigma_coh', 'sigma_inc' (barn), arrays (n_atoms,)."""
+        """Neutron data per atom: 'b_coh' (fm), 'sigma_coh', 'sigma_inc' (barn), (n_atoms,) each."""
         data = [_element(s).neutron for s in self.symbols]
         return {
             "b_coh": np.array([float(n.b_c) for n in data]),
@@ -77,7 +77,7 @@ class Crystal:
         }
 
     def spglib_cell(self) -> tuple:
-        """The (lattice, positions, numbers) tuple spglib and seekpath take."""
+        """Return the (lattice, positions, numbers) tuple spglib and seekpath take."""
         numbers = [_element(s).number for s in self.symbols]
         return (self.cell, self.positions, numbers)
 
@@ -216,7 +216,7 @@ class Symmetry:
     translations: np.ndarray
 
     def point_group_cartesian(self, cell: np.ndarray) -> np.ndarray:
-        """Unique point-group rotations in Cartesian coordinates, shape (n, 3, 3)."""
+        """Return the unique point-group rotations in Cartesian coordinates, shape (n, 3, 3)."""
         cart = cell.T @ self.rotations @ np.linalg.inv(cell.T)
         return _unique(np.round(cart, 8))
 
@@ -238,12 +238,12 @@ def symmetry(crystal: Crystal, symprec: float = 1e-3) -> Symmetry:
 
 
 def primitive(crystal: Crystal, symprec: float = 1e-3) -> Crystal:
-    """The standardised primitive cell of a crystal (spglib)."""
+    """Return the standardised primitive cell of a crystal (spglib)."""
     return _standardize(crystal, symprec, to_primitive=True)
 
 
 def conventional(crystal: Crystal, symprec: float = 1e-3) -> Crystal:
-    """The standardised conventional cell of a crystal (spglib)."""
+    """Return the standardised conventional cell of a crystal (spglib)."""
     return _standardize(crystal, symprec, to_primitive=False)
 
 
@@ -274,7 +274,7 @@ class QPath:
 
 
 def seekpath_path(crystal: Crystal) -> QPath:
-    """The standard high-symmetry path (HPKOT) in the crystal's own cell (seekpath)."""
+    """Return the standard high-symmetry path (HPKOT) in the crystal's own cell (seekpath)."""
     import seekpath
 
     data = seekpath.get_explicit_k_path_orig_cell(crystal.spglib_cell())

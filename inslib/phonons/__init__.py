@@ -1,0 +1,1 @@
+"""Lattice dynamics: force constants in, the torch forward model (modes, dipole sums)."""

@@ -9,7 +9,6 @@ index order of ``born[i]``).
 """
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from scipy import constants

@@ -7,6 +7,7 @@ supercell is subtracted on reading a phonopy file (it is added back analytically
 """
 
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,8 +135,7 @@ def _from_phonopy_yaml(path: Path) -> ForceConstants:
     with tempfile.TemporaryDirectory() as tmp:
         readable = _modern_units(path, Path(tmp))
         try:
-            phonon = phonopy.load(str(readable), produce_fc=True, log_level=0,
-                                  primitive_matrix="auto", **kwargs)
+            phonon = _phonopy_load(phonopy, readable, kwargs)
         except Exception as exc:
             msg = f"ForceConstantsFile {path.name!r} could not be read by phonopy: {exc}"
             raise ForceConstantsError(msg) from exc
@@ -146,8 +146,19 @@ def _from_phonopy_yaml(path: Path) -> ForceConstants:
     return from_phonopy(phonon, source=str(path))
 
 
+def _phonopy_load(phonopy, path: Path, kwargs: dict):
+    """Run phonopy.load; where symfc fails (some non-VASP files) load unsymmetrised."""
+    with warnings.catch_warnings():  # phonopy 4's note on its new primitive-cell default
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            return phonopy.load(str(path), produce_fc=True, log_level=0, **kwargs)
+        except IndexError:
+            return phonopy.load(str(path), produce_fc=True, log_level=0, symmetrize_fc=False,
+                                **kwargs)
+
+
 def _modern_units(path: Path, tmp: Path) -> Path:
-    """phonopy 4 refuses YAML written by phonopy 2 with 'Angstrom' units: use a fixed copy."""
+    """Phonopy 4 refuses YAML written by phonopy 2 with 'Angstrom' units: use a fixed copy."""
     text = path.read_text()
     fixed = re.sub(r'((?:length|force_constants)(?:_unit)?:\s*"?[^"\n]*?)Angstrom',
                    r"\1angstrom", text)
@@ -171,8 +182,8 @@ def _from_bare_fc(path: Path, structure, supercell) -> ForceConstants:
     phonon.force_constants = _read_fc_array(path)
     born = path.parent / "BORN"
     if born.is_file():
-        from phonopy.interface.calculator import get_default_physical_units
         from phonopy.file_IO import parse_BORN
+        from phonopy.interface.calculator import get_default_physical_units
 
         units = get_default_physical_units("vasp")
         phonon.nac_params = parse_BORN(phonon.primitive, filename=str(born)) | {
@@ -211,10 +222,16 @@ def _phonopy_atoms(crystal: Crystal):
 
 def from_phonopy(phonon, source: str = "") -> ForceConstants:
     """Convert a phonopy Phonopy object (force constants produced) to the internal layout."""
+    from phonopy.interface.calculator import get_calculator_physical_units
+
     prim, sup = phonon.primitive, phonon.supercell
-    crystal = Crystal(prim.cell, prim.scaled_positions, list(prim.symbols), prim.masses)
+    units = get_calculator_physical_units(phonon.calculator or "vasp")
+    to_angstrom = units.distance_to_A
+    crystal = Crystal(prim.cell * to_angstrom, prim.scaled_positions, list(prim.symbols),
+                      prim.masses)
     sc_matrix = np.rint(np.linalg.solve(prim.cell.T, sup.cell.T).T).astype(int)
-    fc_full = np.asarray(phonon.force_constants)
+    # calculator units (force unit per length unit) -> eV/Angstrom^2
+    fc_full = np.asarray(phonon.force_constants) * units.force_to_eVperA / to_angstrom
     p2s = np.asarray(prim.p2s_map)
     s2p = np.asarray(prim.s2p_map)
     atom_of = {int(s): i for i, s in enumerate(p2s)}
@@ -250,7 +267,7 @@ def _lattice_offsets(sup_cart, prim, s2p, atom_of) -> np.ndarray:
 
 
 def _reduce(vector: np.ndarray, sc_matrix: np.ndarray) -> np.ndarray:
-    """A lattice vector reduced into the supercell (primitive units, ints)."""
+    """Reduce a lattice vector into the supercell (primitive units, ints)."""
     frac = vector @ np.linalg.inv(sc_matrix)
     frac -= np.floor(frac + 1e-8)
     return np.rint(frac @ sc_matrix).astype(int)

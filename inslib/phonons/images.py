@@ -38,7 +38,7 @@ class ImageTable:
 
 
 def _neighbours(sc_vectors: np.ndarray) -> np.ndarray:
-    """The 26 nearest supercell lattice vectors (Cartesian), shape (26, 3)."""
+    """Return the 26 nearest supercell lattice vectors (Cartesian), shape (26, 3)."""
     grid = np.array(np.meshgrid(*[[-1, 0, 1]] * 3, indexing="ij")).reshape(3, -1).T
     grid = grid[np.any(grid != 0, axis=1)]
     return grid @ sc_vectors

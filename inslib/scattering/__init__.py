@@ -1,0 +1,1 @@
+"""Neutron scattering from phonons: thermal factors, structure factors, DOS, powder, resolution."""

@@ -36,7 +36,7 @@ def bose(energy, temperature: float):
 
 
 def detailed_balance(energy, temperature: float):
-    """The factor exp(-E/kT) relating S(-E) to S(E) (E in meV, neutron energy loss > 0)."""
+    """Return exp(-E/kT), the ratio S(-E)/S(E) (E in meV, neutron energy loss > 0)."""
     if temperature <= 0:
         return np.where(np.asarray(energy) > 0, 0.0, 1.0)
     return np.exp(-np.asarray(energy) / (K_B * temperature))
@@ -71,8 +71,6 @@ def debye_waller(model, temperature: float, grid=(6, 6, 6), fc=None, frequency_m
     torch.Tensor, shape (n_sets, n_atoms, 3, 3)
         W in Angstrom^2.
     """
-    import torch
-
     temperature = check_temperature(temperature)
     q = mp_grid(grid)
     total = 0.0

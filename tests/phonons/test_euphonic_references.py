@@ -74,12 +74,12 @@ def test_debye_waller_from_phonopy_grid_modes(shared):
     grid = QpointPhononModes.from_phonopy(
         path=str(shared / "reference_outputs" / "euphonic" / "phonopy_files" / "CaHgO2"),
         phonon_name="CaHgO2-666-grid.yaml")
-    modes = Modes(torch.as_tensor(grid.qpts), torch.as_tensor(grid.frequencies.to("meV").magnitude)[None],
-                  torch.as_tensor(grid.eigenvectors)[None])
+    freqs = torch.as_tensor(grid.frequencies.to("meV").magnitude)[None]
+    modes = Modes(torch.as_tensor(grid.qpts), freqs, torch.as_tensor(grid.eigenvectors)[None])
     weights = grid.weights * grid.n_qpts / grid.weights.sum()
-    w = dw_normalise(dw_sum(modes, 300.0, 0.01, weights), grid.crystal.atom_mass.to("amu").magnitude,
-                     grid.n_qpts)[0].numpy()
-    ref = np.array(_ref(shared, "debye_waller", "CaHgO2_666_300K_debye_waller.json")["debye_waller"])
+    masses = grid.crystal.atom_mass.to("amu").magnitude
+    w = dw_normalise(dw_sum(modes, 300.0, 0.01, weights), masses, grid.n_qpts)[0].numpy()
+    ref = _ref(shared, "debye_waller", "CaHgO2_666_300K_debye_waller.json")["debye_waller"]
     np.testing.assert_allclose(w, ref, rtol=1e-6, atol=1e-9)
 
 

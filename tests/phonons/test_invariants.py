@@ -20,7 +20,8 @@ def ge(shared):
 
 @pytest.fixture(scope="module")
 def nacl(shared):
-    return load_force_constants(shared / "force_constants" / "phonopy_example_NaCl" / "phonopy_disp.yaml")
+    base = shared / "force_constants" / "phonopy_example_NaCl"
+    return load_force_constants(base / "phonopy_disp.yaml")
 
 
 def test_image_weights_cover_every_pair_once(ge):
@@ -54,7 +55,8 @@ def test_nacl_with_born_charges_matches_phonopy(shared, nacl):
     import phonopy
 
     base = shared / "force_constants" / "phonopy_example_NaCl"
-    phonon = phonopy.load(str(base / "phonopy_disp.yaml"), force_sets_filename=str(base / "FORCE_SETS"),
+    phonon = phonopy.load(str(base / "phonopy_disp.yaml"),
+                          force_sets_filename=str(base / "FORCE_SETS"),
                           born_filename=str(base / "BORN"), primitive_matrix="auto", log_level=0)
     q = np.array([[0.1, 0.2, 0.3], [0.5, 0.5, 0.5], [0.5, 0.0, 0.5], [0.05, 0.0, 0.0]])
     phonon.run_qpoints(q)
@@ -101,11 +103,15 @@ def test_structure_factor_invariant_under_point_group(ge):
     q = rng.uniform(-2, 2, size=(3, 3))
     rotations = symmetry(crystal).rotations  # fractional coordinates (direct space)
     # Q in reciprocal fractional coordinates transforms with the inverse transpose
-    rotated = np.einsum("nij,qj->nqi", np.linalg.inv(rotations).transpose(0, 2, 1), q).reshape(-1, 3)
-    sf = coherent_structure_factor(model, model.modes(rotated), dw)[0].numpy().reshape(len(rotations), 3, -1)
-    freqs = model.modes(rotated).frequencies[0].numpy().reshape(len(rotations), 3, -1)
+    inverse_t = np.linalg.inv(rotations).transpose(0, 2, 1)
+    rotated = np.einsum("nij,qj->nqi", inverse_t, q).reshape(-1, 3)
+    modes = model.modes(rotated)
+    shape = (len(rotations), 3, -1)
+    sf = coherent_structure_factor(model, modes, dw)[0].numpy().reshape(shape)
+    freqs = modes.frequencies[0].numpy().reshape(shape)
     assert len(rotations) == 48
     np.testing.assert_allclose(freqs, np.broadcast_to(freqs[:1], freqs.shape), atol=1e-8)
     same = np.abs(freqs[0][:, :, None] - freqs[0][:, None, :]) < 1e-4
     summed = np.einsum("qmn,rqn->rqm", same, sf)
-    np.testing.assert_allclose(summed, np.broadcast_to(summed[:1], summed.shape), rtol=1e-8, atol=1e-12)
+    expected = np.broadcast_to(summed[:1], summed.shape)
+    np.testing.assert_allclose(summed, expected, rtol=1e-8, atol=1e-12)
