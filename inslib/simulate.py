@@ -9,13 +9,11 @@ incoherent approximation with the total cross-section. With ``coherent`` off, th
 incoherent approximation uses the total cross-section for every order (OCLIMAX TASK=0).
 """
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from inslib.axes import Axis
 from inslib.histogram import Histogram, Log
 from inslib.instruments import load_instrument
 from inslib.instruments.resolution import resolution_fwhm, resolved_settings
@@ -247,19 +245,3 @@ def _build_setup(fc_path, structure, temperature, grid) -> Setup:
         raise SimulationError(msg)
     dw = debye_waller(model, temperature, (grid,) * 3)
     return Setup(model, dw, dos, str(fc_path))
-
-
-def indirect_q(energy, efixed: float, angle_deg: float) -> np.ndarray:
-    """|Q| (1/Angstrom) seen at energy transfer E (meV) by an analyser bank at 2theta."""
-    from inslib.units import wavevector
-
-    energy = np.asarray(energy, dtype=float)
-    ki = wavevector(energy + efixed)
-    kf = wavevector(efixed)
-    return np.sqrt(np.clip(ki**2 + kf**2 - 2 * ki * kf * math.cos(math.radians(angle_deg)),
-                           0.0, None))
-
-
-def indirect_axis(banks) -> Axis:
-    """Vertical axis of an indirect-geometry spectrum: one point per analyser bank (degrees)."""
-    return Axis(np.asarray(banks, dtype=float), "Degrees", "2Theta", is_edges=False)

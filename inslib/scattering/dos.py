@@ -3,6 +3,12 @@
 Partial DOS g_k(E) of atom k is the mode density weighted by |e_k|^2, normalised so that each
 atom integrates to 3 (all branches), the total to 3 N. Neutron-weighted DOS weights atom k by
 sigma_k / M_k (cross-section in barn, mass in amu).
+
+A finite mesh samples the acoustic branches only at a few low energies, and the incoherent
+one-phonon term g(E)/E (times kT/E at high temperature) amplifies that noise. ``regularise``
+therefore (1) smooths the histogram with a Gaussian of sigma = E_max / (4 n), n the mesh size,
+and (2) below E_c = E_max / n, the energy of one mesh step on a zone-boundary scale, replaces
+it by the Debye law g = a E^2 holding the same number of states.
 """
 
 from dataclasses import dataclass
@@ -56,9 +62,24 @@ def grid_modes(model, grid, chunk: int = 4096):
         yield model.modes(q[start:start + chunk])
 
 
+def regularise(partial: np.ndarray, energy: np.ndarray, width: float, e_max: float,
+               grid: int) -> np.ndarray:
+    """Smooth and Debye-extrapolate a mesh DOS (see the module notes), shape kept (n_atoms, n_e)."""
+    from scipy.ndimage import gaussian_filter1d
+
+    sigma = e_max / (4 * grid) / width
+    mirrored = np.concatenate([partial[:, ::-1], partial], axis=1)  # even about E = 0
+    smooth = gaussian_filter1d(mirrored, sigma, axis=1)[:, partial.shape[1]:]
+    cut = energy < e_max / grid
+    states = smooth[:, cut].sum(axis=1) * width
+    debye = states[:, None] * 3 * energy[cut] ** 2 / (e_max / grid) ** 3
+    smooth[:, cut] = debye
+    return smooth
+
+
 def density_of_states(model, grid=(16, 16, 16), width: float = 0.1, e_max=None,
-                      frequency_min: float = 0.01) -> DensityOfStates:
-    """Partial DOS by histogramming grid modes into bins of ``width`` meV."""
+                      frequency_min: float = 0.01, smooth: bool = True) -> DensityOfStates:
+    """Partial DOS by histogramming grid modes into bins of ``width`` meV (regularised)."""
     all_modes = list(grid_modes(model, grid))
     freqs = np.concatenate([m.frequencies[0].numpy() for m in all_modes])
     weights = np.concatenate([
@@ -69,7 +90,10 @@ def density_of_states(model, grid=(16, 16, 16), width: float = 0.1, e_max=None,
     partial = np.stack([
         np.histogram(freqs[keep], edges, weights=weights[..., k][keep])[0]
         for k in range(model.n_atoms)]) / (len(freqs) * width)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    if smooth:
+        partial = regularise(partial, centres, width, float(freqs.max()), min(grid))
     imaginary = freqs < -frequency_min
     lowest = float(freqs.min()) if imaginary.any() else 0.0
-    return DensityOfStates(0.5 * (edges[1:] + edges[:-1]), width, partial,
+    return DensityOfStates(centres, width, partial,
                            int(imaginary.sum()), lowest)

@@ -80,7 +80,7 @@ def multiphonon_terms(dos, crystal, temperature: float, max_order: int, e_limit:
 
 
 def order_weights(terms: MultiphononTerms, q) -> np.ndarray:
-    """Weights exp(-Q^2 u^2) (Q^2 u^2)^n / n! for |Q| (any shape): (max_order, n_atoms, *q.shape)."""
+    """Weights exp(-Q^2 u^2) (Q^2 u^2)^n / n! at |Q| = q: shape (max_order, n_atoms, *q.shape)."""
     q = np.asarray(q, dtype=float)
     x = q[None, ...] ** 2 * terms.msd.reshape((-1,) + (1,) * q.ndim)
     n = np.arange(1, len(terms.orders) + 1).reshape((-1,) + (1,) * (q.ndim + 1))
