@@ -1,6 +1,6 @@
-"""1D S(E) of indirect-geometry spectrometers (TOSCA, VISION): fixed final energy, one |Q|(E)
-trajectory per analyser bank.
+"""1D S(E) of indirect-geometry spectrometers (TOSCA, VISION).
 
+Fixed final energy: each analyser bank sees one |Q|(E) trajectory.
 The spectrum is the incoherent approximation with the total cross-section for every order (the
 standard treatment of these instruments, OCLIMAX TASK=0): coherent effects average out over the
 large |Q| of each trajectory. Energies in meV, S in mbarn/meV per atom.

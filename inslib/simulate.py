@@ -133,6 +133,19 @@ def simulate_powder(request: PowderRequest, progress=None) -> Histogram:
     return _result(template, signal, request, temperature, setup, logs)
 
 
+def run_powder(request: PowderRequest, progress=None) -> Histogram:
+    """Run the simulation the instrument calls for: a map (direct) or S(E) per bank (indirect)."""
+    errors = validate_powder(request)
+    if errors:
+        raise SimulationError("; ".join(f"{k}: {v}" for k, v in errors.items()))
+    instrument = request.template.instrument or request.template.template.metadata.instrument
+    if load_instrument(instrument).geometry == "indirect":
+        from inslib.indirect import simulate_indirect
+
+        return simulate_indirect(request, progress)
+    return simulate_powder(request, progress)
+
+
 def _fine_grid(request, template, e_edges):
     instrument = load_instrument(template.metadata.instrument)
     settings = resolved_settings(instrument, request.template.settings)

@@ -8,6 +8,7 @@ from inslib.histogram import Histogram
 from inslib.io.atomic import atomic_path
 
 RESOLUTION_LOG = "ResolutionFWHM"
+MAX_LINES = 6  # spectra drawn as lines rather than a colour map
 
 
 def _quantity(hist: Histogram):
@@ -26,7 +27,8 @@ def plot_histogram(hist: Histogram, path, title: str = "") -> Path:
     Parameters
     ----------
     hist : Histogram
-        Two axes; a single-spectrum workspace is drawn as a line.
+        Two axes; a workspace of a few point-axis spectra (indirect-geometry banks) is drawn
+        as lines.
     path : str or pathlib.Path
         Output image (.png, .pdf, .svg).
     title : str
@@ -45,7 +47,13 @@ def plot_histogram(hist: Histogram, path, title: str = "") -> Path:
     values, label = _quantity(hist)
     vertical, x_axis = hist.axes[-2], hist.axes[-1]
     fig, ax = plt.subplots(figsize=(7, 5), constrained_layout=True)
-    if values.ndim == 2 and values.shape[0] > 1:
+    if values.ndim == 2 and 1 < values.shape[0] <= MAX_LINES and not vertical.is_edges:
+        for row, value in zip(values, vertical.values, strict=True):
+            ax.plot(x_axis.centres, row, label=f"{vertical.name} = {value:g}")
+        ax.legend()
+        ax.set_xlabel(x_axis.label)
+        ax.set_ylabel(label)
+    elif values.ndim == 2 and values.shape[0] > 1:
         mesh = ax.pcolormesh(vertical.edges, x_axis.edges, np.ma.masked_invalid(values).T,
                              shading="flat")
         fig.colorbar(mesh, ax=ax, label=label)

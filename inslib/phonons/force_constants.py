@@ -69,7 +69,7 @@ def load_force_constants(path, structure=None, supercell=None) -> ForceConstants
         Structure file: required with a bare FORCE_CONSTANTS file, otherwise checked against.
     supercell : sequence of int, optional
         Supercell diagonal (3 ints) or 3x3 matrix for a bare FORCE_CONSTANTS file; by default
-        the cube root of the atom-count ratio.
+        from phonopy's SPOSCAR beside it, else the cube root of the atom-count ratio.
 
     Returns
     -------
@@ -203,6 +203,10 @@ def _supercell_matrix(path: Path, crystal: Crystal, supercell) -> np.ndarray:
     if supercell is not None:
         arr = np.asarray(supercell, dtype=int)
         return np.diag(arr) if arr.shape == (3,) else arr.reshape(3, 3)
+    sposcar = path.parent / "SPOSCAR"
+    if sposcar.is_file():  # phonopy's own supercell beside the force constants
+        cell = load_structure(sposcar).cell
+        return np.rint(np.linalg.solve(crystal.cell.T, cell.T).T).astype(int)
     n_super = _read_fc_array(path).shape[1]
     ratio = n_super / crystal.n_atoms
     size = round(ratio ** (1 / 3))

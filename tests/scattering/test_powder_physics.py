@@ -33,8 +33,10 @@ def test_dos_integrates_to_3n(ge, smooth):
 
 
 def test_msd_from_dos_matches_debye_waller(ge):
-    """Isotropic <u^2> from the raw mesh DOS equals 2/3 trace(W) from the same mesh (0.5 %);
-    the Debye-extrapolated DOS adds the low-energy states the mesh misses (+3.3 % for Ge)."""
+    """Isotropic <u^2> from the raw mesh DOS equals 2/3 trace(W) from the same mesh (0.5 %).
+
+    The Debye-extrapolated DOS adds the low-energy states the mesh misses (+3.3 % for Ge).
+    """
     from_w = 2 * np.trace(ge.dw[0].numpy(), axis1=1, axis2=2) / 3
     raw = density_of_states(ge.model, (16, 16, 16), width=0.05, smooth=False)
     np.testing.assert_allclose(msd_from_dos(raw, ge.model.crystal, 300.0), from_w, rtol=5e-3)
@@ -74,7 +76,7 @@ def test_coherent_powder_detailed_balance(nacl):
 
 
 def test_low_q_coherent_intensity_scales_as_q_squared(nacl):
-    """Optical-mode intensity near |Q| -> 0 (first zone, E > 15 meV) grows as Q^2 (slope 2 +- 0.05)."""
+    """Optical intensity near |Q| -> 0 (first zone, E > 15 meV) grows as Q^2 (slope 2 +- 0.05)."""
     dw = debye_waller(nacl, 10.0, (6, 6, 6))
     q_edges = np.linspace(0.02, 0.2, 10)
     fine = np.arange(15.0, 40.0, 0.1)

@@ -1,0 +1,104 @@
+"""SimulatePowderSQE: powder S(|Q|,E) maps and indirect-geometry S(E) from force constants.
+
+Runs unchanged inside Mantid (put this folder in user.python.plugins.directories) and on
+inslib's built-in host (``inslib run SimulatePowderSQE ...``).
+"""
+
+from inslib.mantid_compat import (
+    AlgorithmFactory,
+    Direction,
+    FileAction,
+    FileProperty,
+    FloatBoundedValidator,
+    IntBoundedValidator,
+    MatrixWorkspaceProperty,
+    Progress,
+    PythonAlgorithm,
+    to_workspace,
+)
+from inslib.runtime.progress import fraction_reporter
+from inslib.runtime.template_properties import (
+    declare_template_properties,
+    temperature_error,
+    template_request,
+)
+from inslib.simulate import PowderRequest, PowderSampling, run_powder, validate_powder
+
+
+class SimulatePowderSQE(PythonAlgorithm):
+    """Powder S(|Q|,E) (direct geometry) or S(E) per bank (TOSCA, VISION) from phonons."""
+
+    def category(self):
+        return "Inelastic\\Simulation"
+
+    def name(self):
+        return "SimulatePowderSQE"
+
+    def summary(self):
+        return ("Simulates the powder S(|Q|,E) (coherent one-phonon, incoherent and multiphonon "
+                "terms, Debye-Waller, Bose factor, resolution, kinematic mask) from force "
+                "constants, on an instrument setting or on the bins of a measured workspace; "
+                "for TOSCA/VISION the S(E) of each analyser bank.")
+
+    def seeAlso(self):
+        return ["CreateSQETemplate", "SimulateSingleCrystalSQE", "SofQW"]
+
+    def PyInit(self):
+        self.declareProperty(FileProperty(
+            "ForceConstantsFile", "", FileAction.Load,
+            doc="phonopy_params.yaml / phonopy.yaml / phonopy_disp.yaml (FORCE_SETS, "
+                "FORCE_CONSTANTS, BORN beside it), FORCE_CONSTANTS (+ StructureFile), "
+                "CASTEP .castep_bin or euphonic .json."))
+        self.declareProperty(FileProperty(
+            "StructureFile", "", FileAction.OptionalLoad,
+            doc="Crystal structure (CIF, POSCAR...): needed with a bare FORCE_CONSTANTS file, "
+                "otherwise checked against the force constants."))
+        declare_template_properties(self)
+        self.declareProperty("Coherent", True, doc="Coherent one-phonon term (powder average).")
+        self.declareProperty("Incoherent", True, doc="Incoherent one-phonon and multiphonon "
+                                                     "terms (incoherent approximation).")
+        self.declareProperty("MultiphononOrder", 10, IntBoundedValidator(lower=1, upper=20),
+                             doc="Highest n-phonon term of the incoherent approximation.")
+        self.declareProperty("MeshSize", 16, IntBoundedValidator(lower=2, upper=64),
+                             doc="n of the n x n x n mesh for DOS and Debye-Waller.")
+        self.declareProperty("ShellsPerBin", 2, IntBoundedValidator(lower=1, upper=64),
+                             doc="|Q| shells sampled in each |Q| bin (bin average).")
+        self.declareProperty("DirectionsPerShell", 500, IntBoundedValidator(lower=2),
+                             doc="Directions on each |Q| shell (even); the log PowderConvergence "
+                                 "estimates the resulting sampling error.")
+        self.declareProperty("Seed", 0, IntBoundedValidator(lower=0),
+                             doc="Seed of the random shell orientations.")
+        self.declareProperty("QResolution", 0.0, FloatBoundedValidator(lower=0.0),
+                             doc="Gaussian |Q| resolution FWHM (1/Angstrom); 0 = none.")
+        self.declareProperty(MatrixWorkspaceProperty(
+            "OutputWorkspace", "", Direction.Output,
+            doc="S(|Q|,E) in mbarn/meV per atom (S(E) per bank for TOSCA/VISION)."))
+        for name in ("Coherent", "Incoherent", "MultiphononOrder"):
+            self.setPropertyGroup(name, "Terms")
+        for name in ("MeshSize", "ShellsPerBin", "DirectionsPerShell", "Seed", "QResolution"):
+            self.setPropertyGroup(name, "Sampling")
+
+    def _request(self):
+        return PowderRequest(
+            force_constants=self.getProperty("ForceConstantsFile").value,
+            structure=self.getProperty("StructureFile").value,
+            template=template_request(self),
+            coherent=bool(self.getProperty("Coherent").value),
+            incoherent=bool(self.getProperty("Incoherent").value),
+            multiphonon_order=int(self.getProperty("MultiphononOrder").value),
+            grid=int(self.getProperty("MeshSize").value),
+            sampling=PowderSampling(int(self.getProperty("ShellsPerBin").value),
+                                    int(self.getProperty("DirectionsPerShell").value),
+                                    int(self.getProperty("Seed").value)),
+            q_resolution=float(self.getProperty("QResolution").value))
+
+    def validateInputs(self):
+        return temperature_error(self) or validate_powder(self._request())
+
+    def PyExec(self):
+        progress = Progress(self, start=0.0, end=1.0, nreports=20)
+        result = run_powder(self._request(), progress=fraction_reporter(progress, 20))
+        self.setProperty("OutputWorkspace", to_workspace(result))
+
+
+AlgorithmFactory.subscribe(SimulatePowderSQE)
