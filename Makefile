@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+AL_FC := tests/data/Al_phonopy/phonopy.yaml
 export OMP_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
@@ -24,6 +25,12 @@ demo: $(STAMP)
 	$(BIN)/inslib run CreateSQETemplate \
 	    InputWorkspace=tests/data/Al-iqe.h5 Instrument=ARCS Ei=80 Temperature=300 \
 	    OutputWorkspace=demo_output/Al_ARCS_grid.nxs --plot demo_output/Al_ARCS_grid.png
+	$(BIN)/inslib run SimulatePowderSQE \
+	    ForceConstantsFile=$(AL_FC) InputWorkspace=tests/data/Al-iqe.h5 \
+	    Instrument=ARCS Ei=80 Temperature=300 \
+	    OutputWorkspace=demo_output/Al_ARCS_simulated.nxs --plot demo_output/Al_ARCS_simulated.png
+	$(BIN)/inslib compare demo_output/Al_ARCS_simulated.nxs tests/data/Al-iqe.h5 \
+	    --plot demo_output/Al_ARCS_model_vs_measured.png
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -98,6 +98,9 @@ class SimulatePowderSQE(PythonAlgorithm):
     def PyExec(self):
         progress = Progress(self, start=0.0, end=1.0, nreports=20)
         result = run_powder(self._request(), progress=fraction_reporter(progress, 20))
+        warnings = result.metadata.logs.get("Warnings")
+        if warnings is not None and warnings.value:
+            self.log().warning(f"SimulatePowderSQE: {warnings.value}")
         self.setProperty("OutputWorkspace", to_workspace(result))
 
 

@@ -26,6 +26,8 @@ class Comparison:
         sum |measured - fit| / sum |measured|.
     n_bins : int
         Bins compared (covered in both, finite, E above the cut).
+    e_min : float
+        The energy cut, meV.
     """
 
     scale: float
@@ -33,6 +35,7 @@ class Comparison:
     pearson_r: float
     r_factor: float
     n_bins: int
+    e_min: float = 8.0
 
 
 def compare(model: Histogram, measured: Histogram, e_min: float = 8.0) -> Comparison:
@@ -53,4 +56,4 @@ def compare(model: Histogram, measured: Histogram, e_min: float = 8.0) -> Compar
     (scale, background), *_ = np.linalg.lstsq(design, y, rcond=None)
     fit = design @ np.array([scale, background])
     return Comparison(float(scale), float(background), float(np.corrcoef(fit, y)[0, 1]),
-                      float(np.abs(y - fit).sum() / np.abs(y).sum()), int(use.sum()))
+                      float(np.abs(y - fit).sum() / np.abs(y).sum()), int(use.sum()), e_min)

@@ -104,6 +104,7 @@ def simulate_indirect(request: PowderRequest, progress=None) -> Histogram:
                     f"force constants {setup.source}"],
         logs={"MultiphononOrder": Log(float(request.multiphonon_order)),
               "ImaginaryModes": Log(float(setup.dos.n_imaginary)),
+              "Warnings": Log("; ".join(setup.warnings)),
               "ResolutionFWHM": Log(fwhm(0.5 * (e_edges[1:] + e_edges[:-1])), "meV")})
     axes = (Axis(angles, "Degrees", "2Theta", is_edges=False), energy_axis(e_edges))
     return Histogram(axes, signal, np.zeros(signal.shape), np.zeros(signal.shape, bool), meta,

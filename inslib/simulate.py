@@ -201,6 +201,8 @@ def _result(template, signal, request, temperature, setup, logs) -> Histogram:
     meta.logs["ImaginaryModes"] = Log(float(setup.dos.n_imaginary))
     meta.logs["LowestModeEnergy"] = Log(float(setup.dos.lowest), "meV")
     meta.logs["MultiphononOrder"] = Log(float(request.multiphonon_order))
+    if setup.warnings:
+        meta.logs["Warnings"] = Log("; ".join(setup.warnings))
     signal = np.where(template.mask, np.nan, signal)
     return Histogram(template.axes, signal, np.zeros(signal.shape), template.mask.copy(), meta,
                      y_unit_label="mbarn/meV per atom")
@@ -214,6 +216,7 @@ class Setup:
     dw: object
     dos: object
     source: str
+    warnings: list = field(default_factory=list)
 
 
 _CACHE: dict = {}
@@ -257,4 +260,17 @@ def _build_setup(fc_path, structure, temperature, grid) -> Setup:
                "supercell")
         raise SimulationError(msg)
     dw = debye_waller(model, temperature, (grid,) * 3)
-    return Setup(model, dw, dos, str(fc_path))
+    return Setup(model, dw, dos, str(fc_path), _model_warnings(fcs, dos))
+
+
+def _model_warnings(fcs, dos) -> list:
+    """Things a user should know about the model before trusting the result."""
+    warnings = []
+    if not fcs.has_born and len(set(fcs.crystal.symbols)) > 1:
+        warnings.append("no Born charges: if the material is polar (ionic), LO-TO splitting and "
+                        "the long-range dipole forces are missing; put BORN beside the phonopy "
+                        "file")
+    if dos.n_imaginary:
+        warnings.append(f"{dos.n_imaginary} imaginary modes on the mesh (down to "
+                        f"{dos.lowest:.2f} meV): left out of the intensities")
+    return warnings

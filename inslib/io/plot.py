@@ -69,3 +69,45 @@ def plot_histogram(hist: Histogram, path, title: str = "") -> Path:
         fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png")
     plt.close(fig)
     return path
+
+
+def plot_comparison(model: Histogram, measured: Histogram, result, path) -> Path:
+    """Save measured and fitted model maps side by side on one colour scale.
+
+    Parameters
+    ----------
+    model, measured : Histogram
+        Powder maps on identical bins.
+    result : inslib.compare.Comparison
+        The fitted scale and background (the model is drawn as scale * model + background).
+    path : str or pathlib.Path
+        Output image.
+    """
+    import matplotlib as mpl
+
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fitted = result.scale * model.signal + result.background
+    shown = [np.where(measured.mask | model.mask, np.nan, values)
+             for values in (measured.signal, fitted)]
+    inelastic = measured.axes[1].centres[None, :] > result.e_min
+    top = np.nanpercentile(np.where(inelastic, shown[0], np.nan), 99.5)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5), constrained_layout=True, sharey=True)
+    q_axis, e_axis = measured.axes
+    for ax, values, title in zip(axes, shown, ("Measured", "Model (scale + background)"),
+                                 strict=True):
+        mesh = ax.pcolormesh(q_axis.edges, e_axis.edges, np.ma.masked_invalid(values).T,
+                             vmin=0, vmax=top, shading="flat")
+        ax.set_title(title)
+        ax.set_xlabel(q_axis.label)
+    axes[0].set_ylabel(e_axis.label)
+    fig.colorbar(mesh, ax=axes, label=measured.y_unit_label or "intensity")
+    fig.suptitle(f"{model.metadata.title}\nPearson r = {result.pearson_r:.3f}, "
+                 f"R = {result.r_factor:.3f} ({result.n_bins} bins with E > {result.e_min:g} meV;"
+                 " colour scale set by those bins)")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".") or "png")
+    plt.close(fig)
+    return path

@@ -2,6 +2,8 @@
 
 ``inslib run NAME Prop=Value ... [--plot out.png]`` saves every output workspace to
 ``<value>.nxs`` (or to the value itself when it ends in .nxs), atomically.
+``inslib compare MODEL MEASURED [--plot out.png]`` fits scale and background of a model to data
+on the same bins.
 """
 
 import argparse
@@ -82,6 +84,21 @@ def _run(args) -> int:
     return 0
 
 
+def _compare(args) -> int:
+    from inslib.compare import compare
+    from inslib.io.files import load_workspace
+    from inslib.io.plot import plot_comparison
+
+    model, measured = load_workspace(args.model), load_workspace(args.measured)
+    result = compare(model, measured, e_min=args.emin)
+    print(f"scale {result.scale:.6g}  background {result.background:.6g}  "
+          f"Pearson r {result.pearson_r:.3f}  R-factor {result.r_factor:.3f}  "
+          f"({result.n_bins} bins, E > {args.emin:g} meV)")
+    if args.plot:
+        print(f"plotted {plot_comparison(model, measured, result, args.plot)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``inslib`` command."""
     parser = argparse.ArgumentParser(prog="inslib", description=__doc__.splitlines()[0])
@@ -95,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("properties", nargs="*", metavar="Prop=Value")
     run.add_argument("--plot", type=Path, help="save a labelled plot of the output here")
     run.set_defaults(func=_run)
+    comp = commands.add_parser("compare", help="fit scale + flat background of a model to data "
+                                               "on the same bins; print Pearson r, R-factor")
+    comp.add_argument("model", type=Path)
+    comp.add_argument("measured", type=Path)
+    comp.add_argument("--emin", type=float, default=8.0, help="compare bins above this E (meV)")
+    comp.add_argument("--plot", type=Path, help="save model and data side by side here")
+    comp.set_defaults(func=_compare)
     return parser
 
 

@@ -91,7 +91,7 @@ def density_of_states(model, grid=(16, 16, 16), width: float = 0.1, e_max=None,
         np.histogram(freqs[keep], edges, weights=weights[..., k][keep])[0]
         for k in range(model.n_atoms)]) / (len(freqs) * width)
     centres = 0.5 * (edges[1:] + edges[:-1])
-    if smooth:
+    if smooth and freqs.max() > frequency_min:
         partial = regularise(partial, centres, width, float(freqs.max()), min(grid))
     imaginary = freqs < -frequency_min
     lowest = float(freqs.min()) if imaginary.any() else 0.0
