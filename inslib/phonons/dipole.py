@@ -15,7 +15,9 @@ from scipy import constants
 from scipy.special import erfc
 
 COULOMB = constants.e / (4 * math.pi * constants.epsilon_0) * 1e10  # eV Angstrom per e^2
-TOLERANCE = 1e-13  # relative size of the last Ewald shell kept
+TOLERANCE = 1e-10  # terms below this fraction of the largest are dropped (Ewald truncation)
+CHUNK_ELEMENTS = 1_000_000  # size of the per-q temporaries of the reciprocal sum
+LAMBDA_SCALE = 0.7  # smaller Gaussian split: fewer G vectors per q, more (merged) real cells
 MAX_SHELLS = 60
 
 
@@ -56,7 +58,10 @@ def _real_sums(crystal, inv_eps, lam) -> tuple[np.ndarray, np.ndarray]:
             break
         cells.append(shell)
         blocks.append(h)
-    return np.concatenate(cells), np.concatenate(blocks)
+    cells, blocks = np.concatenate(cells), np.concatenate(blocks)
+    size = np.abs(blocks).reshape(len(cells), -1).max(axis=1)
+    keep = size > TOLERANCE * size.max()
+    return cells[keep], blocks[keep]
 
 
 def _recip_vectors(crystal, eps, lam) -> np.ndarray:
@@ -71,7 +76,13 @@ def _recip_vectors(crystal, eps, lam) -> np.ndarray:
         if n > 1 and size < TOLERANCE * first:
             break
         gvecs.append(shell)
-    return np.concatenate(gvecs)
+    gvecs = np.concatenate(gvecs)
+    # keep G whose Gaussian weight matters for some reduced q (corners of the +-1/2 cube)
+    corners = np.array(np.meshgrid(*[[-0.5, 0.5]] * 3, indexing="ij")).reshape(3, -1).T
+    k = (gvecs[None] + corners[:, None]) @ recip
+    k2 = np.einsum("cga,ab,cgb->cg", k, eps, k)
+    weight = (np.exp(-k2 / (4 * lam**2)) / k2).max(axis=0)
+    return gvecs[(weight > TOLERANCE * weight.max()) | ~np.any(gvecs, axis=1)]
 
 
 def _contract(kernel: np.ndarray, born: np.ndarray) -> np.ndarray:
@@ -81,6 +92,11 @@ def _contract(kernel: np.ndarray, born: np.ndarray) -> np.ndarray:
 
 class DipoleSum:
     """Ewald sums of one crystal with Born charges, evaluated for batches of q in torch.
+
+    The real-space series and the q = 0 correction do not depend on q except through
+    exp(i q.R): they form a constant table over lattice vectors (``cells``, ``table``) that
+    the phonon model merges with its force-constant table. Only the reciprocal series is
+    evaluated per q (:meth:`reciprocal`, batched matrix products).
 
     Parameters
     ----------
@@ -101,21 +117,22 @@ class DipoleSum:
         self.born = np.asarray(born, dtype=float)
         inv_eps = np.linalg.inv(self.eps)
         det = np.linalg.det(self.eps)
-        self.lam = math.sqrt(math.pi) / crystal.volume ** (1 / 3) * det ** (1 / 6)
+        self.lam = LAMBDA_SCALE * math.sqrt(math.pi) / crystal.volume ** (1 / 3) * det ** (1 / 6)
         cells, real = _real_sums(crystal, inv_eps, self.lam)
         real = -_contract(real * self.lam**3 / math.sqrt(det), self.born)
         opts = {"dtype": dtype or torch.float64, "device": device}
         n = crystal.n_atoms
-        self.cells = torch.as_tensor(cells, **opts)
-        self.real = torch.as_tensor(real.reshape(len(cells), n * n * 9), **opts)
+        self.cells = np.rint(cells).astype(int)
         self.gvecs = torch.as_tensor(_recip_vectors(crystal, self.eps, self.lam), **opts)
         self.recip_cell = torch.as_tensor(crystal.reciprocal, **opts)
         self.positions = torch.as_tensor(crystal.cartesian, **opts)
         self.born_t = torch.as_tensor(self.born, **opts)
         self.eps_t = torch.as_tensor(self.eps, **opts)
-        self.q0 = torch.zeros((n, 3, 3), **opts)
-        q0 = self.blocks(torch.zeros((1, 3), **opts))[0].real.sum(dim=1)
-        self.q0 = 0.5 * (q0 + q0.transpose(1, 2))
+        origin = int(np.flatnonzero(~np.any(self.cells, axis=1))[0])
+        recip0 = self.reciprocal(torch.zeros((1, 3), **opts))[0].real.numpy()
+        q0 = (recip0.reshape(n, 3, n, 3).transpose(0, 2, 1, 3) + real.sum(axis=0)).sum(axis=1)
+        real[origin, np.arange(n), np.arange(n)] -= 0.5 * (q0 + q0.transpose(0, 2, 1))
+        self.table = torch.as_tensor(real.reshape(len(cells), n * n * 9), **opts)
 
     def blocks(self, q):
         """Dipole-dipole force-constant blocks at fractional q, tensor (nq, 3).
@@ -129,33 +146,37 @@ class DipoleSum:
         import torch
 
         n = self.crystal.n_atoms
-        q = q - torch.round(q)  # the sums are periodic; reduced q keeps the G window centred
-        arg = 2 * math.pi * (q @ self.cells.T)
-        real = torch.complex(torch.cos(arg) @ self.real, torch.sin(arg) @ self.real)
-        real = real.reshape(-1, n, n, 3, 3)
-        return real + self._reciprocal(q) - self._diagonal_q0()
+        cells = torch.as_tensor(self.cells, dtype=q.dtype, device=q.device)
+        arg = 2 * math.pi * (q @ cells.T)
+        real = torch.complex(torch.cos(arg) @ self.table, torch.sin(arg) @ self.table)
+        recip = self.reciprocal(q).reshape(-1, n, 3, n, 3).permute(0, 1, 3, 2, 4)
+        return real.reshape(-1, n, n, 3, 3) + recip
 
-    def _diagonal_q0(self):
+    def reciprocal(self, q):
+        """Reciprocal-space series at fractional q (nq, 3): complex (nq, 3n, 3n), eV/A^2.
+
+        Rows and columns in (atom, Cartesian) order.
+
+        Evaluated in blocks of q so that temporaries stay near CHUNK_ELEMENTS complex numbers.
+        """
         import torch
 
-        eye = torch.eye(self.crystal.n_atoms, dtype=self.q0.dtype, device=self.q0.device)
-        return (eye[:, :, None, None] * self.q0[:, None]).unsqueeze(0)
+        step = max(1, CHUNK_ELEMENTS // (len(self.gvecs) * 3 * self.crystal.n_atoms))
+        return torch.cat([self._reciprocal(q[i:i + step]) for i in range(0, len(q), step)])
 
     def _reciprocal(self, q):
         import torch
 
+        q = q - torch.round(q)  # the sum is periodic; reduced q keeps the G window centred
         k = (q[:, None, :] + self.gvecs[None]) @ self.recip_cell
         k2 = torch.einsum("qga,ab,qgb->qg", k, self.eps_t, k)
         safe = torch.where(k2 < 1e-12, torch.ones_like(k2), k2)
         weight = torch.where(k2 < 1e-12, torch.zeros_like(k2),
                              torch.exp(-safe / (4 * self.lam**2)) / safe)
-        zk = torch.einsum("iac,qgc->qgia", self.born_t, k)
+        zk = torch.einsum("iac,qgc->qgia", self.born_t, k) * torch.sqrt(weight)[..., None, None]
         kr = torch.einsum("qga,ia->qgi", k, self.positions)
-        amp = torch.polar(torch.ones_like(kr), kr)[..., None] * zk
-        amp = amp.flatten(2)
-        recip = torch.einsum("qg,qgm,qgn->qmn", weight.to(amp.dtype), amp, amp.conj())
-        n = self.crystal.n_atoms
-        recip = recip.reshape(-1, n, 3, n, 3).permute(0, 1, 3, 2, 4)
+        amp = (torch.polar(torch.ones_like(kr), kr)[..., None] * zk).flatten(2)  # (nq, g, 3n)
+        recip = torch.bmm(amp.transpose(1, 2), amp.conj())
         return recip * (4 * math.pi * COULOMB / self.crystal.volume)
 
 

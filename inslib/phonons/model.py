@@ -68,26 +68,38 @@ class PhononModel:
         self.opts = {"dtype": dtype or torch.float64, "device": device or "cpu"}
         table = image_table(fcs.crystal.cell, fcs.crystal.positions, fcs.cell_origins,
                             fcs.sc_matrix)
-        self.n_atoms = fcs.crystal.n_atoms
-        self.vectors = torch.as_tensor(table.vectors, **self.opts)
-        n = self.n_atoms
-        self._src = torch.as_tensor(table.cell, device=self.opts["device"])
-        self._i = torch.as_tensor(table.atom_i, device=self.opts["device"])
-        self._j = torch.as_tensor(table.atom_j, device=self.opts["device"])
-        self._dest = torch.as_tensor((table.vector * n + table.atom_i) * n + table.atom_j,
-                                     device=self.opts["device"])
-        self._weight = torch.as_tensor(table.weight, **self.opts)
-        self.fc = torch.as_tensor(fcs.fc, **self.opts)
-        if asr:
-            self.fc = self.apply_asr(self.fc)
-        masses = np.repeat(fcs.crystal.masses, 3)
-        self.inv_sqrt_mass = torch.as_tensor(1 / np.sqrt(masses), **self.opts)
+        self.n_atoms = n = fcs.crystal.n_atoms
         self.dipole = None
+        device = self.opts["device"]
+        vectors = table.vectors
         if fcs.has_born:
             from inslib.phonons.dipole import DipoleSum
 
             self.dipole = DipoleSum(fcs.crystal, fcs.born, fcs.dielectric, **self.opts)
-        self._origin = int(np.flatnonzero(~np.any(fcs.cell_origins, axis=1))[0])
+            vectors = np.concatenate([vectors, self.dipole.cells])
+        vectors = np.unique(np.concatenate([vectors, -vectors]), axis=0)
+        lookup = {tuple(v): k for k, v in enumerate(vectors)}
+        where = np.array([lookup[tuple(v)] for v in np.concatenate(
+            [table.vectors] + ([self.dipole.cells] if self.dipole is not None else []))])
+        self._negative = torch.as_tensor([lookup[tuple(-v)] for v in vectors], device=device)
+        self.vectors = torch.as_tensor(vectors, **self.opts)
+        self._src = torch.as_tensor(table.cell, device=device)
+        self._i = torch.as_tensor(table.atom_i, device=device)
+        self._j = torch.as_tensor(table.atom_j, device=device)
+        self._dest = torch.as_tensor(
+            (where[table.vector] * n + table.atom_i) * n + table.atom_j, device=device)
+        self._weight = torch.as_tensor(table.weight, **self.opts)
+        masses = np.repeat(fcs.crystal.masses, 3)
+        self.inv_sqrt_mass = torch.as_tensor(1 / np.sqrt(masses), **self.opts)
+        self._mass_weight = (self.inv_sqrt_mass[:, None] * self.inv_sqrt_mass[None, :]).reshape(-1)
+        self._constant = torch.zeros((len(vectors), 9 * n * n), **self.opts)
+        if self.dipole is not None:  # real-space dipole sums share the lattice-vector table
+            dip = self.dipole.table.reshape(-1, n, n, 3, 3).permute(0, 1, 3, 2, 4)
+            self._constant[where[len(table.vectors):]] = dip.reshape(-1, 9 * n * n)
+        self._constant = self._constant * self._mass_weight
+        self.fc = torch.as_tensor(fcs.fc, **self.opts)
+        if asr:
+            self.fc = self.apply_asr(self.fc)
 
     def apply_asr(self, fc):
         """Force constants with the acoustic sum rule imposed on the on-site blocks.
@@ -112,7 +124,13 @@ class PhononModel:
         return (blocks - correction).reshape(fc.shape)
 
     def lattice_table(self, fc):
-        """Force constants gathered per lattice vector, shape (n_sets, n_vectors, n*n*9)."""
+        """Mass-weighted force constants (plus real-space dipole sums) per lattice vector.
+
+        Returns
+        -------
+        torch.Tensor, shape (n_sets, n_vectors, 3N * 3N)
+            Blocks in (i, a, j, b) order, eV/(Angstrom^2 amu).
+        """
         torch = _torch()
         n = self.n_atoms
         blocks = fc.reshape(fc.shape[0], fc.shape[1], n, 3, n, 3).permute(1, 2, 4, 0, 3, 5)
@@ -121,7 +139,12 @@ class PhononModel:
         table = torch.zeros((fc.shape[0], len(self.vectors) * n * n, 3, 3),
                             dtype=fc.dtype, device=fc.device)
         table = table.index_add(1, self._dest, values)
-        return table.reshape(fc.shape[0], len(self.vectors), n * n * 9)
+        table = table.reshape(fc.shape[0], len(self.vectors), n, n, 3, 3).permute(0, 1, 2, 4, 3, 5)
+        table = table.reshape(fc.shape[0], len(self.vectors), 3 * n, 3 * n)
+        # Hermitian dynamical matrices: the block at L must be the transpose of the one at -L
+        table = 0.5 * (table + table[:, self._negative].transpose(-1, -2))
+        return table.reshape(fc.shape[0], len(self.vectors), 9 * n * n) * self._mass_weight \
+            + self._constant
 
     def dynamical_matrix(self, q, fc=None, gamma_directions=None):
         """Mass-weighted dynamical matrices.
@@ -139,7 +162,8 @@ class PhononModel:
         Returns
         -------
         torch.Tensor, complex, shape (n_sets, nq, 3N, 3N)
-            In eV/(Angstrom^2 amu).
+            In eV/(Angstrom^2 amu); Hermitian by construction (the lattice table is
+            symmetrised once, L against -L), which the tests check.
         """
         torch = _torch()
         q = torch.as_tensor(q, **self.opts).reshape(-1, 3)
@@ -147,21 +171,20 @@ class PhononModel:
         table = self.lattice_table(fc)
         arg = 2 * math.pi * (q @ self.vectors.T)
         cos, sin = torch.cos(arg), torch.sin(arg)
-        real = torch.einsum("ql,slk->sqk", cos, table)
-        imag = torch.einsum("ql,slk->sqk", sin, table)
-        n = self.n_atoms
-        blocks = torch.complex(real, imag).reshape(fc.shape[0], len(q), n, n, 3, 3)
+        size = 3 * self.n_atoms
+        dyn = torch.complex(torch.einsum("ql,slk->sqk", cos, table),
+                            torch.einsum("ql,slk->sqk", sin, table))
+        dyn = dyn.reshape(fc.shape[0], len(q), size, size)
         if self.dipole is not None:
-            blocks = blocks + self._dipole(q, gamma_directions)[None]
-        dyn = blocks.permute(0, 1, 2, 4, 3, 5).reshape(fc.shape[0], len(q), 3 * n, 3 * n)
-        dyn = dyn * (self.inv_sqrt_mass[:, None] * self.inv_sqrt_mass[None, :])
-        return 0.5 * (dyn + dyn.conj().transpose(-1, -2))
+            weight = self._mass_weight.reshape(size, size)
+            dyn = dyn + (self._dipole(q, gamma_directions) * weight)[None]
+        return dyn
 
     def _dipole(self, q, gamma_directions):
         torch = _torch()
         from inslib.phonons.dipole import gamma_correction
 
-        blocks = self.dipole.blocks(q)
+        blocks = self.dipole.reciprocal(q)  # (nq, 3N, 3N)
         if gamma_directions is None:
             return blocks
         at_gamma = torch.all(torch.abs(q - torch.round(q)) < 1e-9, dim=1).cpu().numpy()
@@ -169,7 +192,8 @@ class PhononModel:
         extra = torch.zeros_like(blocks)
         for k in np.flatnonzero(at_gamma):
             term = gamma_correction(self.crystal, self.fcs.born, self.fcs.dielectric, dirs[k])
-            extra[k] = torch.as_tensor(term, **self.opts)
+            size = 3 * self.n_atoms
+            extra[k] = torch.as_tensor(term.transpose(0, 2, 1, 3).reshape(size, size), **self.opts)
         return blocks + extra
 
     def modes(self, q, fc=None, gamma_directions=None) -> Modes:
