@@ -1,0 +1,197 @@
+"""Single-crystal S(Q,E) on MDNorm-style projections: cuts, slices, 3D and 4D grids.
+
+Q dimensions are given as three HKL vectors u, v, w (QDimension0..2) of the *HKL cell*
+(by default the conventional standard cell of the crystal, in the force constants' Cartesian
+frame), each binned "min,step,max" or integrated "min,max" (one bin), as MDNorm's
+DimensionNBinning. A bin's value is an unbiased estimate of the average over the bin:
+``samples`` points per bin are drawn stratified-uniformly inside it (seeded); along energy
+the average is exact (bin-averaged Gaussian resolution). The result is an MD histogram
+(D0, D1, D2 = Q dimensions in r.l.u. with their projections, D3 = DeltaE in meV) that writes
+to the SaveMD layout, so simulations and MDNorm output fold through the same code.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from inslib.axes import Axis, energy_axis, parse_binning
+from inslib.histogram import MDHISTO, Histogram, Log, Metadata
+from inslib.scattering.broadening import FWHM_TO_SIGMA, bin_kernel
+from inslib.scattering.coherent import coherent_structure_factor
+from inslib.scattering.thermal import bose
+
+CHUNK = 20000  # q-points per batch
+OVERSAMPLE = 4  # fine energy points per output bin
+
+
+@dataclass
+class GridRequest:
+    """A single-crystal simulation (SimulateSingleCrystalSQE property names in comments).
+
+    Parameters
+    ----------
+    projections : numpy.ndarray, shape (3, 3)
+        Rows u, v, w in r.l.u. of the HKL cell (QDimension0..2).
+    q_binning : list of str
+        Dimension0Binning..Dimension2Binning: "min,step,max" or "min,max" (integrated).
+    e_binning : str
+        Dimension3Binning / EBinning "min,step,max" in meV.
+    temperature : float
+        K.
+    fwhm : float or callable
+        Energy resolution FWHM in meV, constant or a function of energy.
+    samples : int
+        Random points per bin and Q dimension (SamplesPerBin).
+    seed : int
+    """
+
+    projections: np.ndarray
+    q_binning: list
+    e_binning: str
+    temperature: float
+    fwhm: object = 0.0
+    samples: int = 1
+    seed: int = 0
+    hkl_cell: np.ndarray | None = None
+    names: list = field(default_factory=list)
+
+
+def hkl_cell(crystal, symprec: float = 1e-3) -> np.ndarray:
+    """Conventional standard cell of the crystal in its own Cartesian frame, rows (Angstrom)."""
+    import spglib
+
+    data = spglib.get_symmetry_dataset(crystal.spglib_cell(), symprec=symprec)
+    return np.linalg.inv(np.asarray(data.transformation_matrix)).T @ crystal.cell
+
+
+def _q_edges(text: str, index: int) -> tuple[np.ndarray, bool]:
+    values = [float(v) for v in text.replace(" ", "").split(",") if v]
+    prop = f"Dimension{index}Binning"
+    if len(values) == 2:
+        if values[1] <= values[0]:
+            msg = f"{prop}: integration range {text!r} must have max > min"
+            raise ValueError(msg)
+        return np.array(values), True
+    return parse_binning(text, prop, "r.l.u."), False
+
+
+def axis_name(vector) -> str:
+    """MDNorm-style caption of an HKL direction, e.g. (1, -0.5, 0) -> "[H,-0.5H,0]"."""
+    letters = "HKL"
+    first = next(i for i, c in enumerate(vector) if abs(c) > 1e-9)
+    letter = letters[first]
+    scale = vector[first]
+    parts = []
+    for c in vector:
+        ratio = c / scale
+        if abs(ratio) < 1e-9:
+            parts.append("0")
+        elif abs(ratio - 1) < 1e-9:
+            parts.append(letter)
+        else:
+            parts.append(f"{ratio:g}{letter}")
+    return "[" + ",".join(parts) + "]"
+
+
+def sample_points(edges_list, samples: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified random points in every bin of a 3D Q grid.
+
+    Returns
+    -------
+    coords : numpy.ndarray, shape (n_points, 3)
+        Coordinates along the three projections.
+    flat_bin : numpy.ndarray of int, shape (n_points,)
+        Index of the Q bin (C order over the three dimensions).
+    """
+    per_dim = []
+    for edges in edges_list:
+        lo = np.repeat(edges[:-1], samples)
+        width = np.repeat(np.diff(edges), samples)
+        stratum = np.tile(np.arange(samples), len(edges) - 1)
+        per_dim.append(lo + width * (stratum + rng.random(len(lo))) / samples)
+    grids = np.meshgrid(*per_dim, indexing="ij")
+    coords = np.stack([g.ravel() for g in grids], axis=1)
+    shape = [len(e) - 1 for e in edges_list]
+    index = np.meshgrid(*[np.repeat(np.arange(n), samples) for n in shape], indexing="ij")
+    flat = np.ravel_multi_index([i.ravel() for i in index], shape)
+    return coords, flat
+
+
+def simulate_grid(model, request: GridRequest, dw=None, progress=None) -> Histogram:
+    """Coherent one-phonon S(Q, E) (Bose factor, Debye-Waller, resolution) on a 4D grid.
+
+    Returns
+    -------
+    Histogram
+        MD histogram of shape (n0, n1, n2, n_e), mbarn/meV per atom (bin averages).
+    """
+    import torch
+
+    rng = np.random.default_rng(request.seed)
+    edges = [_q_edges(text, i) for i, text in enumerate(request.q_binning)]
+    e_edges = parse_binning(request.e_binning, "EBinning", "meV")
+    cell = request.hkl_cell if request.hkl_cell is not None else hkl_cell(model.crystal)
+    to_cart = np.asarray(request.projections, float) @ (2 * np.pi * np.linalg.inv(cell).T)
+    to_frac = to_cart @ np.linalg.inv(model.crystal.reciprocal)
+    coords, flat = sample_points([e for e, _ in edges], request.samples, rng)
+    shape = [len(e) - 1 for e, _ in edges]
+    fine, kernel = _energy_kernel(e_edges, request.fwhm)
+    signal = torch.zeros((int(np.prod(shape)), len(e_edges) - 1), dtype=torch.float64)
+    kernel_t = torch.as_tensor(kernel.T)
+    for start in range(0, len(coords), CHUNK):
+        stop = min(start + CHUNK, len(coords))
+        weights = _fine_weights(model, coords[start:stop] @ to_frac, fine, request.temperature, dw)
+        signal.index_add_(0, torch.as_tensor(flat[start:stop]), weights @ kernel_t)
+        if progress is not None:
+            progress(stop / len(coords))
+    signal = signal.numpy() / request.samples ** 3
+    axes = [_q_axis(e, request.projections[i], integrated)
+            for i, (e, integrated) in enumerate(edges)]
+    meta = Metadata(temperature=request.temperature, w_matrix=np.asarray(request.projections).T,
+                    lattice=_lattice(cell), title="Simulated single-crystal S(Q,E)",
+                    logs={"SamplesPerBin": Log(float(request.samples))})
+    return Histogram([*axes, energy_axis(e_edges)], signal.reshape(*shape, -1),
+                     np.zeros((*shape, len(e_edges) - 1)), np.zeros((*shape, len(e_edges) - 1),
+                                                                  bool),
+                     meta, kind=MDHISTO, y_unit_label="mbarn/meV per atom")
+
+
+def _q_axis(edges, vector, integrated) -> Axis:
+    return Axis(edges, "r.l.u.", axis_name(vector), frame="HKL",
+                projection=tuple(float(c) for c in vector))
+
+
+def _lattice(cell) -> tuple:
+    lengths = np.linalg.norm(cell, axis=1)
+    angles = [np.degrees(np.arccos(np.dot(cell[i], cell[j]) / (lengths[i] * lengths[j])))
+              for i, j in ((1, 2), (0, 2), (0, 1))]
+    return (*lengths.tolist(), *angles)
+
+
+def _energy_kernel(e_edges, fwhm):
+    step = float(np.min(np.diff(e_edges))) / OVERSAMPLE
+    n = round((e_edges[-1] - e_edges[0]) / step)
+    fine = e_edges[0] + step * np.arange(n + 1)
+    centres = 0.5 * (fine[1:] + fine[:-1])
+    width = fwhm(centres) if callable(fwhm) else np.full(centres.shape, float(fwhm))
+    return fine, bin_kernel(centres, np.nan_to_num(width) * FWHM_TO_SIGMA, e_edges)
+
+
+def _fine_weights(model, q_frac, fine, temperature, dw) -> np.ndarray:
+    """Mode intensities (n+1 at +E, n at -E) on the fine energy grid: tensor (nq, n_fine)."""
+    import torch
+
+    modes = model.modes(q_frac)
+    sf = coherent_structure_factor(model, modes, dw)[0]
+    freqs = modes.frequencies[0]
+    occupation = bose(freqs, temperature)
+    n_fine = len(fine) - 1
+    e0, de = float(fine[0]), float(fine[1] - fine[0])
+    out = torch.zeros(len(q_frac) * n_fine, dtype=sf.dtype)
+    rows = torch.arange(len(q_frac))[:, None] * n_fine
+    for energy, weight in ((freqs, sf * (occupation + 1)), (-freqs, sf * occupation)):
+        index = torch.floor((energy - e0) / de).long()
+        inside = (index >= 0) & (index < n_fine)
+        out += torch.bincount((rows + index)[inside], weights=weight[inside],
+                              minlength=out.numel())
+    return out.reshape(len(q_frac), n_fine)
