@@ -244,12 +244,12 @@ def cached_setup(fc_path: str, structure: str, temperature: float, grid: int) ->
 
 
 def _build_setup(fc_path, structure, temperature, grid) -> Setup:
-    from inslib.phonons.force_constants import load_force_constants
+    from inslib.phonons.force_constants import load_force_constants, to_primitive
     from inslib.phonons.model import PhononModel
     from inslib.scattering.dos import density_of_states
     from inslib.scattering.thermal import debye_waller
 
-    fcs = load_force_constants(fc_path, structure=structure or None)
+    fcs = to_primitive(load_force_constants(fc_path, structure=structure or None))
     model = PhononModel(fcs)
     dos = density_of_states(model, (grid,) * 3, width=0.05)
     n_modes = grid**3 * 3 * fcs.crystal.n_atoms

@@ -293,3 +293,88 @@ def check_matches(fcs: ForceConstants, crystal: Crystal, tol: float = 1e-3) -> N
         msg = (f"StructureFile lattice lengths {np.round(a, 4).tolist()} A differ from the force "
                f"constants' {np.round(b, 4).tolist()} A (tolerance {tol:.0e} relative)")
         raise StructureError(msg)
+
+
+def to_primitive(fcs: ForceConstants, symprec: float = 1e-3) -> ForceConstants:
+    """Return the force constants on the primitive cell (same Cartesian frame), or ``fcs``.
+
+    A conventional (centred) cell has pure translations among its symmetry operations; the
+    primitive lattice is spanned by them and the cell vectors. Every force constant is kept:
+    rows of one representative atom per primitive site, columns re-indexed by primitive cell
+    and atom. Dynamics in the primitive cell are identical and 3N smaller.
+    """
+    import spglib
+
+    crystal = fcs.crystal
+    data = spglib.get_symmetry_dataset(crystal.spglib_cell(), symprec=symprec)
+    identity = np.all(np.asarray(data.rotations) == np.eye(3, dtype=int), axis=(1, 2))
+    shifts = np.asarray(data.translations)[identity]
+    shifts = shifts[np.any(np.abs(shifts - np.round(shifts)) > 1e-6, axis=1)]
+    if len(shifts) == 0:
+        return fcs
+    prim_cell = _primitive_lattice(crystal.cell, shifts, len(shifts) + 1)
+    frac = crystal.cartesian @ np.linalg.inv(prim_cell)
+    reps, site_of = _sites(frac)
+    offsets = np.rint(frac - frac[reps][site_of]).astype(int)
+    positions = frac[reps] - np.floor(frac[reps] + 1e-8)
+    offsets += np.rint(frac[reps][site_of] - positions[site_of]).astype(int)
+    to_prim = np.rint(crystal.cell @ np.linalg.inv(prim_cell)).astype(int)  # conv rows in prim
+    sc_matrix = fcs.sc_matrix @ to_prim
+    return _reindex(fcs, Crystal(prim_cell, positions, [crystal.symbols[r] for r in reps],
+                                 crystal.masses[reps]), reps, site_of, offsets, to_prim, sc_matrix)
+
+
+def _primitive_lattice(cell, shifts, n_points) -> np.ndarray:
+    """Three shortest independent vectors of the lattice of cell rows plus shifts (Angstrom)."""
+    grid = np.array(np.meshgrid(*[[-1, 0, 1]] * 3, indexing="ij")).reshape(3, -1).T
+    frac = np.concatenate([grid, (shifts[:, None, :] + grid[None]).reshape(-1, 3)])
+    cart = frac @ cell
+    cart = cart[np.linalg.norm(cart, axis=1) > 1e-6]
+    cart = cart[np.argsort(np.linalg.norm(cart, axis=1), kind="stable")]
+    target = abs(np.linalg.det(cell)) / n_points
+    chosen = [cart[0]]
+    for vector in cart[1:]:
+        trial = np.array([*chosen, vector])
+        rank_ok = np.linalg.matrix_rank(trial, tol=1e-6) == len(trial)
+        if rank_ok and (len(trial) < 3 or abs(abs(np.linalg.det(trial)) - target) < 1e-6 * target):
+            chosen.append(vector)
+        if len(chosen) == 3:
+            break
+    prim = np.array(chosen)
+    return prim if np.linalg.det(prim) > 0 else -prim
+
+
+def _sites(frac) -> tuple[np.ndarray, np.ndarray]:
+    """First atom of each primitive site and the site of every atom."""
+    reps, site_of = [], np.zeros(len(frac), dtype=int)
+    for k, position in enumerate(frac):
+        for s, r in enumerate(reps):
+            diff = position - frac[r]
+            if np.all(np.abs(diff - np.round(diff)) < 1e-4):
+                site_of[k] = s
+                break
+        else:
+            site_of[k] = len(reps)
+            reps.append(k)
+    return np.array(reps), site_of
+
+
+def _reindex(fcs, prim, reps, site_of, offsets, to_prim, sc_matrix) -> ForceConstants:
+    n_p = prim.n_atoms
+    n_cells = round(abs(np.linalg.det(sc_matrix)))
+    fc = np.zeros((n_cells, 3 * n_p, 3 * n_p))
+    keys: dict = {}
+    cells = np.zeros((n_cells, 3), dtype=int)
+    for i, rep in enumerate(reps):
+        for n, origin in enumerate(fcs.cell_origins):
+            for j_conv in range(fcs.crystal.n_atoms):
+                rel = origin @ to_prim + offsets[j_conv] - offsets[rep]
+                rel = _reduce(rel, sc_matrix)
+                index = keys.setdefault(tuple(rel), len(keys))
+                cells[index] = rel
+                j = site_of[j_conv]
+                fc[index, 3 * i:3 * i + 3, 3 * j:3 * j + 3] = \
+                    fcs.fc[n, 3 * rep:3 * rep + 3, 3 * j_conv:3 * j_conv + 3]
+    born = None if fcs.born is None else fcs.born[reps]
+    return ForceConstants(prim, fc, cells, sc_matrix, born, fcs.dielectric,
+                          fcs.source + " (primitive cell)")

@@ -115,3 +115,27 @@ def test_structure_factor_invariant_under_point_group(ge):
     summed = np.einsum("qmn,rqn->rqm", same, sf)
     expected = np.broadcast_to(summed[:1], summed.shape)
     np.testing.assert_allclose(summed, expected, rtol=1e-8, atol=1e-12)
+
+
+def test_primitive_reduction_keeps_the_physics(shared):
+    """The 8-atom NaCl cell of euphonic reduced to 2 atoms: same modes and S(Q) at one Q."""
+    from inslib.phonons.force_constants import to_primitive
+
+    base = shared / "reference_outputs" / "euphonic" / "force_constants"
+    path = base / "NaCl_force_constants.json"
+    conventional = load_force_constants(path)
+    reduced = to_primitive(conventional)
+    assert (conventional.crystal.n_atoms, reduced.crystal.n_atoms) == (8, 2)
+    assert np.isclose(reduced.crystal.volume, conventional.crystal.volume / 4)
+    big, small = PhononModel(conventional), PhononModel(reduced)
+    q_conv = np.array([[0.3, 0.1, 0.2], [1.2, 0.4, -0.3], [2.1, 1.0, 0.5]])
+    q_prim = q_conv @ conventional.crystal.reciprocal @ np.linalg.inv(reduced.crystal.reciprocal)
+    modes_big, modes_small = big.modes(q_conv), small.modes(q_prim)
+    f_big = modes_big.frequencies[0].numpy()
+    f_small = modes_small.frequencies[0].numpy()
+    for row_big, row_small in zip(f_big, f_small, strict=True):
+        assert np.min(np.abs(row_big[:, None] - row_small[None]), axis=0).max() < 1e-6
+    s_big = coherent_structure_factor(big, modes_big)[0].numpy().sum(axis=1)
+    s_small = coherent_structure_factor(small, modes_small)[0].numpy().sum(axis=1)
+    np.testing.assert_allclose(s_small, s_big, rtol=1e-8)
+    assert to_primitive(reduced) is reduced
