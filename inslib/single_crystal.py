@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from inslib.axes import Axis, energy_axis, parse_binning
+from inslib.axes import Axis, parse_binning
 from inslib.histogram import MDHISTO, Histogram, Log, Metadata
 from inslib.scattering.broadening import FWHM_TO_SIGMA, bin_kernel
 from inslib.scattering.coherent import coherent_structure_factor
@@ -32,10 +32,11 @@ class GridRequest:
     ----------
     projections : numpy.ndarray, shape (3, 3)
         Rows u, v, w in r.l.u. of the HKL cell (QDimension0..2).
-    q_binning : list of str
-        Dimension0Binning..Dimension2Binning: "min,step,max" or "min,max" (integrated).
-    e_binning : str
-        Dimension3Binning / EBinning "min,step,max" in meV.
+    q_binning : list of (str or numpy.ndarray)
+        Dimension0Binning..Dimension2Binning: "min,step,max" or "min,max" (integrated), or
+        bin edges (r.l.u.) taken from a template.
+    e_binning : str or numpy.ndarray
+        Dimension3Binning "min,step,max" in meV, or bin edges.
     temperature : float
         K.
     fwhm : float or callable
@@ -64,7 +65,10 @@ def hkl_cell(crystal, symprec: float = 1e-3) -> np.ndarray:
     return np.linalg.inv(np.asarray(data.transformation_matrix)).T @ crystal.cell
 
 
-def _q_edges(text: str, index: int) -> tuple[np.ndarray, bool]:
+def _q_edges(text, index: int) -> tuple[np.ndarray, bool]:
+    if not isinstance(text, str):  # edges taken from a template workspace
+        edges = np.asarray(text, dtype=float)
+        return edges, len(edges) == 2
     values = [float(v) for v in text.replace(" ", "").split(",") if v]
     prop = f"Dimension{index}Binning"
     if len(values) == 2:
@@ -75,21 +79,22 @@ def _q_edges(text: str, index: int) -> tuple[np.ndarray, bool]:
     return parse_binning(text, prop, "r.l.u."), False
 
 
-def axis_name(vector) -> str:
-    """MDNorm-style caption of an HKL direction, e.g. (1, -0.5, 0) -> "[H,-0.5H,0]"."""
-    letters = "HKL"
-    first = next(i for i, c in enumerate(vector) if abs(c) > 1e-9)
-    letter = letters[first]
-    scale = vector[first]
+def axis_name(vector, index: int) -> str:
+    """Return MDNorm's caption of Q dimension ``index``.
+
+    The letter is H, K, L by dimension: dimension 1 along (-0.5, 1, 0) -> "[-0.5K,K,0]".
+    """
+    letter = "HKL"[index]
     parts = []
     for c in vector:
-        ratio = c / scale
-        if abs(ratio) < 1e-9:
+        if abs(c) < 1e-9:
             parts.append("0")
-        elif abs(ratio - 1) < 1e-9:
+        elif abs(c - 1) < 1e-9:
             parts.append(letter)
+        elif abs(c + 1) < 1e-9:
+            parts.append(f"-{letter}")
         else:
-            parts.append(f"{ratio:g}{letter}")
+            parts.append(f"{c:g}{letter}")
     return "[" + ",".join(parts) + "]"
 
 
@@ -129,7 +134,8 @@ def simulate_grid(model, request: GridRequest, dw=None, progress=None) -> Histog
 
     rng = np.random.default_rng(request.seed)
     edges = [_q_edges(text, i) for i, text in enumerate(request.q_binning)]
-    e_edges = parse_binning(request.e_binning, "EBinning", "meV")
+    e_edges = (parse_binning(request.e_binning, "Dimension3Binning", "meV")
+               if isinstance(request.e_binning, str) else np.asarray(request.e_binning, float))
     cell = request.hkl_cell if request.hkl_cell is not None else hkl_cell(model.crystal)
     to_cart = np.asarray(request.projections, float) @ (2 * np.pi * np.linalg.inv(cell).T)
     to_frac = to_cart @ np.linalg.inv(model.crystal.reciprocal)
@@ -145,19 +151,19 @@ def simulate_grid(model, request: GridRequest, dw=None, progress=None) -> Histog
         if progress is not None:
             progress(stop / len(coords))
     signal = signal.numpy() / request.samples ** 3
-    axes = [_q_axis(e, request.projections[i], integrated)
-            for i, (e, integrated) in enumerate(edges)]
+    axes = [_q_axis(e, request.projections[i], i) for i, (e, _) in enumerate(edges)]
     meta = Metadata(temperature=request.temperature, w_matrix=np.asarray(request.projections).T,
                     lattice=_lattice(cell), title="Simulated single-crystal S(Q,E)",
                     logs={"SamplesPerBin": Log(float(request.samples))})
-    return Histogram([*axes, energy_axis(e_edges)], signal.reshape(*shape, -1),
+    energy = Axis(e_edges, "DeltaE", "DeltaE")  # MDNorm's name for the energy dimension
+    return Histogram([*axes, energy], signal.reshape(*shape, -1),
                      np.zeros((*shape, len(e_edges) - 1)), np.zeros((*shape, len(e_edges) - 1),
                                                                   bool),
                      meta, kind=MDHISTO, y_unit_label="mbarn/meV per atom")
 
 
-def _q_axis(edges, vector, integrated) -> Axis:
-    return Axis(edges, "r.l.u.", axis_name(vector), frame="HKL",
+def _q_axis(edges, vector, index) -> Axis:
+    return Axis(edges, "r.l.u.", axis_name(vector, index), frame="HKL",
                 projection=tuple(float(c) for c in vector))
 
 

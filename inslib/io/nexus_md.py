@@ -26,7 +26,7 @@ from inslib.io.nexus_processed import (
 )
 
 ENTRY = "MDHistoWorkspace"
-_UNIFORM_RTOL = 1e-6
+_UNIFORM_RTOL = 1e-4  # Mantid writes float32 edges: widths in its own files vary by ~1e-5
 
 
 def write_md(hist: Histogram, path, q_convention: str = "Inelastic") -> Path:

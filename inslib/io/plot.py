@@ -58,6 +58,11 @@ def plot_histogram(hist: Histogram, path, title: str = "") -> Path:
                              shading="flat")
         fig.colorbar(mesh, ax=ax, label=label)
         ax.set_xlabel(vertical.label)
+        if vertical.ticks:
+            ax.set_xticks([t[0] for t in vertical.ticks], [t[1].replace("G", "Γ")
+                                                            for t in vertical.ticks])
+            for position, _ in vertical.ticks:
+                ax.axvline(position, color="w", lw=0.5, alpha=0.6)
         ax.set_ylabel(x_axis.label)
     else:
         ax.plot(x_axis.centres, values.reshape(-1))

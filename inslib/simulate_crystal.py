@@ -1,0 +1,191 @@
+"""What SimulateSingleCrystalSQE runs: 4D grids, cuts and slices, or q-paths, from force constants.
+
+The model set-up (modes on the mesh, Debye-Waller) is cached with the powder simulation's. The
+energy resolution is the instrument's (Instrument + Ei) or a constant FWHM. With a template
+(an MDNorm / SaveMD histogram) the result has its dimensions, bins, mask and metadata.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from inslib.axes import Axis, energy_axis, parse_binning
+from inslib.histogram import Histogram, Log, Metadata
+from inslib.simulate import SimulationError, cached_setup
+from inslib.single_crystal import GridRequest, hkl_cell, simulate_grid
+
+
+@dataclass
+class SingleCrystalRequest:
+    """Inputs of a single-crystal simulation (property names in the comments).
+
+    Parameters
+    ----------
+    force_constants, structure : str
+        ForceConstantsFile, StructureFile.
+    projections : numpy.ndarray, shape (3, 3)
+        QDimension0..2 (rows, r.l.u. of the HKL cell).
+    q_binning : list of str
+        Dimension0Binning..Dimension2Binning ("min,step,max" or "min,max" = integrated).
+    e_binning : str
+        Dimension3Binning, meV.
+    temperature : float or None
+        Temperature, K.
+    instrument, ei : str, float or None
+        Instrument and Ei for the energy resolution (else ``fwhm``).
+    fwhm : float
+        EnergyResolution: constant FWHM in meV when no instrument is given.
+    hkl : str
+        HKLCell: "Conventional" (spglib standard cell) or "Primitive" (the model's cell).
+    samples, seed, grid : int
+        SamplesPerBin, Seed, MeshSize (Debye-Waller).
+    path : str
+        QPath: "" = grid; "auto" = seekpath's path; or labels such as "G-X-U|K-G-L".
+    path_step : float
+        PathStep, 1/Angstrom.
+    template : Histogram or None
+        InputWorkspace: an MD histogram whose dimensions, bins and mask are used.
+    """
+
+    force_constants: str
+    structure: str = ""
+    projections: np.ndarray = field(default_factory=lambda: np.eye(3))
+    q_binning: list = field(default_factory=lambda: ["-2,0.05,2", "-0.05,0.05", "-0.05,0.05"])
+    e_binning: str = "0,0.5,40"
+    temperature: float | None = None
+    instrument: str = ""
+    ei: float | None = None
+    fwhm: float = 0.0
+    hkl: str = "Conventional"
+    samples: int = 1
+    seed: int = 0
+    grid: int = 16
+    path: str = ""
+    path_step: float = 0.02
+    template: Histogram | None = None
+
+
+def validate_single_crystal(request: SingleCrystalRequest) -> dict:
+    """Return {property: message} for everything wrong with a request."""
+    errors = {}
+    if not Path(request.force_constants).is_file():
+        errors["ForceConstantsFile"] = f"file not found: {request.force_constants!r}"
+    if request.temperature is None or request.temperature < 0:
+        errors["Temperature"] = (f"give the sample temperature in K (>= 0), got "
+                                 f"{request.temperature}")
+    projections = np.asarray(request.projections, dtype=float)
+    if projections.shape != (3, 3) or abs(np.linalg.det(projections)) < 1e-9:
+        errors["QDimension2"] = "QDimension0..2 must be three independent HKL vectors"
+    if request.template is not None and len(request.template.axes) != 4:
+        errors["InputWorkspace"] = (f"needs a 4D MD histogram (3 HKL dimensions + DeltaE), got "
+                                    f"{len(request.template.axes)} dimensions")
+    for index, text in enumerate(request.q_binning):
+        if isinstance(text, str):
+            try:
+                _check_q_binning(text, index)
+            except ValueError as err:
+                errors[f"Dimension{index}Binning"] = str(err)
+    try:
+        if isinstance(request.e_binning, str):
+            parse_binning(request.e_binning, "Dimension3Binning", "meV")
+    except ValueError as err:
+        errors["Dimension3Binning"] = str(err)
+    if request.samples < 1:
+        errors["SamplesPerBin"] = f"must be >= 1, got {request.samples}"
+    return errors
+
+
+def _check_q_binning(text: str, index: int) -> None:
+    from inslib.single_crystal import _q_edges
+
+    edges, _ = _q_edges(text, index)
+    if len(edges) < 2:
+        msg = f"Dimension{index}Binning {text!r} gives no bins"
+        raise ValueError(msg)
+
+
+def run_single_crystal(request: SingleCrystalRequest, progress=None) -> Histogram:
+    """Simulate a grid (or a q-path) for a validated request."""
+    errors = validate_single_crystal(request)
+    if errors:
+        raise SimulationError("; ".join(f"{k}: {v}" for k, v in errors.items()))
+    report = progress or (lambda _fraction, _message: None)
+    setup = cached_setup(request.force_constants, request.structure, request.temperature,
+                         request.grid)
+    report(0.1, "modes on the mesh, Debye-Waller")
+    fwhm = _resolution(request)
+    if request.path:
+        from inslib.qpath import simulate_path
+
+        return simulate_path(setup, request, fwhm, lambda f: report(0.1 + 0.9 * f, "q-path"))
+    grid = _grid_request(request, setup, fwhm)
+    result = simulate_grid(setup.model, grid, setup.dw,
+                           progress=lambda f: report(0.1 + 0.9 * f, "grid"))
+    return _finish(result, request, setup)
+
+
+def _resolution(request: SingleCrystalRequest):
+    if not request.instrument:
+        return float(request.fwhm)
+    from inslib.instruments import load_instrument
+    from inslib.instruments.resolution import resolution_fwhm, resolved_settings
+
+    instrument = load_instrument(request.instrument)
+    settings = resolved_settings(instrument, {})
+    fixed = request.ei if instrument.geometry == "direct" else instrument.final_energy
+    if instrument.geometry == "direct" and not fixed:
+        msg = f"Ei: give the incident energy for {instrument.name} (meV)"
+        raise SimulationError(msg)
+
+    def fwhm(energy):
+        return resolution_fwhm(instrument, energy, ei=fixed, settings=settings)
+
+    return fwhm
+
+
+def _grid_request(request, setup, fwhm) -> GridRequest:
+    cell = hkl_cell(setup.model.crystal) if request.hkl == "Conventional" \
+        else setup.model.crystal.cell
+    projections, q_binning, e_binning = request.projections, request.q_binning, request.e_binning
+    if request.template is not None:
+        axes = request.template.axes
+        projections = np.array([axis.projection for axis in axes[:3]], dtype=float)
+        q_binning = [axis.edges for axis in axes[:3]]
+        e_binning = axes[3].edges
+    return GridRequest(np.asarray(projections, float), list(q_binning), e_binning,
+                       float(request.temperature), fwhm, request.samples, request.seed, cell)
+
+
+def _finish(result: Histogram, request, setup) -> Histogram:
+    meta = result.metadata
+    if request.template is not None:
+        base = request.template.metadata
+        result.mask = np.asarray(request.template.mask, bool).copy()
+        result.signal = np.where(result.mask, np.nan, result.signal)
+        meta.ub, meta.instrument, meta.ei = base.ub, base.instrument, base.ei
+        meta.provenance = list(base.provenance)
+    meta.title = (f"Simulated S(Q,E): {Path(request.force_constants).name}, "
+                  f"{request.temperature:g} K")
+    meta.provenance = [*meta.provenance,
+                       f"SimulateSingleCrystalSQE: coherent one-phonon, {request.hkl} HKL cell, "
+                       f"{request.samples} sample(s) per bin and Q dimension, force constants "
+                       f"{setup.source}"]
+    meta.logs["ImaginaryModes"] = Log(float(setup.dos.n_imaginary))
+    if setup.warnings:
+        meta.logs["Warnings"] = Log("; ".join(setup.warnings))
+    return result
+
+
+def path_axis(distance_edges, ticks) -> Axis:
+    """Axis along a q-path: cumulative distance (1/Angstrom) with labelled ticks."""
+    return Axis(distance_edges, "Path", "Q-path", ticks=tuple(ticks))
+
+
+def path_histogram(edges, ticks, e_edges, signal, temperature) -> Histogram:
+    """Wrap S(q, E) on a path as a Workspace2D-like histogram."""
+    meta = Metadata(temperature=temperature, title="Simulated S(q,E) along a q-path")
+    return Histogram((path_axis(edges, ticks), energy_axis(e_edges)), signal,
+                     np.zeros(signal.shape), np.zeros(signal.shape, bool), meta,
+                     y_unit_label="mbarn/meV per atom")
+
