@@ -82,7 +82,7 @@ def simulate_path(setup, request, fwhm, progress=None):
     import torch
 
     from inslib.simulate_crystal import path_histogram
-    from inslib.single_crystal import CHUNK, _energy_kernel, _fine_weights
+    from inslib.single_crystal import CHUNK, mode_spectra
 
     model = setup.model
     segments = parse_path(request.path, model.crystal)
@@ -90,12 +90,12 @@ def simulate_path(setup, request, fwhm, progress=None):
     q, bins, edges, ticks = path_samples(segments, model.crystal.reciprocal, request.path_step,
                                          request.samples, rng)
     e_edges = parse_binning(request.e_binning, "Dimension3Binning", "meV")
-    fine, kernel = _energy_kernel(e_edges, fwhm)
     signal = torch.zeros((len(edges) - 1, len(e_edges) - 1), dtype=torch.float64)
     for start in range(0, len(q), CHUNK):
         stop = min(start + CHUNK, len(q))
-        weights = _fine_weights(model, q[start:stop], fine, float(request.temperature), setup.dw)
-        signal.index_add_(0, torch.as_tensor(bins[start:stop]), weights @ torch.as_tensor(kernel.T))
+        spectra = mode_spectra(model, q[start:stop], e_edges, fwhm, float(request.temperature),
+                               setup.dw)
+        signal.index_add_(0, torch.as_tensor(bins[start:stop]), spectra)
         if progress is not None:
             progress(stop / len(q))
     return path_histogram(edges, ticks, e_edges, signal.numpy() / request.samples,

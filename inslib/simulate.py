@@ -171,10 +171,9 @@ def _incoherent(setup, request, q_edges, fine_edges, temperature) -> np.ndarray:
                               e_limit, step)
     frac = (np.arange(Q_SUBSAMPLES) + 0.5) / Q_SUBSAMPLES
     q = (q_edges[:-1, None] + np.diff(q_edges)[:, None] * frac[None]).ravel()
-    sqe = incoherent_sqe(terms, crystal, q, sigma_one, total).sum(axis=0)
-    sqe = sqe.reshape(len(q_edges) - 1, Q_SUBSAMPLES, -1).mean(axis=1)
     centres = 0.5 * (fine_edges[1:] + fine_edges[:-1])
-    on_fine = np.stack([np.interp(centres, terms.energy, row) for row in sqe])
+    sqe = incoherent_sqe(terms, crystal, q, sigma_one, total, energy=centres)
+    on_fine = sqe.reshape(len(q_edges) - 1, Q_SUBSAMPLES, -1).mean(axis=1)
     return on_fine * step
 
 

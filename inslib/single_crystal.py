@@ -5,23 +5,24 @@ Q dimensions are given as three HKL vectors u, v, w (QDimension0..2) of the *HKL
 frame), each binned "min,step,max" or integrated "min,max" (one bin), as MDNorm's
 DimensionNBinning. A bin's value is an unbiased estimate of the average over the bin:
 ``samples`` points per bin are drawn stratified-uniformly inside it (seeded); along energy
-the average is exact (bin-averaged Gaussian resolution). The result is an MD histogram
-(D0, D1, D2 = Q dimensions in r.l.u. with their projections, D3 = DeltaE in meV) that writes
-to the SaveMD layout, so simulations and MDNorm output fold through the same code.
+the average is exact (each mode's Gaussian integrated over the bin, :func:`mode_spectra`).
+The result is an MD histogram (D0, D1, D2 = Q dimensions in r.l.u. with their projections,
+D3 = DeltaE in meV) that writes to the SaveMD layout, so simulations and MDNorm output fold
+through the same code.
 """
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from inslib.axes import Axis, parse_binning
 from inslib.histogram import MDHISTO, Histogram, Log, Metadata
-from inslib.scattering.broadening import FWHM_TO_SIGMA, bin_kernel
+from inslib.scattering.broadening import FWHM_TO_SIGMA
 from inslib.scattering.coherent import coherent_structure_factor
 from inslib.scattering.thermal import bose
 
 CHUNK = 20000  # q-points per batch
-OVERSAMPLE = 4  # fine energy points per output bin
 
 
 @dataclass
@@ -141,13 +142,12 @@ def simulate_grid(model, request: GridRequest, dw=None, progress=None) -> Histog
     to_frac = to_cart @ np.linalg.inv(model.crystal.reciprocal)
     coords, flat = sample_points([e for e, _ in edges], request.samples, rng)
     shape = [len(e) - 1 for e, _ in edges]
-    fine, kernel = _energy_kernel(e_edges, request.fwhm)
     signal = torch.zeros((int(np.prod(shape)), len(e_edges) - 1), dtype=torch.float64)
-    kernel_t = torch.as_tensor(kernel.T)
     for start in range(0, len(coords), CHUNK):
         stop = min(start + CHUNK, len(coords))
-        weights = _fine_weights(model, coords[start:stop] @ to_frac, fine, request.temperature, dw)
-        signal.index_add_(0, torch.as_tensor(flat[start:stop]), weights @ kernel_t)
+        spectra = mode_spectra(model, coords[start:stop] @ to_frac, e_edges, request.fwhm,
+                               request.temperature, dw)
+        signal.index_add_(0, torch.as_tensor(flat[start:stop]), spectra)
         if progress is not None:
             progress(stop / len(coords))
     signal = signal.numpy() / request.samples ** 3
@@ -174,30 +174,64 @@ def _lattice(cell) -> tuple:
     return (*lengths.tolist(), *angles)
 
 
-def _energy_kernel(e_edges, fwhm):
-    step = float(np.min(np.diff(e_edges))) / OVERSAMPLE
-    n = round((e_edges[-1] - e_edges[0]) / step)
-    fine = e_edges[0] + step * np.arange(n + 1)
-    centres = 0.5 * (fine[1:] + fine[:-1])
-    width = fwhm(centres) if callable(fwhm) else np.full(centres.shape, float(fwhm))
-    return fine, bin_kernel(centres, np.nan_to_num(width) * FWHM_TO_SIGMA, e_edges)
+def mode_spectra(model, q_frac, e_edges, fwhm, temperature, dw):
+    """Bin-averaged, resolution-broadened S(Q, E) of the modes at each q, exactly.
 
+    Every mode (n+1 at +E, n at -E) is a Gaussian of FWHM ``fwhm(E)`` (or a constant, 0 = a
+    delta); its exact average over each energy bin is added to the bins within 5 sigma.
 
-def _fine_weights(model, q_frac, fine, temperature, dw) -> np.ndarray:
-    """Mode intensities (n+1 at +E, n at -E) on the fine energy grid: tensor (nq, n_fine)."""
+    Parameters
+    ----------
+    q_frac : numpy.ndarray, shape (nq, 3)
+        Fractional Q in the model's reciprocal lattice.
+    e_edges : numpy.ndarray, shape (n_e + 1,)
+        Uniform energy-transfer bin edges, meV.
+
+    Returns
+    -------
+    torch.Tensor, shape (nq, n_e)
+        mbarn/meV per atom.
+    """
     import torch
 
     modes = model.modes(q_frac)
     sf = coherent_structure_factor(model, modes, dw)[0]
     freqs = modes.frequencies[0]
     occupation = bose(freqs, temperature)
-    n_fine = len(fine) - 1
-    e0, de = float(fine[0]), float(fine[1] - fine[0])
-    out = torch.zeros(len(q_frac) * n_fine, dtype=sf.dtype)
-    rows = torch.arange(len(q_frac))[:, None] * n_fine
-    for energy, weight in ((freqs, sf * (occupation + 1)), (-freqs, sf * occupation)):
-        index = torch.floor((energy - e0) / de).long()
-        inside = (index >= 0) & (index < n_fine)
-        out += torch.bincount((rows + index)[inside], weights=weight[inside],
-                              minlength=out.numel())
-    return out.reshape(len(q_frac), n_fine)
+    energy = torch.cat([freqs, -freqs], dim=1)
+    weight = torch.cat([sf * (occupation + 1), sf * occupation], dim=1)
+    width = float(e_edges[1] - e_edges[0])
+    sigma = _sigma(energy, fwhm)
+    reach = math.ceil(5 * float(sigma.max()) / width) + 1 if float(sigma.max()) > 0 else 0
+    edges = torch.as_tensor(e_edges, dtype=energy.dtype)
+    centre = torch.floor((energy - float(e_edges[0])) / width).long()
+    offsets = torch.arange(-reach, reach + 1)
+    bins = centre[..., None] + offsets  # (nq, modes, window)
+    inside = (bins >= 0) & (bins < len(e_edges) - 1)
+    safe = bins.clamp(0, len(e_edges) - 2)
+    lo, hi = edges[safe] - energy[..., None], edges[safe + 1] - energy[..., None]
+    fraction = _gaussian_mass(lo, hi, sigma[..., None]) / width
+    values = (weight[..., None] * fraction)[inside]
+    rows = torch.arange(len(q_frac))[:, None, None].expand_as(bins)[inside]
+    flat = rows * (len(e_edges) - 1) + bins[inside]
+    out = torch.zeros(len(q_frac) * (len(e_edges) - 1), dtype=values.dtype)
+    return out.index_add_(0, flat, values).reshape(len(q_frac), len(e_edges) - 1)
+
+
+def _sigma(energy, fwhm):
+    import torch
+
+    if callable(fwhm):
+        values = np.nan_to_num(fwhm(energy.reshape(-1).numpy())).reshape(energy.shape)
+        return torch.as_tensor(values, dtype=energy.dtype) * FWHM_TO_SIGMA
+    return torch.full_like(energy, float(fwhm) * FWHM_TO_SIGMA)
+
+
+def _gaussian_mass(lo, hi, sigma):
+    """Probability mass of N(0, sigma) in [lo, hi) (a delta at 0 where sigma = 0)."""
+    import torch
+
+    safe = torch.where(sigma > 0, sigma, torch.ones_like(sigma)) * math.sqrt(2.0)
+    smooth = 0.5 * (torch.erf(hi / safe) - torch.erf(lo / safe))
+    sharp = ((lo <= 0) & (hi > 0)).to(lo.dtype)
+    return torch.where(sigma > 0, smooth, sharp)

@@ -44,7 +44,7 @@ def _thermal_one_phonon(dos, temperature: float, energy: np.ndarray) -> np.ndarr
     absolute = np.abs(energy)
     g = np.stack([np.interp(absolute, dos.energy, row, left=0.0, right=0.0)
                   for row in dos.partial])
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         base = np.where(absolute > 0, g / absolute, 0.0)
         if temperature > 0:
             occupation = 1.0 / np.expm1(absolute / (K_B * temperature))
@@ -89,8 +89,8 @@ def order_weights(terms: MultiphononTerms, q) -> np.ndarray:
     return np.where(x[None] > 0, np.exp(log_w), 0.0)
 
 
-def incoherent_sqe(terms: MultiphononTerms, crystal, q, sigma_one, sigma_multi):
-    """S_inc(|Q|, E) per atom on the terms' energy grid.
+def incoherent_sqe(terms: MultiphononTerms, crystal, q, sigma_one, sigma_multi, energy=None):
+    """S_inc(|Q|, E) per atom, summed over orders, on the terms' grid or at ``energy``.
 
     Parameters
     ----------
@@ -98,13 +98,20 @@ def incoherent_sqe(terms: MultiphononTerms, crystal, q, sigma_one, sigma_multi):
         |Q| in 1/Angstrom.
     sigma_one, sigma_multi : numpy.ndarray, shape (n_atoms,)
         Cross-sections (barn) for the one-phonon and the n >= 2 terms.
+    energy : numpy.ndarray, optional, shape (n_e,)
+        Energies (meV) to interpolate the spectra to (the terms' grid when None).
 
     Returns
     -------
-    numpy.ndarray, shape (max_order, n_q, n_e)
-        mbarn/meV per atom, one slab per order (sum over axis 0 for the total).
+    numpy.ndarray, shape (n_q, n_e)
+        mbarn/meV per atom.
     """
     weights = order_weights(terms, q)  # (n_orders, n_atoms, n_q)
     sigma = np.stack([sigma_one] + [sigma_multi] * (len(terms.orders) - 1))  # (n_orders, n_atoms)
     scale = sigma * BARN_TO_MBARN / (4 * math.pi) / crystal.n_atoms
-    return np.einsum("ok,okq,oke->oqe", scale, weights, terms.orders)
+    orders = terms.orders
+    if energy is not None:
+        orders = np.stack([[np.interp(energy, terms.energy, row) for row in order]
+                           for order in orders])
+    coefficients = (scale[:, :, None] * weights).reshape(-1, len(q))  # (orders*atoms, n_q)
+    return coefficients.T @ orders.reshape(-1, orders.shape[-1])
