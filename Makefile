@@ -41,6 +41,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_template.py
+	$(BIN)/python benchmarks/bench_forward_model.py
 
 clean:
 	rm -rf $(VENV) demo_output
