@@ -77,6 +77,34 @@ def regularise(partial: np.ndarray, energy: np.ndarray, width: float, e_max: flo
     return smooth
 
 
+def histogram_pdos(freqs, atom_weights, edges, q_weights=None, frequency_min: float = 0.01):
+    """Partial DOS by histogramming modes.
+
+    Parameters
+    ----------
+    freqs : numpy.ndarray, shape (nq, n_modes)
+        Mode energies, meV (modes at or below ``frequency_min`` are left out).
+    atom_weights : numpy.ndarray, shape (nq, n_modes, n_atoms)
+        |e_k|^2 of every mode on every atom.
+    edges : numpy.ndarray, shape (n_e + 1,)
+        Energy bin edges, meV.
+    q_weights : numpy.ndarray, optional, shape (nq,)
+        q-point weights (equal by default), any normalisation.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_atoms, n_e)
+        States per meV per atom; each row integrates to 3 over all modes kept.
+    """
+    q_weights = np.ones(len(freqs)) if q_weights is None else np.asarray(q_weights, float)
+    q_weights = q_weights / q_weights.sum()
+    keep = freqs > frequency_min
+    weight = atom_weights * q_weights[:, None, None]
+    partial = np.stack([np.histogram(freqs[keep], edges, weights=weight[..., k][keep])[0]
+                        for k in range(atom_weights.shape[-1])])
+    return partial / np.diff(edges)[None, :]
+
+
 def density_of_states(model, grid=(16, 16, 16), width: float = 0.1, e_max=None,
                       frequency_min: float = 0.01, smooth: bool = True) -> DensityOfStates:
     """Partial DOS by histogramming grid modes into bins of ``width`` meV (regularised)."""
@@ -86,10 +114,8 @@ def density_of_states(model, grid=(16, 16, 16), width: float = 0.1, e_max=None,
         (np.abs(m.eigenvectors[0].numpy()) ** 2).sum(axis=-1) for m in all_modes])
     top = float(freqs.max()) * 1.05 if e_max is None else float(e_max)
     edges = np.arange(0.0, top + width, width)
-    keep = freqs > frequency_min
-    partial = np.stack([
-        np.histogram(freqs[keep], edges, weights=weights[..., k][keep])[0]
-        for k in range(model.n_atoms)]) / (len(freqs) * width)
+    partial = histogram_pdos(freqs, weights, edges, frequency_min=frequency_min) * np.diff(
+        edges)[None, :] / width
     centres = 0.5 * (edges[1:] + edges[:-1])
     if smooth and freqs.max() > frequency_min:
         partial = regularise(partial, centres, width, float(freqs.max()), min(grid))

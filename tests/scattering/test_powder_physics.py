@@ -84,3 +84,26 @@ def test_low_q_coherent_intensity_scales_as_q_squared(nacl):
     q = 0.5 * (q_edges[1:] + q_edges[:-1])
     slope = np.polyfit(np.log(q), np.log(s.sum(axis=1)), 1)[0]
     assert abs(slope - 2.0) < 0.05
+
+
+def test_dos_binning_against_euphonic_reference(shared):
+    """Our histogram of phonopy's 6x6x6 CaHgO2 modes equals euphonic's stored DOS (1e-9).
+
+    euphonic normalises the total to 3 per atom; ours is 3 per atom for each partial DOS.
+    """
+    import json
+
+    from euphonic import QpointPhononModes
+
+    from inslib.scattering.dos import histogram_pdos
+
+    base = shared / "reference_outputs" / "euphonic"
+    grid = QpointPhononModes.from_phonopy(path=str(base / "phonopy_files" / "CaHgO2"),
+                                          phonon_name="CaHgO2-666-grid.yaml")
+    ref = json.loads((base / "spectrum1d" / "CaHgO2_666_dos.json").read_text())
+    edges = np.array(ref["x_data"])
+    weights = (np.abs(grid.eigenvectors) ** 2).sum(axis=-1)
+    pdos = histogram_pdos(grid.frequencies.to("meV").magnitude, weights, edges, grid.weights,
+                          frequency_min=-np.inf)
+    ours = pdos.sum(axis=0) / grid.crystal.n_atoms
+    np.testing.assert_allclose(ours, np.array(ref["y_data"]), rtol=1e-9, atol=1e-12)
