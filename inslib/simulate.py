@@ -254,7 +254,8 @@ def _build_setup(fc_path, structure, temperature, grid) -> Setup:
     n_modes = grid**3 * 3 * fcs.crystal.n_atoms
     if dos.n_imaginary > MAX_IMAGINARY_FRACTION * n_modes:
         msg = (f"ForceConstantsFile: {dos.n_imaginary} of {n_modes} modes on the {grid}^3 mesh are "
-               f"imaginary (down to {dos.lowest:.2f} meV): the structure is dynamically unstable "
+               f"imaginary (down to {dos.lowest:.2f} meV at q = {np.round(dos.lowest_q, 3)}): "
+               "the structure is dynamically unstable "
                "or the force constants are not converged; relax the structure or enlarge the "
                "supercell")
         raise SimulationError(msg)
@@ -271,5 +272,6 @@ def _model_warnings(fcs, dos) -> list:
                         "file")
     if dos.n_imaginary:
         warnings.append(f"{dos.n_imaginary} imaginary modes on the mesh (down to "
-                        f"{dos.lowest:.2f} meV): left out of the intensities")
+                        f"{dos.lowest:.2f} meV at q = {np.round(dos.lowest_q, 3).tolist()}, "
+                        "r.l.u. of the primitive cell): left out of the intensities")
     return warnings

@@ -34,6 +34,8 @@ class DensityOfStates:
         Modes with imaginary frequency on the grid (left out).
     lowest : float
         Most negative (imaginary) mode energy found, meV (0 when none).
+    lowest_q : numpy.ndarray or None, shape (3,)
+        Fractional q of that mode (None when there is no imaginary mode).
     """
 
     energy: np.ndarray
@@ -41,6 +43,7 @@ class DensityOfStates:
     partial: np.ndarray
     n_imaginary: int = 0
     lowest: float = 0.0
+    lowest_q: np.ndarray | None = None
 
     @property
     def total(self) -> np.ndarray:
@@ -121,5 +124,6 @@ def density_of_states(model, grid=(16, 16, 16), width: float = 0.1, e_max=None,
         partial = regularise(partial, centres, width, float(freqs.max()), min(grid))
     imaginary = freqs < -frequency_min
     lowest = float(freqs.min()) if imaginary.any() else 0.0
-    return DensityOfStates(centres, width, partial,
-                           int(imaginary.sum()), lowest)
+    where = mp_grid(grid)[np.unravel_index(np.argmin(freqs), freqs.shape)[0]]
+    return DensityOfStates(centres, width, partial, int(imaginary.sum()), lowest,
+                           where if imaginary.any() else None)
