@@ -287,3 +287,39 @@ def seekpath_path(crystal: Crystal) -> QPath:
 
 def _label(label: str) -> str:
     return "G" if label == "GAMMA" else label
+
+
+def primitive_lattice(crystal: Crystal, symprec: float = 1e-3) -> np.ndarray:
+    """Primitive lattice vectors (rows, Angstrom) in the crystal's own Cartesian frame.
+
+    A centred cell has pure translations among its symmetry operations; the primitive
+    lattice is spanned by them and the cell vectors (the cell itself when there are none).
+    """
+    sym = symmetry(crystal, symprec)
+    identity = np.all(sym.rotations == np.eye(3, dtype=int), axis=(1, 2))
+    shifts = sym.translations[identity]
+    shifts = shifts[np.any(np.abs(shifts - np.round(shifts)) > 1e-6, axis=1)]
+    if len(shifts) == 0:
+        return crystal.cell.copy()
+    return _shortest_basis(crystal.cell, shifts, len(shifts) + 1)
+
+
+def _shortest_basis(cell, shifts, n_points) -> np.ndarray:
+    """Three shortest independent vectors of the lattice of cell rows plus shifts (Angstrom)."""
+    grid = np.array(np.meshgrid(*[[-1, 0, 1]] * 3, indexing="ij")).reshape(3, -1).T
+    frac = np.concatenate([grid, (shifts[:, None, :] + grid[None]).reshape(-1, 3)])
+    cart = frac @ cell
+    cart = cart[np.linalg.norm(cart, axis=1) > 1e-6]
+    cart = cart[np.argsort(np.linalg.norm(cart, axis=1), kind="stable")]
+    target = abs(np.linalg.det(cell)) / n_points
+    chosen = [cart[0]]
+    for vector in cart[1:]:
+        trial = np.array([*chosen, vector])
+        independent = np.linalg.matrix_rank(trial, tol=1e-6) == len(trial)
+        if independent and (len(trial) < 3
+                            or abs(abs(np.linalg.det(trial)) - target) < 1e-6 * target):
+            chosen.append(vector)
+        if len(chosen) == 3:
+            break
+    basis = np.array(chosen)
+    return basis if np.linalg.det(basis) > 0 else -basis

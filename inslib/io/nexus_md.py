@@ -97,22 +97,35 @@ def read_md(path) -> Histogram:
         mask is set or its signal is not finite. QConvention is kept as a log.
     """
     with open_nexus(path) as f:
-        if ENTRY not in f or "data" not in f[ENTRY]:
-            msg = (
-                f"{path} is not a SaveMD MDHistoWorkspace file "
-                                   f"(no /{ENTRY}/data); save it from Mantid with SaveMD."
-            )
-            raise NexusFormatError(msg)
-        entry, data = f[ENTRY], f[ENTRY]["data"]
-        n = sum(1 for key in data if key[0] == "D" and key[1:].isdigit())
-        axes = tuple(_read_dimension(data[f"D{i}"]) for i in range(n))
-        order = tuple(range(n - 1, -1, -1))
+        data, axes, metadata = read_md_header(f, path)
+        order = tuple(range(len(axes) - 1, -1, -1))
         signal = data["signal"][()].transpose(order)
         variance = data["errors_squared"][()].transpose(order)
         mask = data["mask"][()].transpose(order).astype(bool) | ~np.isfinite(signal)
-        metadata = read_metadata(entry["experiment0"]) if "experiment0" in entry else Metadata()
-        metadata.logs["QConvention"] = _q_convention(entry)
     return Histogram(axes, signal, variance, mask, metadata, kind=MDHISTO)
+
+
+def read_md_header(f: h5py.File, path) -> tuple:
+    """Dimensions and metadata of an open SaveMD file, without reading the arrays.
+
+    Returns
+    -------
+    data : h5py.Group
+        The NXdata group: ``signal``, ``errors_squared``, ``mask`` in reversed order
+        (n_{N-1}, ..., n_0), so slabs along the last dimension are contiguous reads.
+    axes : tuple of Axis
+    metadata : Metadata
+    """
+    if ENTRY not in f or "data" not in f[ENTRY]:
+        msg = (f"{path} is not a SaveMD MDHistoWorkspace file (no /{ENTRY}/data); save it from "
+               "Mantid with SaveMD.")
+        raise NexusFormatError(msg)
+    entry, data = f[ENTRY], f[ENTRY]["data"]
+    n = sum(1 for key in data if key[0] == "D" and key[1:].isdigit())
+    axes = tuple(_read_dimension(data[f"D{i}"]) for i in range(n))
+    metadata = read_metadata(entry["experiment0"]) if "experiment0" in entry else Metadata()
+    metadata.logs["QConvention"] = _q_convention(entry)
+    return data, axes, metadata
 
 
 def _q_convention(entry) -> Log:

@@ -6,7 +6,7 @@ shape (nSpec, nBins), ``axis1`` (X) and ``axis2`` (vertical axis), plus ``sample
 ``logs``, ``instrument`` and ``process`` groups. TableWorkspaces store ``table_workspace``.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +19,9 @@ from inslib.io.atomic import atomic_path
 from inslib.io.hdf import new_group, nx_class, read_text, set_string_attrs, write_string
 
 DEFINITION = "Mantid Processed Workspace"
+PATH_UNIT = "Path"  # inslib's q-path axis; written as MomentumTransfer + tick logs
+TICK_POSITIONS = "PathTickPositions"
+TICK_LABELS = "PathTickLabels"
 _LATTICE_NAMES = ("unit_cell_a", "unit_cell_b", "unit_cell_c",
                   "unit_cell_alpha", "unit_cell_beta", "unit_cell_gamma")
 _TEMPERATURE_LOGS = ("temperature", "SampleTemp", "sample_temperature")
@@ -77,7 +80,8 @@ def write_workspace2d(hist: Histogram, path, name: str = "") -> Path:
         write_string(entry, "workspace_name", name or path.stem)
         _write_data(entry, hist)
         write_sample(entry, hist.metadata)
-        write_logs(new_group(entry, "logs", "NXgroup", version=np.int32(1)), hist.metadata)
+        write_logs(new_group(entry, "logs", "NXgroup", version=np.int32(1)),
+                   _with_path_ticks(hist))
         _write_instrument(entry, hist.metadata)
         write_process(entry, hist.metadata)
     return path
@@ -93,8 +97,21 @@ def _write_data(entry, hist: Histogram) -> None:
     axis1 = data.create_dataset("axis1", data=x_axis.values)
     set_string_attrs(axis1, units=x_axis.unit, distribution="1" if hist.distribution else "0")
     axis2 = data.create_dataset("axis2", data=vertical.values)
-    set_string_attrs(axis2, units=vertical.unit,
+    # Mantid has no q-path unit: the path coordinate is a momentum transfer (1/Angstrom)
+    unit = "MomentumTransfer" if vertical.unit == PATH_UNIT else vertical.unit
+    set_string_attrs(axis2, units=unit,
                      caption=vertical.name or CAPTIONS.get(vertical.unit, ""), label="")
+
+
+def _with_path_ticks(hist: Histogram) -> Metadata:
+    """Metadata plus the q-path ticks as logs (PathTickPositions, PathTickLabels)."""
+    vertical = hist.axes[0]
+    if vertical.unit != PATH_UNIT or not vertical.ticks:
+        return hist.metadata
+    logs = dict(hist.metadata.logs)
+    logs[TICK_POSITIONS] = Log(np.array([t[0] for t in vertical.ticks]), "Angstrom^-1")
+    logs[TICK_LABELS] = Log(" ".join(t[1] for t in vertical.ticks))
+    return replace(hist.metadata, logs=logs)
 
 
 def write_sample(parent, metadata: Metadata) -> None:
@@ -264,10 +281,21 @@ def _read_workspace2d(entry, path) -> Histogram:
     vertical = _read_axis(data["axis2"], values.shape[0])
     mask = ~np.isfinite(values)
     metadata = read_metadata(entry)
+    vertical = _path_axis(vertical, metadata)
     distribution = read_text(data["axis1"].attrs.get("distribution", b"0")) == "1"
     label = read_text(data["values"].attrs.get("unit_label", b"")) or "Intensity"
     return Histogram((vertical, x_axis), values, errors**2, mask, metadata,
                      distribution=distribution, y_unit_label=label)
+
+
+def _path_axis(axis: Axis, metadata: Metadata) -> Axis:
+    """Restore a q-path axis (unit and ticks) written by :func:`write_workspace2d`."""
+    if TICK_LABELS not in metadata.logs or TICK_POSITIONS not in metadata.logs:
+        return axis
+    positions = np.atleast_1d(np.asarray(metadata.logs.pop(TICK_POSITIONS).value, float))
+    labels = str(metadata.logs.pop(TICK_LABELS).value).split()
+    return Axis(axis.values, PATH_UNIT, axis.name, is_edges=axis.is_edges,
+                ticks=tuple(zip(positions.tolist(), labels, strict=True)))
 
 
 def read_metadata(group) -> Metadata:

@@ -298,21 +298,16 @@ def check_matches(fcs: ForceConstants, crystal: Crystal, tol: float = 1e-3) -> N
 def to_primitive(fcs: ForceConstants, symprec: float = 1e-3) -> ForceConstants:
     """Return the force constants on the primitive cell (same Cartesian frame), or ``fcs``.
 
-    A conventional (centred) cell has pure translations among its symmetry operations; the
-    primitive lattice is spanned by them and the cell vectors. Every force constant is kept:
-    rows of one representative atom per primitive site, columns re-indexed by primitive cell
-    and atom. Dynamics in the primitive cell are identical and 3N smaller.
+    Every force constant is kept: rows of one representative atom per primitive site,
+    columns re-indexed by primitive cell and atom. Dynamics in the primitive cell are
+    identical and 3N smaller.
     """
-    import spglib
+    from inslib.structure import primitive_lattice
 
     crystal = fcs.crystal
-    data = spglib.get_symmetry_dataset(crystal.spglib_cell(), symprec=symprec)
-    identity = np.all(np.asarray(data.rotations) == np.eye(3, dtype=int), axis=(1, 2))
-    shifts = np.asarray(data.translations)[identity]
-    shifts = shifts[np.any(np.abs(shifts - np.round(shifts)) > 1e-6, axis=1)]
-    if len(shifts) == 0:
+    prim_cell = primitive_lattice(crystal, symprec)
+    if abs(np.linalg.det(prim_cell) - np.linalg.det(crystal.cell)) < 1e-6 * crystal.volume:
         return fcs
-    prim_cell = _primitive_lattice(crystal.cell, shifts, len(shifts) + 1)
     frac = crystal.cartesian @ np.linalg.inv(prim_cell)
     reps, site_of = _sites(frac)
     offsets = np.rint(frac - frac[reps][site_of]).astype(int)
@@ -322,26 +317,6 @@ def to_primitive(fcs: ForceConstants, symprec: float = 1e-3) -> ForceConstants:
     sc_matrix = fcs.sc_matrix @ to_prim
     return _reindex(fcs, Crystal(prim_cell, positions, [crystal.symbols[r] for r in reps],
                                  crystal.masses[reps]), reps, site_of, offsets, to_prim, sc_matrix)
-
-
-def _primitive_lattice(cell, shifts, n_points) -> np.ndarray:
-    """Three shortest independent vectors of the lattice of cell rows plus shifts (Angstrom)."""
-    grid = np.array(np.meshgrid(*[[-1, 0, 1]] * 3, indexing="ij")).reshape(3, -1).T
-    frac = np.concatenate([grid, (shifts[:, None, :] + grid[None]).reshape(-1, 3)])
-    cart = frac @ cell
-    cart = cart[np.linalg.norm(cart, axis=1) > 1e-6]
-    cart = cart[np.argsort(np.linalg.norm(cart, axis=1), kind="stable")]
-    target = abs(np.linalg.det(cell)) / n_points
-    chosen = [cart[0]]
-    for vector in cart[1:]:
-        trial = np.array([*chosen, vector])
-        rank_ok = np.linalg.matrix_rank(trial, tol=1e-6) == len(trial)
-        if rank_ok and (len(trial) < 3 or abs(abs(np.linalg.det(trial)) - target) < 1e-6 * target):
-            chosen.append(vector)
-        if len(chosen) == 3:
-            break
-    prim = np.array(chosen)
-    return prim if np.linalg.det(prim) > 0 else -prim
 
 
 def _sites(frac) -> tuple[np.ndarray, np.ndarray]:

@@ -74,13 +74,16 @@ def _run(args) -> int:
 
     properties = _parse_assignments(args.properties)
     outputs = run_algorithm(args.name, progress=_progress_bar, **properties)
+    plotted = 0
     for prop, workspace in outputs.items():
         if workspace is None or prop not in properties:
             continue
         path = save_workspace(workspace, output_path(properties[prop]))
         print(f"{prop}: saved {path}")
-        if args.plot:
-            print(f"{prop}: plotted {plot_histogram(workspace, args.plot)}")
+        if args.plot:  # the first output gets the given name, further ones a suffix
+            target = args.plot if not plotted else args.plot.with_stem(f"{args.plot.stem}_{prop}")
+            print(f"{prop}: plotted {plot_histogram(workspace, target)}")
+            plotted += 1
     return 0
 
 

@@ -1,0 +1,116 @@
+"""FoldBrillouinZone: symmetry-fold a 4D S(Q,E) volume onto a high-symmetry q-path I(q,E).
+
+Runs unchanged inside Mantid (put this folder in user.python.plugins.directories) and on
+inslib's built-in host (``inslib run FoldBrillouinZone ...``).
+"""
+
+from inslib.fold_run import FoldRequest, run_fold
+from inslib.mantid_compat import (
+    AlgorithmFactory,
+    Direction,
+    FileAction,
+    FileProperty,
+    FloatArrayProperty,
+    FloatBoundedValidator,
+    IMDHistoWorkspaceProperty,
+    MatrixWorkspaceProperty,
+    Progress,
+    PropertyMode,
+    PythonAlgorithm,
+    from_workspace,
+    to_workspace,
+)
+from inslib.runtime.progress import fraction_reporter
+
+
+class FoldBrillouinZone(PythonAlgorithm):
+    """Fold every symmetry-equivalent copy of a q-path, from every zone, onto one path."""
+
+    def category(self):
+        return "MDAlgorithms\\Normalisation;Inelastic\\Indirect"
+
+    def name(self):
+        return "FoldBrillouinZone"
+
+    def summary(self):
+        return ("Folds a 4D S(Q,E) (MDNorm output, a SaveMD file or SimulateSingleCrystalSQE "
+                "output) with the crystal's point group onto a high-symmetry q-path: I(q,E) "
+                "with errors and the number of contributing voxels per bin.")
+
+    def seeAlso(self):
+        return ["MDNorm", "SimulateSingleCrystalSQE"]
+
+    def PyInit(self):
+        for name, doc in (
+                ("InputWorkspace", "Normalised 4D S(Q,E): three HKL dimensions + DeltaE."),
+                ("DataWorkspace", "MDNorm's OutputDataWorkspace (with NormalizationWorkspace)."),
+                ("NormalizationWorkspace", "MDNorm's OutputNormalizationWorkspace.")):
+            self.declareProperty(IMDHistoWorkspaceProperty(name, "", Direction.Input,
+                                                           PropertyMode.Optional, doc=doc))
+        self.declareProperty(FileProperty("InputFile", "", FileAction.OptionalLoad, [".nxs"],
+                                          doc="SaveMD file instead of InputWorkspace (streamed "
+                                              "one energy slab at a time)."))
+        self.declareProperty(FileProperty("StructureFile", "", FileAction.OptionalLoad,
+                                          doc="Crystal structure giving the symmetry."))
+        self.declareProperty("SpaceGroup", "", doc="Space group number or symbol (with Lattice) "
+                                                   "when there is no StructureFile.")
+        self.declareProperty(FloatArrayProperty("Lattice", []),
+                             doc="a, b, c (Angstrom), alpha, beta, gamma (deg); default the "
+                                 "input's oriented lattice.")
+        self.declareProperty("QPath", "auto", doc="'auto' (seekpath), labels 'G-X-U|K-G-L' or "
+                                                  "points '[0,0,0]-[0.5,0,0.5]' (hkl).")
+        self.declareProperty("PerpendicularHalfWidth", 0.1, FloatBoundedValidator(lower=0.0),
+                             doc="Radius of the integration cylinder around the path (1/A).")
+        self.declareProperty("PathStep", 0.05, FloatBoundedValidator(lower=0.0),
+                             doc="Bin width along the path (1/Angstrom).")
+        self.declareProperty("Zones", "", doc="Zones to use: empty = all, or 'h,k,l;h,k,l' "
+                                              "(reciprocal lattice vectors, conventional hkl).")
+        self.declareProperty("MinZoneCoverage", 0.0, FloatBoundedValidator(lower=0.0, upper=1.0),
+                             doc="Leave out zones whose contributing voxels are covered less.")
+        self.declareProperty("TimeReversal", True, doc="Add Q -> -Q to the point group.")
+        self.declareProperty(MatrixWorkspaceProperty("OutputWorkspace", "", Direction.Output,
+                                                     doc="I(q,E) with propagated errors."))
+        self.declareProperty(MatrixWorkspaceProperty(
+            "OutputCountsWorkspace", "", Direction.Output, PropertyMode.Optional,
+            doc="Contributing voxels per (q, E) bin."))
+
+    def _request(self):
+        def volume(name):
+            value = self.getProperty(name).value
+            return from_workspace(value) if value is not None else None
+
+        lattice = list(self.getProperty("Lattice").value)
+        return FoldRequest(
+            volume=volume("InputWorkspace") or (self.getProperty("InputFile").value or None),
+            data=volume("DataWorkspace"), normalization=volume("NormalizationWorkspace"),
+            structure=self.getProperty("StructureFile").value,
+            space_group=self.getProperty("SpaceGroup").value,
+            lattice=tuple(lattice) if lattice else None,
+            path=self.getProperty("QPath").value,
+            half_width=self.getProperty("PerpendicularHalfWidth").value,
+            step=self.getProperty("PathStep").value,
+            zones=self.getProperty("Zones").value,
+            min_coverage=self.getProperty("MinZoneCoverage").value,
+            time_reversal=bool(self.getProperty("TimeReversal").value))
+
+    def validateInputs(self):
+        errors = {}
+        for name in ("PerpendicularHalfWidth", "PathStep"):
+            if self.getProperty(name).value <= 0:
+                errors[name] = "must be > 0 (1/Angstrom)"
+        lattice = self.getProperty("Lattice").value
+        if len(lattice) not in (0, 6):
+            errors["Lattice"] = "give six numbers: a, b, c, alpha, beta, gamma"
+        if not (self.getProperty("StructureFile").value or self.getProperty("SpaceGroup").value):
+            errors["StructureFile"] = "give a StructureFile or a SpaceGroup for the symmetry"
+        return errors
+
+    def PyExec(self):
+        progress = Progress(self, start=0.0, end=1.0, nreports=20)
+        folded, counts = run_fold(self._request(), progress=fraction_reporter(progress, 20))
+        self.setProperty("OutputWorkspace", to_workspace(folded))
+        if self.getPropertyValue("OutputCountsWorkspace"):
+            self.setProperty("OutputCountsWorkspace", to_workspace(counts))
+
+
+AlgorithmFactory.subscribe(FoldBrillouinZone)
