@@ -42,6 +42,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_template.py
 	$(BIN)/python benchmarks/bench_forward_model.py
+	$(BIN)/python benchmarks/bench_fold.py
 
 clean:
 	rm -rf $(VENV) demo_output

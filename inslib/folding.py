@@ -202,16 +202,17 @@ def reduce_to_zone(hkl: np.ndarray, geometry: FoldGeometry) -> tuple:
         Index of the input point of each representative.
     """
     m = geometry.to_primitive
-    inverse = np.linalg.inv(m)
-    base = np.rint(hkl @ m)
-    # rounding in a skewed (centred) basis can miss the nearest G by 2 steps: search +-2
-    shifts = np.array(np.meshgrid(*[np.arange(-2, 3)] * 3, indexing="ij")).reshape(3, -1).T
-    g = base[:, None, :] + shifts[None]  # (n, 125, 3) primitive coordinates
-    q = hkl[:, None, :] - g @ inverse
-    d = np.einsum("nsi,ij,nsj->ns", q, geometry.metric, q)
+    # primitive G are a sublattice of the conventional integer hkl: search the 27 integer
+    # points around the rounded hkl (a nearly orthogonal basis) and keep the allowed ones
+    shifts = np.array(np.meshgrid(*[[-1, 0, 1]] * 3, indexing="ij")).reshape(3, -1).T
+    candidates = np.rint(hkl)[:, None, :] + shifts[None]  # (n, 27, 3) conventional hkl
+    primitive = candidates @ m
+    allowed = np.all(np.abs(primitive - np.rint(primitive)) < 1e-6, axis=2)
+    q = hkl[:, None, :] - candidates
+    d = np.where(allowed, np.einsum("nsi,ij,nsj->ns", q, geometry.metric, q), np.inf)
     nearest = d.min(axis=1, keepdims=True)
     voxel, shift = np.nonzero(d <= nearest * (1 + 1e-9) + 1e-12)
-    return q[voxel, shift], g[voxel, shift].astype(int), voxel
+    return q[voxel, shift], np.rint(primitive[voxel, shift]).astype(int), voxel
 
 
 @dataclass

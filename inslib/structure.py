@@ -275,9 +275,13 @@ class QPath:
 
 def seekpath_path(crystal: Crystal) -> QPath:
     """Return the standard high-symmetry path (HPKOT) in the crystal's own cell (seekpath)."""
+    import warnings
+
     import seekpath
 
-    data = seekpath.get_explicit_k_path_orig_cell(crystal.spglib_cell())
+    with warnings.catch_warnings():  # a conventional cell: the primitive cell's path, wanted
+        warnings.simplefilter("ignore", seekpath.SupercellWarning)
+        data = seekpath.get_explicit_k_path_orig_cell(crystal.spglib_cell())
     labels = data["explicit_kpoints_labels"]
     coords = np.asarray(data["explicit_kpoints_rel"])
     points = {lab: coords[i] for i, lab in enumerate(labels) if lab}

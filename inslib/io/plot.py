@@ -54,8 +54,12 @@ def plot_histogram(hist: Histogram, path, title: str = "") -> Path:
         ax.set_xlabel(x_axis.label)
         ax.set_ylabel(label)
     elif values.ndim == 2 and values.shape[0] > 1:
+        # colour scale to the 99.5th percentile: Bragg tails and the 1/E divergence of
+        # acoustic modes at Gamma would otherwise hide everything else
+        finite = values[np.isfinite(values)]
+        top = float(np.percentile(finite, 99.5)) if finite.size else None
         mesh = ax.pcolormesh(vertical.edges, x_axis.edges, np.ma.masked_invalid(values).T,
-                             shading="flat")
+                             shading="flat", vmax=top if top and top > 0 else None)
         fig.colorbar(mesh, ax=ax, label=label)
         ax.set_xlabel(vertical.label)
         if vertical.ticks:
