@@ -264,3 +264,49 @@ def read_md_or_powder(path):
     from inslib.io.files import load_workspace
 
     return load_workspace(path)
+
+
+def test_data_and_normalisation_volumes_fold_as_sums(ge, test_volume):
+    """MDNorm's two outputs fold as sums: sum(D) / sum(N).
+
+    That equals the inverse-variance fold of I = D / N with variances 1 / N (both are means of
+    I weighted by N), to 1e-10.
+    """
+    rng = np.random.default_rng(5)
+    norm = rng.uniform(0.2, 3.0, test_volume.shape)
+    mask = rng.random(test_volume.shape) < 0.3
+    data_volume = _volume(test_volume * norm, mask=mask)
+    norm_volume = _volume(norm, mask=mask)
+    folded, _ = run_fold(FoldRequest(data=data_volume, normalization=norm_volume,
+                                     structure=ge["structure"], path=PATH, half_width=0.12,
+                                     step=0.1))
+    weighted, _ = _fold(_volume(test_volume, 1.0 / norm, mask=mask), ge)
+    np.testing.assert_allclose(folded.signal, weighted.signal, rtol=1e-10, equal_nan=True)
+
+
+def test_zone_selection(ge, test_volume):
+    """Zones and MinZoneCoverage select zones.
+
+    Zones='0,0,0' keeps only voxels reduced from the first zone; a non-lattice vector is
+    refused; MinZoneCoverage drops a zone whose voxels are all masked.
+    """
+    everything, all_counts = _fold(_volume(test_volume), ge)
+    _, first_counts = _fold(_volume(test_volume), ge, zones="0,0,0")
+    assert 0 < first_counts.signal.sum() < 0.2 * all_counts.signal.sum()
+    with pytest.raises(FoldError, match="not a reciprocal lattice vector"):
+        _fold(_volume(test_volume), ge, zones="1,0,0")  # fcc: h, k, l all even or all odd
+    from inslib.fold_run import voxel_hkl
+    from inslib.folding import reduce_to_zone
+
+    crystal = read_crystal(ge["structure"])
+    volume = _volume(test_volume)
+    _, zone, owner = reduce_to_zone(voxel_hkl(volume.axes), fold_geometry(crystal))
+    first_zone = np.zeros(51**3, bool)
+    first_zone[owner[~np.any(zone, axis=1)]] = True  # on-disk order (L, K, H)
+    mask = np.broadcast_to(first_zone.reshape(51, 51, 51).transpose(2, 1, 0)[..., None],
+                           test_volume.shape)
+    kept, kept_counts = _fold(_volume(test_volume, mask=mask), ge, min_coverage=0.5)
+    assert kept_counts.signal.sum() > 0
+    lost, _ = _fold(_volume(test_volume, mask=mask), ge, zones="0,0,0")
+    assert np.all(np.isnan(lost.signal))  # the first zone is entirely masked
+    assert np.isfinite(everything.signal).sum() >= np.isfinite(kept.signal).sum()
