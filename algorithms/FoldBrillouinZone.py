@@ -59,8 +59,10 @@ class FoldBrillouinZone(PythonAlgorithm):
                                  "input's oriented lattice.")
         self.declareProperty("QPath", "auto", doc="'auto' (seekpath), labels 'G-X-U|K-G-L' or "
                                                   "points '[0,0,0]-[0.5,0,0.5]' (hkl).")
-        self.declareProperty("PerpendicularHalfWidth", 0.1, FloatBoundedValidator(lower=0.0),
-                             doc="Radius of the integration cylinder around the path (1/A).")
+        self.declareProperty(FloatArrayProperty("PerpendicularHalfWidth", [0.1]),
+                             doc="Integration around the path (1/A): one value = cylinder "
+                                 "radius; two = box half-widths (along c* made perpendicular "
+                                 "to the segment, then the third direction).")
         self.declareProperty("PathStep", 0.05, FloatBoundedValidator(lower=0.0),
                              doc="Bin width along the path (1/Angstrom).")
         self.declareProperty("Zones", "", doc="Zones to use: empty = all, or 'h,k,l;h,k,l' "
@@ -87,7 +89,7 @@ class FoldBrillouinZone(PythonAlgorithm):
             space_group=self.getProperty("SpaceGroup").value,
             lattice=tuple(lattice) if lattice else None,
             path=self.getProperty("QPath").value,
-            half_width=self.getProperty("PerpendicularHalfWidth").value,
+            half_width=tuple(self.getProperty("PerpendicularHalfWidth").value),
             step=self.getProperty("PathStep").value,
             zones=self.getProperty("Zones").value,
             min_coverage=self.getProperty("MinZoneCoverage").value,
@@ -95,9 +97,11 @@ class FoldBrillouinZone(PythonAlgorithm):
 
     def validateInputs(self):
         errors = {}
-        for name in ("PerpendicularHalfWidth", "PathStep"):
-            if self.getProperty(name).value <= 0:
-                errors[name] = "must be > 0 (1/Angstrom)"
+        widths = list(self.getProperty("PerpendicularHalfWidth").value)
+        if len(widths) not in (1, 2) or min(widths, default=0) <= 0:
+            errors["PerpendicularHalfWidth"] = "give one (cylinder) or two (box) values > 0 (1/A)"
+        if self.getProperty("PathStep").value <= 0:
+            errors["PathStep"] = "must be > 0 (1/Angstrom)"
         lattice = self.getProperty("Lattice").value
         if len(lattice) not in (0, 6):
             errors["Lattice"] = "give six numbers: a, b, c, alpha, beta, gamma"

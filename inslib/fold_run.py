@@ -49,8 +49,10 @@ class FoldRequest:
         Lattice a, b, c, alpha, beta, gamma; default the input's oriented lattice.
     path : str
         QPath: "auto", labels "G-X-U|K-G-L" or points "[0,0,0]-[0.5,0,0.5]".
-    half_width : float
-        PerpendicularHalfWidth, 1/Angstrom (radius of the cylinder around the path).
+    half_width : float or tuple of 2 floats
+        PerpendicularHalfWidth, 1/Angstrom: the radius of a cylinder around the path, or two
+        half-widths of a box (along c* made perpendicular to the segment, then the third
+        direction; see :func:`inslib.folding.perpendiculars`).
     step : float
         PathStep, 1/Angstrom.
     zones : str
@@ -68,7 +70,7 @@ class FoldRequest:
     space_group: str = ""
     lattice: tuple | None = None
     path: str = "auto"
-    half_width: float = 0.1
+    half_width: object = 0.1
     step: float = 0.05
     zones: str = ""
     min_coverage: float = 0.0
@@ -177,8 +179,10 @@ def run_fold(request: FoldRequest, progress=None) -> tuple[Histogram, Histogram]
 
 def check_request(request: FoldRequest) -> None:
     """Refuse invalid numbers and missing inputs, naming the property."""
-    if request.half_width <= 0:
-        msg = f"PerpendicularHalfWidth must be > 0 (1/Angstrom), got {request.half_width}"
+    widths = np.atleast_1d(np.asarray(request.half_width, dtype=float))
+    if len(widths) not in (1, 2) or np.any(widths <= 0):
+        msg = (f"PerpendicularHalfWidth must be one (cylinder) or two (box) values > 0 "
+               f"(1/Angstrom), got {request.half_width}")
         raise FoldError(msg)
     if request.step <= 0:
         msg = f"PathStep must be > 0 (1/Angstrom), got {request.step}"
@@ -300,5 +304,6 @@ def _metadata(base: Metadata, request) -> Metadata:
                     f"FoldBrillouinZone: path {labels}, half-width {request.half_width} 1/A, "
                     f"step {request.step} 1/A, symmetry from {Path(str(source)).name or source}, "
                     f"time reversal {'on' if request.time_reversal else 'off'}"],
-        logs={**base.logs, "PathHalfWidth": Log(float(request.half_width), "Angstrom^-1")})
+        logs={**base.logs, "PathHalfWidth": Log(np.atleast_1d(np.asarray(
+            request.half_width, dtype=float)), "Angstrom^-1")})
 

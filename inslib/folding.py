@@ -8,8 +8,10 @@ between the crystal file and the measurement. Steps:
 2. each hkl is reduced to the Wigner-Seitz zone of the *primitive* reciprocal lattice (the
    zone index G is kept for zone selection);
 3. the path's segments are imaged by the point group (and by -1 for time reversal); a voxel
-   belongs to an image when its reduced q is within ``half_width`` (1/Angstrom, a cylinder)
-   of it and projects inside it; the projection gives the bin along the original segment;
+   belongs to an image when its reduced q is within ``half_width`` (1/Angstrom: one value =
+   a cylinder; two values = a box along the two perpendicular directions of
+   :func:`perpendiculars`, imaged with the segment) of it and projects inside it; the
+   projection gives the bin along the original segment;
 4. the matches form a sparse matrix (path bins x voxels) that folds the data one energy slab
    at a time, so a volume larger than memory streams from the SaveMD file.
 """
@@ -171,18 +173,49 @@ def _point(token: str, known: dict):
     return token, known[token]
 
 
-def segment_images(segments, operations) -> list:
-    """Distinct oriented images (segment index, a', b') of every segment.
+def segment_images(segments, operations, frames=None) -> list:
+    """Distinct oriented images (segment index, a', b', operation) of every segment.
 
     Images are kept as ordered pairs: a segment that some operation maps onto itself
-    reversed is folded both ways, as the symmetry demands.
+    reversed is folded both ways, as the symmetry demands. With ``frames`` (the box
+    directions of each segment), images whose boxes are turned differently about the same
+    segment are distinct too (a box is symmetric under u -> -u).
     """
     images = []
     for index, (_, _, a, b) in enumerate(segments):
-        ends = np.round(np.concatenate([a @ operations, b @ operations], axis=1), 8)
+        keys = [a @ operations, b @ operations]
+        if frames is not None:
+            for side in frames[index]:
+                u = side @ operations
+                first_big = np.argmax(np.abs(u) > 1e-6, axis=1)
+                sign = np.sign(u[np.arange(len(u)), first_big])
+                keys.append(u * sign[:, None])
+        ends = np.round(np.concatenate(keys, axis=1), 8)
         _, first = np.unique(ends, axis=0, return_index=True)
-        images += [(index, a @ operations[k], b @ operations[k]) for k in sorted(first)]
+        images += [(index, a @ operations[k], b @ operations[k], k) for k in sorted(first)]
     return images
+
+
+def perpendiculars(direction: np.ndarray, metric: np.ndarray) -> np.ndarray:
+    """Two unit directions (hkl, orthonormal in the metric) perpendicular to a segment.
+
+    The first is the reciprocal axis c* (then b*, then a*, skipping one nearly parallel to the
+    segment) made perpendicular to it; the second completes the right-angled frame.
+    """
+    def norm(v):
+        return float(np.sqrt(v @ metric @ v))
+
+    d = direction / norm(direction)
+    frame = []
+    for axis in np.eye(3)[::-1]:
+        if abs(axis @ metric @ d) / norm(axis) > 0.9:
+            continue
+        v = axis - (axis @ metric @ d) * d - sum((axis @ metric @ u) * u for u in frame)
+        if norm(v) > 1e-6:
+            frame.append(v / norm(v))
+        if len(frame) == 2:
+            break
+    return np.array(frame)
 
 
 def reduce_to_zone(hkl: np.ndarray, geometry: FoldGeometry) -> tuple:
@@ -257,16 +290,23 @@ def path_bins(segments, metric, step: float):
     return np.array(counts), np.array(edges), ticks
 
 
-def build_fold(hkl_voxels, segments, geometry: FoldGeometry, half_width: float, step: float,
+def build_fold(hkl_voxels, segments, geometry: FoldGeometry, half_width, step: float,
                chunk: int = 50_000) -> Fold:
-    """Match voxel centres (n_voxels, 3 hkl) to path bins."""
+    """Match voxel centres (n_voxels, 3 hkl) to path bins.
+
+    ``half_width``: one value (cylinder radius) or two (box half-widths along the two
+    :func:`perpendiculars` of each segment), 1/Angstrom.
+    """
+    widths = np.atleast_1d(np.asarray(half_width, dtype=float))
     counts, edges, ticks = path_bins(segments, geometry.metric, step)
     offsets = np.concatenate([[0], np.cumsum(counts)])
-    images = segment_images(segments, geometry.operations)
-    seg = np.array([s for s, _, _ in images])
-    start = np.array([a for _, a, _ in images])
-    direction = np.array([b - a for _, a, b in images])
     g = geometry.metric
+    frames = [perpendiculars(qb - qa, g) for _, _, qa, qb in segments]
+    images = segment_images(segments, geometry.operations, frames if len(widths) == 2 else None)
+    seg = np.array([s for s, _, _, _ in images])
+    start = np.array([a for _, a, _, _ in images])
+    direction = np.array([b - a for _, a, b, _ in images])
+    sides = np.array([frames[s] @ geometry.operations[k] for s, _, _, k in images])  # (k, 2, 3)
     g_dir, g_start = direction @ g, start @ g  # (k, 3)
     length2 = np.einsum("ki,ki->k", direction, g_dir)
     start_dir = np.einsum("ki,ki->k", start, g_dir)
@@ -276,10 +316,17 @@ def build_fold(hkl_voxels, segments, geometry: FoldGeometry, half_width: float, 
         q, zone, owner = reduce_to_zone(hkl_voxels[first:first + chunk], geometry)
         # t and squared distance from matrix products only (no (n, k, 3) temporaries)
         t = (q @ g_dir.T - start_dir) / length2
-        rel2 = np.einsum("ni,ij,nj->n", q, g, q)[:, None] - 2 * q @ g_start.T + start2
-        dist2 = rel2 - t**2 * length2
         tol = 1e-9
-        hit = (t >= -tol) & (t <= 1 + tol) & (dist2 <= half_width**2 * (1 + 1e-9))
+        if len(widths) == 1:
+            rel2 = np.einsum("ni,ij,nj->n", q, g, q)[:, None] - 2 * q @ g_start.T + start2
+            inside = rel2 - t**2 * length2 <= widths[0] ** 2 * (1 + tol)
+        else:
+            inside = np.ones(t.shape, bool)
+            for side, width in enumerate(widths[:2]):
+                g_side = sides[:, side] @ g  # (k, 3)
+                offset = q @ g_side.T - np.einsum("ki,ki->k", start, g_side)
+                inside &= np.abs(offset) <= width * (1 + tol)
+        hit = (t >= -tol) & (t <= 1 + tol) & inside
         point, image = np.nonzero(hit)
         # symmetric grids put voxels exactly on bin edges: round consistently (1e-9)
         along = np.floor(np.clip(t[point, image], 0.0, 1.0) * counts[seg[image]] + tol)

@@ -246,7 +246,7 @@ def test_bad_input_names_the_property(shared, ge, test_volume):
         run_fold(FoldRequest(flat, structure=ge["structure"]))
     with pytest.raises(ValueError, match="QPath: unknown label"):
         run_fold(FoldRequest(_volume(test_volume), structure=ge["structure"], path="G-Q"))
-    with pytest.raises(FoldError, match="PerpendicularHalfWidth must be > 0"):
+    with pytest.raises(FoldError, match="PerpendicularHalfWidth must be one"):
         run_fold(FoldRequest(_volume(test_volume), structure=ge["structure"], half_width=0))
     with pytest.raises(FoldError, match="inconsistent with Lattice"):
         run_fold(FoldRequest(_volume(test_volume), space_group="Fm-3m",
@@ -310,3 +310,21 @@ def test_zone_selection(ge, test_volume):
     lost, _ = _fold(_volume(test_volume, mask=mask), ge, zones="0,0,0")
     assert np.all(np.isnan(lost.signal))  # the first zone is entirely masked
     assert np.isfinite(everything.signal).sum() >= np.isfinite(kept.signal).sum()
+
+
+def test_box_cross_section(ge, test_volume):
+    """Two half-widths make a box cross-section.
+
+    Its voxel count lies between those of the inscribed and circumscribed cylinders, and the
+    box fold is as symmetric as the cylinder one (rotating the input changes nothing).
+    """
+    _, inner = _fold(_volume(test_volume), ge, half_width=0.2)
+    _, box = _fold(_volume(test_volume), ge, half_width=(0.2, 0.2))
+    _, outer = _fold(_volume(test_volume), ge, half_width=0.2 * np.sqrt(2))
+    assert inner.signal.sum() <= box.signal.sum() <= outer.signal.sum()
+    assert inner.signal.sum() < outer.signal.sum()
+    rng = np.random.default_rng(4)
+    noisy = test_volume * rng.uniform(0.5, 1.5, test_volume.shape)
+    original, _ = _fold(_volume(noisy), ge, half_width=(0.15, 0.05))
+    turned, _ = _fold(_volume(noisy.transpose(1, 2, 0, 3)[::-1]), ge, half_width=(0.15, 0.05))
+    np.testing.assert_allclose(turned.signal, original.signal, rtol=1e-10, equal_nan=True)
