@@ -39,10 +39,3 @@ def bin_kernel(points, sigma, edges) -> np.ndarray:
     sharp = (edges[:, None] >= points[None, :]).astype(float)
     cdf = np.where(sigma[None, :] > 0, cdf, sharp)
     return np.diff(cdf, axis=0) / np.diff(edges)[:, None]
-
-
-def fine_grid(edges, oversample: int = 8) -> np.ndarray:
-    """Centres of a grid ``oversample`` times finer than the bins, shape (n * oversample,)."""
-    edges = np.asarray(edges, dtype=float)
-    frac = (np.arange(oversample) + 0.5) / oversample
-    return (edges[:-1, None] + np.diff(edges)[:, None] * frac[None, :]).ravel()

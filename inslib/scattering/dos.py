@@ -51,11 +51,26 @@ class DensityOfStates:
         return self.partial.sum(axis=0)
 
     def weighted(self, crystal, cross_section: str = "total") -> np.ndarray:
-        """Neutron-weighted DOS sum_k sigma_k / M_k g_k, shape (n_e,), barn/amu per meV."""
-        data = crystal.scattering
-        sigma = {"coherent": data["sigma_coh"], "incoherent": data["sigma_inc"],
-                 "total": data["sigma_coh"] + data["sigma_inc"]}[cross_section]
-        return np.einsum("k,ke->e", sigma / crystal.masses, self.partial)
+        """Neutron-weighted DOS per atom of sample, mbarn/meV, shape (n_e,).
+
+        sum_k sigma_k (<M> / M_k) g_k / N: the one-phonon intensity weight of each atom
+        (cross-section over mass), scaled by the mean mass so that a monatomic crystal gives
+        sigma times its DOS per atom (euphonic's convention for weighted PDOS).
+        """
+        return weighted_dos(self.partial, crystal, cross_section)
+
+
+def weighted_dos(partial: np.ndarray, crystal, cross_section: str = "total") -> np.ndarray:
+    """Neutron-weighted DOS (mbarn/meV per atom) from partial DOS (n_atoms, n_e).
+
+    See :meth:`DensityOfStates.weighted`; ``cross_section``: "coherent", "incoherent",
+    "total".
+    """
+    data = crystal.scattering
+    sigma = {"coherent": data["sigma_coh"], "incoherent": data["sigma_inc"],
+             "total": data["sigma_coh"] + data["sigma_inc"]}[cross_section] * 1000.0
+    factor = sigma * crystal.masses.mean() / crystal.masses / crystal.n_atoms
+    return np.einsum("k,ke->e", factor, partial)
 
 
 def grid_modes(model, grid, chunk: int = 4096):

@@ -35,13 +35,6 @@ def bose(energy, temperature: float):
     return torch.where(x > 0, 1.0 / torch.expm1(safe), torch.zeros_like(x))
 
 
-def detailed_balance(energy, temperature: float):
-    """Return exp(-E/kT), the ratio S(-E)/S(E) (E in meV, neutron energy loss > 0)."""
-    if temperature <= 0:
-        return np.where(np.asarray(energy) > 0, 0.0, 1.0)
-    return np.exp(-np.asarray(energy) / (K_B * temperature))
-
-
 def mp_grid(size) -> np.ndarray:
     """Monkhorst-Pack grid of fractional q-points, shape (n1 n2 n3, 3), no Gamma for even n."""
     axes = [(2 * np.arange(1, n + 1) - n - 1) / (2 * n) for n in size]
