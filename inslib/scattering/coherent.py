@@ -5,7 +5,6 @@ per atom of sample, in mbarn (no Bose factor, no energy broadening). Modes below
 ``frequency_min`` (acoustic modes at Gamma, imaginary modes) get zero intensity.
 """
 
-import torch
 
 from inslib.scattering.thermal import HBAR2_AMU_MEV
 
@@ -14,6 +13,8 @@ FM2_TO_MBARN = 10.0
 
 def cartesian_q(crystal, q_frac):
     """Fractional Q (nq, 3) in reciprocal lattice units -> Cartesian 1/Angstrom (with 2 pi)."""
+    import torch
+
     recip = torch.as_tensor(crystal.reciprocal, dtype=q_frac.dtype, device=q_frac.device)
     return q_frac @ recip
 
@@ -37,6 +38,8 @@ def coherent_structure_factor(model, modes, dw=None, frequency_min: float = 0.01
     torch.Tensor, shape (n_sets, nq, 3 n_atoms)
         mbarn per atom.
     """
+    import torch
+
     crystal = model.crystal
     opts = model.opts
     q_cart = cartesian_q(crystal, modes.q)

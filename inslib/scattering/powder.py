@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from scipy.spatial.transform import Rotation
 
 from inslib.scattering.coherent import coherent_structure_factor
@@ -81,6 +80,8 @@ def coherent_powder(model, q_edges, fine_edges, temperature, dw=None,
         mbarn per atom per fine bin (weights, not densities), averaged over the sphere, for
         the two interleaved halves of the directions (their mean is the result).
     """
+    import torch
+
     sampling = sampling or PowderSampling()
     vectors, bin_index, half = shell_vectors(q_edges, sampling)
     n_q, n_fine = len(q_edges) - 1, len(fine_edges) - 1
