@@ -70,19 +70,12 @@ class PhononModel:
                             fcs.sc_matrix)
         self.n_atoms = n = fcs.crystal.n_atoms
         self.dipole = None
-        device = self.opts["device"]
-        vectors = table.vectors
         if fcs.has_born:
             from inslib.phonons.dipole import DipoleSum
 
             self.dipole = DipoleSum(fcs.crystal, fcs.born, fcs.dielectric, **self.opts)
-            vectors = np.concatenate([vectors, self.dipole.cells])
-        vectors = np.unique(np.concatenate([vectors, -vectors]), axis=0)
-        lookup = {tuple(v): k for k, v in enumerate(vectors)}
-        where = np.array([lookup[tuple(v)] for v in np.concatenate(
-            [table.vectors] + ([self.dipole.cells] if self.dipole is not None else []))])
-        self._negative = torch.as_tensor([lookup[tuple(-v)] for v in vectors], device=device)
-        self.vectors = torch.as_tensor(vectors, **self.opts)
+        vectors, where = self._lattice_vectors(table)
+        device = self.opts["device"]
         self._src = torch.as_tensor(table.cell, device=device)
         self._i = torch.as_tensor(table.atom_i, device=device)
         self._j = torch.as_tensor(table.atom_j, device=device)
@@ -92,14 +85,36 @@ class PhononModel:
         masses = np.repeat(fcs.crystal.masses, 3)
         self.inv_sqrt_mass = torch.as_tensor(1 / np.sqrt(masses), **self.opts)
         self._mass_weight = (self.inv_sqrt_mass[:, None] * self.inv_sqrt_mass[None, :]).reshape(-1)
-        self._constant = torch.zeros((len(vectors), 9 * n * n), **self.opts)
-        if self.dipole is not None:  # real-space dipole sums share the lattice-vector table
-            dip = self.dipole.table.reshape(-1, n, n, 3, 3).permute(0, 1, 3, 2, 4)
-            self._constant[where[len(table.vectors):]] = dip.reshape(-1, 9 * n * n)
-        self._constant = self._constant * self._mass_weight
+        self._constant = self._dipole_table(len(vectors), where[len(table.vectors):])
         self.fc = torch.as_tensor(fcs.fc, **self.opts)
         if asr:
             self.fc = self.apply_asr(self.fc)
+
+    def _lattice_vectors(self, table):
+        """All lattice vectors (force constants, dipole cells, and each one's negative).
+
+        Returns the vectors (n, 3) and, for the table's vectors followed by the dipole cells,
+        their index in them; sets ``vectors`` and ``_negative`` (index of -L for each L).
+        """
+        torch = _torch()
+        own = [table.vectors] + ([self.dipole.cells] if self.dipole is not None else [])
+        vectors = np.unique(np.concatenate([*own, *(-v for v in own)]), axis=0)
+        lookup = {tuple(v): k for k, v in enumerate(vectors)}
+        where = np.array([lookup[tuple(v)] for v in np.concatenate(own)])
+        self._negative = torch.as_tensor([lookup[tuple(-v)] for v in vectors],
+                                         device=self.opts["device"])
+        self.vectors = torch.as_tensor(vectors, **self.opts)
+        return vectors, where
+
+    def _dipole_table(self, n_vectors: int, rows):
+        """Mass-weighted real-space dipole sums on the lattice-vector table (zeros without)."""
+        torch = _torch()
+        n = self.n_atoms
+        constant = torch.zeros((n_vectors, 9 * n * n), **self.opts)
+        if self.dipole is not None:
+            dip = self.dipole.table.reshape(-1, n, n, 3, 3).permute(0, 1, 3, 2, 4)
+            constant[rows] = dip.reshape(-1, 9 * n * n)
+        return constant * self._mass_weight
 
     def apply_asr(self, fc):
         """Force constants with the acoustic sum rule imposed on the on-site blocks.
