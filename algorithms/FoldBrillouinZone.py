@@ -27,7 +27,7 @@ class FoldBrillouinZone(PythonAlgorithm):
     """Fold every symmetry-equivalent copy of a q-path, from every zone, onto one path."""
 
     def category(self):
-        return "MDAlgorithms\\Normalisation;Inelastic\\Indirect"
+        return "Inelastic\\SingleCrystal;MDAlgorithms\\Normalisation"
 
     def name(self):
         return "FoldBrillouinZone"

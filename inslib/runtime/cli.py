@@ -11,6 +11,8 @@ import logging
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from inslib.runtime.host import (
     Direction,
     InvalidArgumentsError,
@@ -34,7 +36,9 @@ def _describe(args) -> int:
     print(algorithm.summary())
     print(f"See also: {', '.join(algorithm.seeAlso())}\n")
     for prop in algorithm.getProperties():
-        default = prop.default if prop.default not in (None, "") else "(empty)"
+        default = prop.default if np.size(prop.default) and prop.default is not None else None
+        default = "(empty)" if default is None or (isinstance(default, str) and not default) \
+            else default
         print(f"{prop.name}  [{_DIRECTIONS[prop.direction]}, {prop.type}]  default: {default}")
         if prop.allowed():
             print(f"    allowed: {prop.allowed()}")
@@ -131,6 +135,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:  # output piped into head, less...: not an error
+        sys.stderr.close()
+        return 0
     except (InvalidArgumentsError, KeyError, ValueError, FileNotFoundError) as err:
         print(f"error: {str(err).strip(chr(39))}", file=sys.stderr)
         return 2

@@ -124,3 +124,12 @@ def test_polar_looking_model_without_born_charges_warns(shared):
     assert any("no Born charges" in w for w in simulate._model_warnings(fcs, dos))
     fcs_born = load_force_constants(base / "phonopy_disp.yaml")
     assert not any("Born" in w for w in simulate._model_warnings(fcs_born, dos))
+
+
+@pytest.mark.parametrize("name", ["SimulatePowderSQE", "SimulateSingleCrystalSQE",
+                                  "FoldBrillouinZone"])
+def test_cli_describes_every_property(name, capsys):
+    assert main(["describe", name]) == 0
+    text = capsys.readouterr().out
+    assert "OutputWorkspace  [out" in text
+    assert text.count("default:") >= 8
