@@ -81,7 +81,7 @@ def write_workspace2d(hist: Histogram, path, name: str = "") -> Path:
         _write_data(entry, hist)
         write_sample(entry, hist.metadata)
         write_logs(new_group(entry, "logs", "NXgroup", version=np.int32(1)),
-                   _with_path_ticks(hist))
+                   with_path_ticks(hist))
         _write_instrument(entry, hist.metadata)
         write_process(entry, hist.metadata)
     return path
@@ -103,7 +103,7 @@ def _write_data(entry, hist: Histogram) -> None:
                      caption=vertical.name or CAPTIONS.get(vertical.unit, ""), label="")
 
 
-def _with_path_ticks(hist: Histogram) -> Metadata:
+def with_path_ticks(hist: Histogram) -> Metadata:
     """Metadata plus the q-path ticks as logs (PathTickPositions, PathTickLabels)."""
     vertical = hist.axes[0]
     if vertical.unit != PATH_UNIT or not vertical.ticks:

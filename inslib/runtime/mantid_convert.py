@@ -8,8 +8,9 @@ accessors, and is the single place that would need changing if Mantid's API move
 import numpy as np
 from mantid.simpleapi import CreateMDHistoWorkspace, CreateWorkspace
 
-from inslib.axes import Axis
+from inslib.axes import Axis, parse_hkl_name
 from inslib.histogram import MDHISTO, Histogram, Metadata
+from inslib.io.nexus_processed import PATH_UNIT, with_path_ticks
 
 
 def to_workspace(hist: Histogram):
@@ -18,13 +19,15 @@ def to_workspace(hist: Histogram):
         return _to_md(hist)
     vertical, x_axis = hist.axes
     signal = np.where(hist.mask, np.nan, hist.signal)
+    # a q-path axis goes to Mantid as MomentumTransfer with its ticks as logs (as on disk)
+    unit = "MomentumTransfer" if vertical.unit == PATH_UNIT else vertical.unit
     workspace = CreateWorkspace(
         DataX=np.tile(x_axis.values, vertical.size), DataY=signal.ravel(),
         DataE=np.where(hist.mask, np.nan, hist.errors).ravel(), NSpec=vertical.size,
-        UnitX=x_axis.unit, VerticalAxisUnit=vertical.unit, VerticalAxisValues=vertical.values,
+        UnitX=x_axis.unit, VerticalAxisUnit=unit, VerticalAxisValues=vertical.values,
         Distribution=hist.distribution, YUnitLabel=hist.y_unit_label,
         WorkspaceTitle=hist.metadata.title, StoreInADS=False)
-    _add_logs(workspace.mutableRun(), hist.metadata)
+    _add_logs(workspace.mutableRun(), with_path_ticks(hist))
     return workspace
 
 
@@ -54,7 +57,7 @@ def from_workspace(workspace) -> Histogram:
         axes = [_md_axis(workspace.getDimension(i)) for i in range(workspace.getNumDims())]
         signal = np.array(workspace.getSignalArray())
         return Histogram(axes, signal, np.array(workspace.getErrorSquaredArray()),
-                         ~np.isfinite(signal), Metadata(), kind=MDHISTO)
+                         ~np.isfinite(signal), _md_metadata(workspace), kind=MDHISTO)
     x_unit = workspace.getAxis(0).getUnit().unitID()
     vertical = workspace.getAxis(1)
     values = np.array(vertical.extractValues(), float)
@@ -70,4 +73,18 @@ def from_workspace(workspace) -> Histogram:
 
 def _md_axis(dimension) -> Axis:
     edges = np.linspace(dimension.getMinimum(), dimension.getMaximum(), dimension.getNBins() + 1)
-    return Axis(edges, dimension.getUnits(), dimension.name, frame=dimension.getMDFrame().name())
+    frame = dimension.getMDFrame().name()
+    projection = parse_hkl_name(dimension.name) if frame == "HKL" else None
+    return Axis(edges, dimension.getUnits(), dimension.name, frame=frame, projection=projection)
+
+
+def _md_metadata(workspace) -> Metadata:
+    """Return the oriented lattice of an MD workspace's first experiment info, if any."""
+    if workspace.getNumExperimentInfo() == 0:
+        return Metadata()
+    sample = workspace.getExperimentInfo(0).sample()
+    if not sample.hasOrientedLattice():
+        return Metadata()
+    cell = sample.getOrientedLattice()
+    return Metadata(lattice=(cell.a(), cell.b(), cell.c(), cell.alpha(), cell.beta(),
+                             cell.gamma()))
