@@ -14,6 +14,7 @@ from inslib.mantid_compat import (
     MatrixWorkspaceProperty,
     Progress,
     PythonAlgorithm,
+    StringListValidator,
     to_workspace,
 )
 from inslib.runtime.progress import fraction_reporter
@@ -59,6 +60,10 @@ class SimulatePowderSQE(PythonAlgorithm):
                                                      "terms (incoherent approximation).")
         self.declareProperty("MultiphononOrder", 10, IntBoundedValidator(lower=1, upper=20),
                              doc="Highest n-phonon term of the incoherent approximation.")
+        self.declareProperty("MultiphononMode", "Complete",
+                             StringListValidator(["Complete", "CreationOnly"]),
+                             doc="n >= 2 phonon terms: Complete (creation and annihilation of "
+                                 "thermal phonons) or CreationOnly (OCLIMAX's convention).")
         self.declareProperty("MeshSize", 16, IntBoundedValidator(lower=2, upper=64),
                              doc="n of the n x n x n mesh for DOS and Debye-Waller.")
         self.declareProperty("ShellsPerBin", 2, IntBoundedValidator(lower=1, upper=64),
@@ -73,7 +78,7 @@ class SimulatePowderSQE(PythonAlgorithm):
         self.declareProperty(MatrixWorkspaceProperty(
             "OutputWorkspace", "", Direction.Output,
             doc="S(|Q|,E) in mbarn/meV per atom (S(E) per bank for TOSCA/VISION)."))
-        for name in ("Coherent", "Incoherent", "MultiphononOrder"):
+        for name in ("Coherent", "Incoherent", "MultiphononOrder", "MultiphononMode"):
             self.setPropertyGroup(name, "Terms")
         for name in ("MeshSize", "ShellsPerBin", "DirectionsPerShell", "Seed", "QResolution"):
             self.setPropertyGroup(name, "Sampling")
@@ -86,6 +91,7 @@ class SimulatePowderSQE(PythonAlgorithm):
             coherent=bool(self.getProperty("Coherent").value),
             incoherent=bool(self.getProperty("Incoherent").value),
             multiphonon_order=int(self.getProperty("MultiphononOrder").value),
+            creation_only=self.getProperty("MultiphononMode").value == "CreationOnly",
             grid=int(self.getProperty("MeshSize").value),
             sampling=PowderSampling(int(self.getProperty("ShellsPerBin").value),
                                     int(self.getProperty("DirectionsPerShell").value),

@@ -31,7 +31,8 @@ def indirect_q(energy, efixed: float, angle_deg: float) -> np.ndarray:
                            0.0, None))
 
 
-def bank_spectra(setup, temperature, max_order, e_edges, efixed, angles, fwhm) -> np.ndarray:
+def bank_spectra(setup, temperature, max_order, e_edges, efixed, angles, fwhm,
+                 creation_only: bool = False) -> np.ndarray:
     """Resolution-broadened n-phonon spectra per bank, bin-averaged.
 
     Parameters
@@ -43,6 +44,8 @@ def bank_spectra(setup, temperature, max_order, e_edges, efixed, angles, fwhm) -
         Scattering angle of each bank, degrees.
     fwhm : callable
         Energy (meV, array) -> resolution FWHM (meV, array).
+    creation_only : bool
+        n >= 2 terms from phonon creation only (OCLIMAX's convention).
 
     Returns
     -------
@@ -53,7 +56,8 @@ def bank_spectra(setup, temperature, max_order, e_edges, efixed, angles, fwhm) -
     sigma = (crystal.scattering["sigma_coh"] + crystal.scattering["sigma_inc"]) * 1000.0
     step = float(np.min(np.diff(e_edges))) / OVERSAMPLE
     e_limit = float(max(abs(e_edges[0]), abs(e_edges[-1])))
-    terms = multiphonon_terms(setup.dos, crystal, temperature, max_order, e_limit, step)
+    terms = multiphonon_terms(setup.dos, crystal, temperature, max_order, e_limit, step,
+                              creation_only)
     width = np.nan_to_num(fwhm(e_edges))
     pad = 5 * float(np.max(width, initial=0.0))
     near = (terms.energy > e_edges[0] - pad) & (terms.energy < e_edges[-1] + pad)
@@ -93,14 +97,16 @@ def simulate_indirect(request: PowderRequest, progress=None) -> Histogram:
     report(0.5, "modes on the grid and DOS")
     angles = instrument.banks_deg.mean(axis=1)
     spectra = bank_spectra(setup, temperature, request.multiphonon_order, e_edges, efixed,
-                           angles, fwhm)
+                           angles, fwhm, request.creation_only)
     report(1.0, "done")
     signal = spectra.sum(axis=1)
     meta = Metadata(
         instrument=instrument.name, emode="Indirect", efixed=efixed, temperature=temperature,
         title=f"Simulated {instrument.name} S(E), {temperature:g} K",
         provenance=[f"SimulatePowderSQE: incoherent approximation, total cross-section, "
-                    f"multiphonon order {request.multiphonon_order}, mesh {request.grid}^3, "
+                    f"multiphonon order {request.multiphonon_order} ("
+                    f"{'creation only' if request.creation_only else 'complete'}), "
+                    f"mesh {request.grid}^3, "
                     f"force constants {setup.source}"],
         logs={"MultiphononOrder": Log(float(request.multiphonon_order)),
               "ImaginaryModes": Log(float(setup.dos.n_imaginary)),

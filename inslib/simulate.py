@@ -46,6 +46,9 @@ class PowderRequest:
         Coherent, Incoherent.
     multiphonon_order : int
         MultiphononOrder (highest n-phonon term of the incoherent approximation, >= 1).
+    creation_only : bool
+        MultiphononMode "CreationOnly": n >= 2 terms from phonon creation only (OCLIMAX's
+        convention); "Complete" (False, default) keeps annihilation of thermal phonons too.
     grid : int
         MeshSize: Monkhorst-Pack n x n x n for DOS and Debye-Waller.
     sampling : PowderSampling
@@ -60,6 +63,7 @@ class PowderRequest:
     coherent: bool = True
     incoherent: bool = True
     multiphonon_order: int = 10
+    creation_only: bool = False
     grid: int = 16
     sampling: PowderSampling = field(default_factory=PowderSampling)
     q_resolution: float = 0.0
@@ -168,7 +172,7 @@ def _incoherent(setup, request, q_edges, fine_edges, temperature) -> np.ndarray:
     step = float(fine_edges[1] - fine_edges[0])
     e_limit = float(max(abs(fine_edges[0]), abs(fine_edges[-1])))
     terms = multiphonon_terms(setup.dos, crystal, temperature, request.multiphonon_order,
-                              e_limit, step)
+                              e_limit, step, request.creation_only)
     frac = (np.arange(Q_SUBSAMPLES) + 0.5) / Q_SUBSAMPLES
     q = (q_edges[:-1, None] + np.diff(q_edges)[:, None] * frac[None]).ravel()
     centres = 0.5 * (fine_edges[1:] + fine_edges[:-1])
@@ -186,6 +190,10 @@ def _q_broadening(signal, q_edges, fwhm: float) -> np.ndarray:
     return kernel @ signal
 
 
+def _mode(request) -> str:
+    return "creation only" if request.creation_only else "complete"
+
+
 def _result(template, signal, request, temperature, setup, logs) -> Histogram:
     meta = template.metadata
     meta.temperature = temperature
@@ -194,8 +202,8 @@ def _result(template, signal, request, temperature, setup, logs) -> Histogram:
     meta.title = f"Simulated S(|Q|,E): {Path(request.force_constants).name}, {temperature:g} K"
     meta.provenance = [*meta.provenance,
                        f"SimulatePowderSQE: {' + '.join(terms)}, multiphonon order "
-                       f"{request.multiphonon_order}, mesh {request.grid}^3, force constants "
-                       f"{setup.source}"]
+                       f"{request.multiphonon_order} ({_mode(request)}), mesh {request.grid}^3, "
+                       f"force constants {setup.source}"]
     meta.logs.update(logs)
     meta.logs["ImaginaryModes"] = Log(float(setup.dos.n_imaginary))
     meta.logs["LowestModeEnergy"] = Log(float(setup.dos.lowest), "meV")

@@ -64,18 +64,26 @@ def msd_from_dos(dos, crystal, temperature: float) -> np.ndarray:
 
 
 def multiphonon_terms(dos, crystal, temperature: float, max_order: int, e_limit: float,
-                      step: float | None = None) -> MultiphononTerms:
-    """T_n for n = 1..max_order on a grid covering +-e_limit meV (plus the phonon band)."""
+                      step: float | None = None, creation_only: bool = False
+                      ) -> MultiphononTerms:
+    """T_n for n = 1..max_order on a grid covering +-e_limit meV (plus the phonon band).
+
+    ``creation_only``: build the n >= 2 terms from phonon creation alone (the E > 0 part of
+    T_1), OCLIMAX's "0 -> n" convention. The default is the complete expansion, where an
+    n-phonon process may also annihilate thermal phonons (it obeys detailed balance; at
+    room temperature it puts noticeably more weight in the n >= 2 terms).
+    """
     step = step or dos.width
     half = math.ceil((e_limit + dos.energy[-1] * max_order) / step)
     energy = np.arange(-half, half + 1) * step
     one = _thermal_one_phonon(dos, temperature, energy)
     one /= one.sum(axis=1, keepdims=True) * step
-    orders = [one]
+    base = np.where(energy[None] > 0, one, 0.0) if creation_only else one
+    orders, previous = [one], base
     for _ in range(1, max_order):
-        nxt = np.stack([fftconvolve(prev, first, mode="same") * step
-                        for prev, first in zip(orders[-1], one, strict=True)])
-        orders.append(np.clip(nxt, 0.0, None))
+        previous = np.stack([np.clip(fftconvolve(a, b, mode="same") * step, 0.0, None)
+                             for a, b in zip(previous, base, strict=True)])
+        orders.append(previous)
     return MultiphononTerms(energy, np.stack(orders), msd_from_dos(dos, crystal, temperature))
 
 

@@ -2,10 +2,11 @@
 
 Same input (pathSQE Ge force constants, 16^3 mesh), same bins, OCLIMAX's resolution polynomial
 (ERES = 2.5 + 5e-3 E + 1e-7 E^2, taken in cm^-1). Measured agreement (docs/validation.md):
-peaks 10.60 / 35.30 meV against 10.60 / 34.80 meV; forward/backward intensity 0.331 vs 0.321;
-one-phonon fraction 0.900 vs 0.920, two-phonon 0.089 vs 0.073 (23 %), three-phonon 50 % apart.
-The issue's 10 % per order holds for the one-phonon term only; the tolerances below are the
-measured ones with margin, so a regression shows; the gap is recorded, not hidden.
+peaks 10.60 / 35.30 meV against 10.60 / 34.80 meV; forward/backward intensity 0.331 vs 0.321.
+Multiphonon fractions: OCLIMAX's "0 -> n" terms build the n >= 2 orders from phonon creation
+only; with MultiphononMode=CreationOnly every order agrees within 4 % (issue: 10 %). The
+complete expansion (default: thermal phonons may also be annihilated) puts more weight in
+the n >= 2 orders at 300 K (two-phonon 0.089 vs 0.073); those bounds are regression checks.
 """
 
 import numpy as np
@@ -25,8 +26,7 @@ def oclimax(shared):
     return np.array([[float(x) for x in row] for row in rows])
 
 
-@pytest.fixture(scope="module")
-def ours(shared, oclimax):
+def _spectra(shared, oclimax, creation_only):
     base = shared / "force_constants" / "pathSQE_Ge_ARCS"
     setup = cached_setup(str(base / "FORCE_CONSTANTS"), str(base / "POSCAR"), 300.0, 16)
     energy = oclimax[:, 0]
@@ -36,7 +36,17 @@ def ours(shared, oclimax):
         cm = np.abs(e) / to_mev(1.0, "cm^-1")
         return to_mev(2.5 + 5e-3 * cm + 1e-7 * cm**2, "cm^-1")
 
-    return bank_spectra(setup, 300.0, 10, edges, 3.5, [135.0, 45.0], fwhm)
+    return bank_spectra(setup, 300.0, 10, edges, 3.5, [135.0, 45.0], fwhm, creation_only)
+
+
+@pytest.fixture(scope="module")
+def ours(shared, oclimax):
+    return _spectra(shared, oclimax, creation_only=False)
+
+
+@pytest.fixture(scope="module")
+def oclimax_convention(shared, oclimax):
+    return _spectra(shared, oclimax, creation_only=True)
 
 
 def _peaks(energy, spectrum):
@@ -58,10 +68,22 @@ def test_forward_backward_ratio(oclimax, ours):
     assert abs(mine / theirs - 1) < 0.05
 
 
-def test_multiphonon_fractions(oclimax, ours):
-    back = ours[0]
-    mine = np.array([back[0].sum(), back[1].sum(), back[2].sum()]) / back.sum()
+def _fractions(spectra):
+    back = spectra[0]
+    return np.array([back[0].sum(), back[1].sum(), back[2].sum(), back[3:].sum()]) / back.sum()
+
+
+def test_multiphonon_fractions_in_oclimax_convention(oclimax, oclimax_convention):
+    """Orders 1, 2, 3, 4+ within 10 % (measured 0.1 %, 1.2 %, 2.3 %, 3.9 %)."""
+    theirs = oclimax[:, 3:7].sum(axis=0) / oclimax[:, 1].sum()
+    mine = _fractions(oclimax_convention)
+    np.testing.assert_allclose(mine, theirs, rtol=0.10)
+
+
+def test_multiphonon_fractions_complete_expansion(oclimax, ours):
+    """Regression bounds for the default (complete) expansion, measured 2.2 %, 23 %, 50 %."""
     theirs = oclimax[:, 3:6].sum(axis=0) / oclimax[:, 1].sum()
-    assert abs(mine[0] / theirs[0] - 1) < 0.03  # one-phonon: 10 % asked, 2.2 % measured
-    assert abs(mine[1] / theirs[1] - 1) < 0.30  # two-phonon: 23 % measured (issue asks 10 %)
-    assert abs(mine[2] / theirs[2] - 1) < 0.60  # three-phonon: 50 % measured
+    mine = _fractions(ours)[:3]
+    assert abs(mine[0] / theirs[0] - 1) < 0.03
+    assert 1.15 < mine[1] / theirs[1] < 1.30  # annihilation adds to the two-phonon term
+    assert 1.3 < mine[2] / theirs[2] < 1.6
