@@ -195,26 +195,28 @@ def mode_spectra(model, q_frac, e_edges, fwhm, temperature, dw):
     import torch
 
     modes = model.modes(q_frac)
-    sf = coherent_structure_factor(model, modes, dw)[0]
-    freqs = modes.frequencies[0]
+    sf = coherent_structure_factor(model, modes, dw)[0].cpu()  # histograms on the CPU
+    freqs = modes.frequencies[0].cpu()
     occupation = bose(freqs, temperature)
     energy = torch.cat([freqs, -freqs], dim=1)
     weight = torch.cat([sf * (occupation + 1), sf * occupation], dim=1)
+    rows = torch.arange(len(q_frac))[:, None].expand_as(energy)
     width = float(e_edges[1] - e_edges[0])
     sigma = _sigma(energy, fwhm)
-    reach = math.ceil(5 * float(sigma.max()) / width) + 1 if float(sigma.max()) > 0 else 0
+    # beyond 4.5 sigma a Gaussian holds < 7e-6 of its weight
+    reach = math.ceil(4.5 * float(sigma.max()) / width) + 1 if float(sigma.max()) > 0 else 0
+    near = ((energy + (reach + 1) * width > float(e_edges[0]))
+            & (energy - (reach + 1) * width < float(e_edges[-1])) & (weight > 0))
+    energy, weight, sigma, rows = energy[near], weight[near], sigma[near], rows[near]
     edges = torch.as_tensor(e_edges, dtype=energy.dtype)
     centre = torch.floor((energy - float(e_edges[0])) / width).long()
-    offsets = torch.arange(-reach, reach + 1)
-    bins = centre[..., None] + offsets  # (nq, modes, window)
+    bins = centre[:, None] + torch.arange(-reach, reach + 1)  # (deltas, window)
     inside = (bins >= 0) & (bins < len(e_edges) - 1)
     safe = bins.clamp(0, len(e_edges) - 2)
-    lo, hi = edges[safe] - energy[..., None], edges[safe + 1] - energy[..., None]
-    fraction = _gaussian_mass(lo, hi, sigma[..., None]) / width
-    values = (weight[..., None] * fraction)[inside]
-    rows = torch.arange(len(q_frac))[:, None, None].expand_as(bins)[inside]
-    flat = rows * (len(e_edges) - 1) + bins[inside]
-    out = torch.zeros(len(q_frac) * (len(e_edges) - 1), dtype=values.dtype)
+    lo, hi = edges[safe] - energy[:, None], edges[safe + 1] - energy[:, None]
+    values = (weight[:, None] * _gaussian_mass(lo, hi, sigma[:, None]) / width)[inside]
+    flat = (rows[:, None] * (len(e_edges) - 1) + bins)[inside]
+    out = torch.zeros(len(q_frac) * (len(e_edges) - 1), dtype=sf.dtype)
     return out.index_add_(0, flat, values).reshape(len(q_frac), len(e_edges) - 1)
 
 

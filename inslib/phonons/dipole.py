@@ -129,7 +129,7 @@ class DipoleSum:
         self.born_t = torch.as_tensor(self.born, **opts)
         self.eps_t = torch.as_tensor(self.eps, **opts)
         origin = int(np.flatnonzero(~np.any(self.cells, axis=1))[0])
-        recip0 = self.reciprocal(torch.zeros((1, 3), **opts))[0].real.numpy()
+        recip0 = self.reciprocal(torch.zeros((1, 3), **opts))[0].real.cpu().numpy()
         q0 = (recip0.reshape(n, 3, n, 3).transpose(0, 2, 1, 3) + real.sum(axis=0)).sum(axis=1)
         real[origin, np.arange(n), np.arange(n)] -= 0.5 * (q0 + q0.transpose(0, 2, 1))
         self.table = torch.as_tensor(real.reshape(len(cells), n * n * 9), **opts)

@@ -127,9 +127,9 @@ def density_of_states(model, grid=(16, 16, 16), width: float = 0.1, e_max=None,
                       frequency_min: float = 0.01, smooth: bool = True) -> DensityOfStates:
     """Partial DOS by histogramming grid modes into bins of ``width`` meV (regularised)."""
     all_modes = list(grid_modes(model, grid))
-    freqs = np.concatenate([m.frequencies[0].numpy() for m in all_modes])
+    freqs = np.concatenate([m.frequencies[0].cpu().numpy() for m in all_modes])
     weights = np.concatenate([
-        (np.abs(m.eigenvectors[0].numpy()) ** 2).sum(axis=-1) for m in all_modes])
+        (np.abs(m.eigenvectors[0].cpu().numpy()) ** 2).sum(axis=-1) for m in all_modes])
     top = float(freqs.max()) * 1.05 if e_max is None else float(e_max)
     edges = np.arange(0.0, top + width, width)
     partial = histogram_pdos(freqs, weights, edges, frequency_min=frequency_min) * np.diff(

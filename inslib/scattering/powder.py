@@ -92,8 +92,8 @@ def coherent_powder(model, q_edges, fine_edges, temperature, dw=None,
         stop = min(start + sampling.chunk, len(vectors))
         q_frac = vectors[start:stop] @ inv_recip
         modes = model.modes(q_frac)
-        sf = coherent_structure_factor(model, modes, dw)[0]
-        freqs = modes.frequencies[0]
+        sf = coherent_structure_factor(model, modes, dw)[0].cpu()  # histograms on the CPU
+        freqs = modes.frequencies[0].cpu()
         occupation = bose(freqs, temperature)
         slot = torch.as_tensor((half[start:stop] * n_q + bin_index[start:stop]) * n_fine)
         for energy, weight in ((freqs, sf * (occupation + 1)), (-freqs, sf * occupation)):

@@ -98,7 +98,8 @@ def dw_sum(modes, temperature, frequency_min, weights=None):
         coth = torch.ones_like(safe)
     factor = torch.where(keep, coth / safe, torch.zeros_like(safe))
     if weights is not None:
-        factor = factor * torch.as_tensor(weights, dtype=factor.dtype)[None, :, None]
+        factor = factor * torch.as_tensor(weights, dtype=factor.dtype,
+                                          device=factor.device)[None, :, None]
     e = modes.eigenvectors
     outer = torch.einsum("sqm,sqmia,sqmib->siab", factor.to(e.dtype), e, e.conj())
     return outer.real
@@ -115,7 +116,7 @@ def symmetrise_dw(w, crystal):
     result = torch.zeros_like(w)
     for rot, frac, trans in zip(cart, sym.rotations, sym.translations, strict=True):
         target = _atom_map(crystal, frac, trans)
-        r = torch.as_tensor(rot, dtype=w.dtype)
+        r = torch.as_tensor(rot, dtype=w.dtype, device=w.device)
         result[:, target] += r @ w @ r.T
     return result / len(cart)
 
