@@ -116,6 +116,12 @@ def simulate_powder(request: PowderRequest, progress=None) -> Histogram:
     report = progress or (lambda _fraction, _message: None)
     temperature = float(_temperature(request))
     template = create_sqe_template(request.template)
+    if template.mask.all():
+        q, e = template.axes[0].edges, template.axes[1].edges
+        msg = (f"QBinning/EBinning: no (|Q|, E) bin of |Q| {q[0]:g}-{q[-1]:g} 1/A, E "
+               f"{e[0]:g}-{e[-1]:g} meV is reachable on {template.metadata.instrument} at this "
+               "setting; choose bins inside the kinematic range (CreateSQETemplate shows it)")
+        raise SimulationError(msg)
     setup = cached_setup(request.force_constants, request.structure, temperature, request.grid)
     report(0.1, "modes on the grid, Debye-Waller, DOS")
     q_edges, e_edges = template.axes[0].edges, template.axes[1].edges

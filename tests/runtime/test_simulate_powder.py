@@ -153,3 +153,12 @@ def test_multiphonon_mode_reaches_the_simulation(ge_files):
     ratio = creation.signal[:, band].sum() / complete.signal[:, band].sum()
     assert 0.9 < ratio < 1.1
     assert "creation only" in creation.metadata.provenance[-1]
+
+
+def test_bins_outside_the_kinematic_range_are_refused(al_fc, tmp_path, capsys):
+    status = main(["run", "SimulatePowderSQE", f"ForceConstantsFile={al_fc}", "Instrument=ARCS",
+                   "Ei=80", "Temperature=300", "QBinning=20,0.1,25", "EBinning=0,1,70",
+                   f"OutputWorkspace={tmp_path / 'out'}"])
+    assert status == 2
+    assert "QBinning/EBinning: no (|Q|, E) bin" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
