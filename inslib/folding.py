@@ -36,8 +36,6 @@ class FoldGeometry:
 
     Attributes
     ----------
-    crystal : Crystal
-        Conventional cell with the space group's symmetry (a real structure or a dummy orbit).
     operations : numpy.ndarray, shape (n_ops, 3, 3)
         Point-group operations acting on hkl row vectors (hkl @ op), time reversal included.
     metric : numpy.ndarray, shape (3, 3)
@@ -46,7 +44,6 @@ class FoldGeometry:
         hkl @ to_primitive = coordinates in the primitive reciprocal basis.
     """
 
-    crystal: Crystal
     operations: np.ndarray
     metric: np.ndarray
     to_primitive: np.ndarray
@@ -111,7 +108,7 @@ def fold_geometry(crystal: Crystal, data_lattice=None, time_reversal: bool = Tru
     ops = np.unique(np.round(ops, 8).reshape(len(ops), -1), axis=0).reshape(-1, 3, 3)
     cell = lattice_cell(data_lattice) if data_lattice is not None else crystal.cell
     recip = 2 * math.pi * np.linalg.inv(cell).T
-    return FoldGeometry(crystal, ops, recip @ recip.T, _primitive_transform(crystal))
+    return FoldGeometry(ops, recip @ recip.T, _primitive_transform(crystal))
 
 
 def _primitive_transform(crystal: Crystal) -> np.ndarray:
