@@ -237,10 +237,14 @@ _CACHE_SIZE = 4
 
 
 def _file_key(path: str) -> tuple:
+    """Identity of an input file and of the phonopy files read beside it (name, mtime, size)."""
     if not path:
         return ("",)
-    stat = Path(path).stat()
-    return (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+    path = Path(path)
+    siblings = [path.parent / name for name in ("FORCE_SETS", "FORCE_CONSTANTS", "BORN",
+                                                 "SPOSCAR")]
+    return tuple((str(f.resolve()), f.stat().st_mtime_ns, f.stat().st_size)
+                 for f in [path, *siblings] if f.is_file())
 
 
 def cached_setup(fc_path: str, structure: str, temperature: float, grid: int) -> Setup:

@@ -70,7 +70,10 @@ def test_setup_is_cached_for_repeated_calls(al_fc, tmp_path):
     (tmp_path / "FORCE_SETS").write_bytes((Path(al_fc).parent / "FORCE_SETS").read_bytes())
     again = simulate.cached_setup(str(copy), "", 300.0, 8)
     os.utime(copy, ns=(0, 10**9))  # an edited file (new mtime) is read again
-    assert simulate.cached_setup(str(copy), "", 300.0, 8) is not again
+    edited = simulate.cached_setup(str(copy), "", 300.0, 8)
+    assert edited is not again
+    os.utime(tmp_path / "FORCE_SETS", ns=(0, 2 * 10**9))  # so is new FORCE_SETS beside it
+    assert simulate.cached_setup(str(copy), "", 300.0, 8) is not edited
 
 
 @pytest.mark.parametrize(("properties", "prop", "fragment"), [
