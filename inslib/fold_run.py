@@ -294,7 +294,7 @@ def _outputs(sums, fold, first: Volume, request) -> tuple[Histogram, Histogram]:
 
 
 def _metadata(base: Metadata, request) -> Metadata:
-    labels = " ".join(f"{request.path}".split())
+    labels = request.path.strip()
     source = request.structure or request.space_group
     return Metadata(
         instrument=base.instrument, emode=base.emode, ei=base.ei,

@@ -132,8 +132,7 @@ def path_points(spec: str, crystal: Crystal) -> list:
     known = seekpath_path(crystal).points
     segments = []
     for piece in spec.replace(" ", "").split("|"):
-        tokens = [t for t in piece.split("-") if t] if "[" not in piece else _split(piece)
-        points = [_point(t, known) for t in tokens]
+        points = [_point(t, known) for t in _split(piece)]
         if len(points) < 2:
             msg = f"QPath: piece {piece!r} needs at least two points"
             raise PathError(msg)
@@ -142,6 +141,7 @@ def path_points(spec: str, crystal: Crystal) -> list:
 
 
 def _split(piece: str) -> list:
+    """Tokens of a path piece split at '-' outside brackets ("[0,0,0]-X" -> ["[0,0,0]", "X"])."""
     tokens, depth, current = [], 0, ""
     for char in piece:
         depth += char == "["

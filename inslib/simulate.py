@@ -30,6 +30,12 @@ class SimulationError(ValueError):
     """A simulation request that cannot be run; the message names the property."""
 
 
+def raise_errors(errors: dict) -> None:
+    """Raise SimulationError listing {property: message} when there is any."""
+    if errors:
+        raise SimulationError("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
 @dataclass
 class PowderRequest:
     """Inputs of a powder simulation (SimulatePowderSQE property names in the comments).
@@ -110,9 +116,11 @@ def simulate_powder(request: PowderRequest, progress=None) -> Histogram:
         Signal in mbarn/meV per atom (bin averages), NaN where masked; logs record the terms,
         temperature, imaginary modes and the powder-average convergence estimate.
     """
-    errors = validate_powder(request)
-    if errors:
-        raise SimulationError("; ".join(f"{k}: {v}" for k, v in errors.items()))
+    raise_errors(validate_powder(request))
+    return _powder_map(request, progress)
+
+
+def _powder_map(request: PowderRequest, progress) -> Histogram:
     report = progress or (lambda _fraction, _message: None)
     temperature = float(_temperature(request))
     template = create_sqe_template(request.template)
@@ -145,15 +153,13 @@ def simulate_powder(request: PowderRequest, progress=None) -> Histogram:
 
 def run_powder(request: PowderRequest, progress=None) -> Histogram:
     """Run the simulation the instrument calls for: a map (direct) or S(E) per bank (indirect)."""
-    errors = validate_powder(request)
-    if errors:
-        raise SimulationError("; ".join(f"{k}: {v}" for k, v in errors.items()))
+    raise_errors(validate_powder(request))
     instrument = request.template.instrument or request.template.template.metadata.instrument
     if load_instrument(instrument).geometry == "indirect":
         from inslib.indirect import simulate_indirect
 
         return simulate_indirect(request, progress)
-    return simulate_powder(request, progress)
+    return _powder_map(request, progress)
 
 
 def _fine_grid(request, template, e_edges):

@@ -12,7 +12,7 @@ import numpy as np
 
 from inslib.axes import Axis, energy_axis, parse_binning
 from inslib.histogram import Histogram, Log, Metadata
-from inslib.simulate import SimulationError, cached_setup
+from inslib.simulate import SimulationError, cached_setup, raise_errors
 from inslib.single_crystal import GridRequest, hkl_cell, simulate_grid
 
 
@@ -107,9 +107,7 @@ def _check_q_binning(text: str, index: int) -> None:
 
 def run_single_crystal(request: SingleCrystalRequest, progress=None) -> Histogram:
     """Simulate a grid (or a q-path) for a validated request."""
-    errors = validate_single_crystal(request)
-    if errors:
-        raise SimulationError("; ".join(f"{k}: {v}" for k, v in errors.items()))
+    raise_errors(validate_single_crystal(request))
     report = progress or (lambda _fraction, _message: None)
     setup = cached_setup(request.force_constants, request.structure, request.temperature,
                          request.grid)

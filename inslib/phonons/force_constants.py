@@ -176,10 +176,11 @@ def _from_bare_fc(path: Path, structure, supercell) -> ForceConstants:
         msg = f"ForceConstantsFile {path.name!r} is a bare force-constant file: give StructureFile"
         raise ForceConstantsError(msg)
     crystal = load_structure(structure)
-    matrix = _supercell_matrix(path, crystal, supercell)
+    fc = _read_fc_array(path)
+    matrix = _supercell_matrix(path, crystal, supercell, fc.shape[1])
     phonon = phonopy.Phonopy(_phonopy_atoms(crystal), supercell_matrix=matrix,
                              primitive_matrix=None, log_level=0)
-    phonon.force_constants = _read_fc_array(path)
+    phonon.force_constants = fc
     born = path.parent / "BORN"
     if born.is_file():
         from phonopy.file_IO import parse_BORN
@@ -199,7 +200,7 @@ def _read_fc_array(path: Path) -> np.ndarray:
     return parse_FORCE_CONSTANTS(str(path))
 
 
-def _supercell_matrix(path: Path, crystal: Crystal, supercell) -> np.ndarray:
+def _supercell_matrix(path: Path, crystal: Crystal, supercell, n_super: int) -> np.ndarray:
     if supercell is not None:
         arr = np.asarray(supercell, dtype=int)
         return np.diag(arr) if arr.shape == (3,) else arr.reshape(3, 3)
@@ -207,7 +208,6 @@ def _supercell_matrix(path: Path, crystal: Crystal, supercell) -> np.ndarray:
     if sposcar.is_file():  # phonopy's own supercell beside the force constants
         cell = load_structure(sposcar).cell
         return np.rint(np.linalg.solve(crystal.cell.T, cell.T).T).astype(int)
-    n_super = _read_fc_array(path).shape[1]
     ratio = n_super / crystal.n_atoms
     size = round(ratio ** (1 / 3))
     if size**3 != ratio:

@@ -132,8 +132,7 @@ def density_of_states(model, grid=(16, 16, 16), width: float = 0.1, e_max=None,
         (np.abs(m.eigenvectors[0].cpu().numpy()) ** 2).sum(axis=-1) for m in all_modes])
     top = float(freqs.max()) * 1.05 if e_max is None else float(e_max)
     edges = np.arange(0.0, top + width, width)
-    partial = histogram_pdos(freqs, weights, edges, frequency_min=frequency_min) * np.diff(
-        edges)[None, :] / width
+    partial = histogram_pdos(freqs, weights, edges, frequency_min=frequency_min)
     centres = 0.5 * (edges[1:] + edges[:-1])
     if smooth and freqs.max() > frequency_min:
         partial = regularise(partial, centres, width, float(freqs.max()), min(grid))

@@ -19,10 +19,10 @@ PATH = "G-X-U|K-G-L"
 
 
 @pytest.fixture(scope="module")
-def ge(shared):
-    base = shared / "force_constants" / "pathSQE_Ge_ARCS"
-    return {"structure": str(base / "POSCAR"),
-            "setup": cached_setup(str(base / "FORCE_CONSTANTS"), str(base / "POSCAR"), 10.0, 8)}
+def ge(ge_files):
+    return {"structure": ge_files["StructureFile"],
+            "setup": cached_setup(ge_files["ForceConstantsFile"], ge_files["StructureFile"],
+                                  10.0, 8)}
 
 
 def _volume(signal, variance=None, mask=None) -> Histogram:

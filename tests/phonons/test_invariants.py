@@ -13,9 +13,9 @@ from inslib.structure import symmetry
 
 
 @pytest.fixture(scope="module")
-def ge(shared):
-    base = shared / "force_constants" / "pathSQE_Ge_ARCS"
-    return load_force_constants(base / "FORCE_CONSTANTS", structure=base / "POSCAR")
+def ge(ge_files):
+    return load_force_constants(ge_files["ForceConstantsFile"],
+                                structure=ge_files["StructureFile"])
 
 
 @pytest.fixture(scope="module")

@@ -20,13 +20,6 @@ def al_fc(shared):
     return str(shared / "force_constants" / "phonopy_example_Al_ABACUS" / "phonopy.yaml")
 
 
-@pytest.fixture(scope="module")
-def ge_files(shared):
-    base = shared / "force_constants" / "pathSQE_Ge_ARCS"
-    return {"ForceConstantsFile": str(base / "FORCE_CONSTANTS"),
-            "StructureFile": str(base / "POSCAR")}
-
-
 def test_on_measured_template_same_bins_mask_and_metadata(shared, al_fc, tmp_path):
     measured = read_histogram_h5(shared / "powder_Al_ARCS_Ei80" / "Al-iqe.h5")
     out = run_algorithm("SimulatePowderSQE", ForceConstantsFile=al_fc, InputWorkspace=measured,

@@ -13,9 +13,8 @@ from inslib.simulate import cached_setup
 
 
 @pytest.fixture(scope="module")
-def ge(shared):
-    base = shared / "force_constants" / "pathSQE_Ge_ARCS"
-    return cached_setup(str(base / "FORCE_CONSTANTS"), str(base / "POSCAR"), 300.0, 16)
+def ge(ge_files):
+    return cached_setup(ge_files["ForceConstantsFile"], ge_files["StructureFile"], 300.0, 16)
 
 
 @pytest.fixture(scope="module")

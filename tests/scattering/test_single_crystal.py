@@ -8,46 +8,39 @@ from inslib.runtime.host import InvalidArgumentsError, run_algorithm
 from inslib.simulate_crystal import SingleCrystalRequest, run_single_crystal
 
 
-@pytest.fixture(scope="module")
-def ge(shared):
-    base = shared / "force_constants" / "pathSQE_Ge_ARCS"
-    return {"ForceConstantsFile": str(base / "FORCE_CONSTANTS"),
-            "StructureFile": str(base / "POSCAR")}
-
-
-def _cut(ge, samples, seed):
-    request = SingleCrystalRequest(ge["ForceConstantsFile"], ge["StructureFile"],
+def _cut(ge_files, samples, seed):
+    request = SingleCrystalRequest(ge_files["ForceConstantsFile"], ge_files["StructureFile"],
                                    q_binning=["3.8,0.4,4.2", "-0.1,0.1", "-0.1,0.1"],
                                    e_binning="0,5,40", temperature=10.0, fwhm=1.0,
                                    samples=samples, seed=seed, grid=8)
     return run_single_crystal(request).signal.reshape(-1)
 
 
-def test_bin_value_is_an_unbiased_bin_average(ge):
+def test_bin_value_is_an_unbiased_bin_average(ge_files):
     """One random point per bin estimates the bin average without bias.
 
     Around the (4,0,0) zone centre the intensity varies strongly inside the bin: the mean of
     one-point estimates over 30 seeds agrees with a dense (6^3 points) average within 4
     standard errors, and the value at the bin centre is far from both.
     """
-    dense = _cut(ge, 6, 0)
-    singles = np.array([_cut(ge, 1, seed) for seed in range(30)])
+    dense = _cut(ge_files, 6, 0)
+    singles = np.array([_cut(ge_files, 1, seed) for seed in range(30)])
     mean, error = singles.mean(axis=0), singles.std(axis=0, ddof=1) / np.sqrt(len(singles))
     strong = dense > 0.05 * dense.max()
     assert np.all(np.abs(mean - dense)[strong] <= 4 * error[strong] + 1e-3 * dense.max())
-    centre = SingleCrystalRequest(ge["ForceConstantsFile"], ge["StructureFile"],
+    centre = SingleCrystalRequest(ge_files["ForceConstantsFile"], ge_files["StructureFile"],
                                   q_binning=["3.99999,0.00002,4.00001", "-1e-5,1e-5", "-1e-5,1e-5"],
                                   e_binning="0,5,40", temperature=10.0, fwhm=1.0, grid=8)
     at_centre = run_single_crystal(centre).signal.reshape(-1)
     assert np.abs(at_centre - dense).max() > 0.2 * dense.max()
 
 
-def test_md_template_from_mdnorm_file(shared, ge, tmp_path):
+def test_md_template_from_mdnorm_file(shared, ge_files, tmp_path):
     """The Sunny/MDNorm 4D file as template: same dimensions, projections, edges; SaveMD out."""
     template = read_md(shared / "mantid_files" / "Sunny.jl_1Dcut_sym_0p00T_K.nxs")
     out = run_algorithm("SimulateSingleCrystalSQE", InputWorkspace=template, Temperature="5",
                         EnergyResolution="0.05", MeshSize="6", OutputWorkspace="s",
-                        **ge)["OutputWorkspace"]
+                        **ge_files)["OutputWorkspace"]
     assert out.shape == template.shape
     for ours, theirs in zip(out.axes, template.axes, strict=True):
         np.testing.assert_allclose(ours.edges, theirs.edges)
@@ -57,13 +50,13 @@ def test_md_template_from_mdnorm_file(shared, ge, tmp_path):
     np.testing.assert_allclose(back.signal, out.signal)
 
 
-def test_slice_has_hkl_dimensions_and_cubic_symmetry_of_the_mean(ge):
+def test_slice_has_hkl_dimensions_and_cubic_symmetry_of_the_mean(ge_files):
     """[H,K,0] slice of Ge: S(H,K) and S(K,H) agree within the sampling noise (m-3m)."""
     out = run_algorithm("SimulateSingleCrystalSQE", Temperature="10", EnergyResolution="2",
                         Dimension0Binning="0,0.5,3", Dimension1Binning="0,0.5,3",
                         Dimension2Binning="-0.05,0.05", Dimension3Binning="2,4,38",
                         SamplesPerBin="3", MeshSize="6", OutputWorkspace="s",
-                        **ge)["OutputWorkspace"]
+                        **ge_files)["OutputWorkspace"]
     assert out.shape == (6, 6, 1, 9)
     assert [a.name for a in out.axes] == ["[H,0,0]", "[0,K,0]", "[0,0,L]", "DeltaE"]
     slab = out.signal[:, :, 0].sum(axis=-1)
@@ -71,16 +64,16 @@ def test_slice_has_hkl_dimensions_and_cubic_symmetry_of_the_mean(ge):
     assert np.corrcoef(slab.ravel(), slab.T.ravel())[0, 1] > 0.95
 
 
-def test_qpath_ticks_and_unknown_label(ge):
+def test_qpath_ticks_and_unknown_label(ge_files):
     out = run_algorithm("SimulateSingleCrystalSQE", Temperature="10", QPath="G-X-U|K-G",
                         EnergyResolution="1", MeshSize="6", OutputWorkspace="s",
-                        **ge)["OutputWorkspace"]
+                        **ge_files)["OutputWorkspace"]
     labels = [label for _, label in out.axes[0].ticks]
     assert labels == ["G", "X", "U|K", "G"]
     assert out.axes[0].unit == "Path"
     with pytest.raises(ValueError, match="QPath: unknown label"):
         run_algorithm("SimulateSingleCrystalSQE", Temperature="10", QPath="G-Q",
-                      OutputWorkspace="s", **ge)
+                      OutputWorkspace="s", **ge_files)
 
 
 @pytest.mark.parametrize(("properties", "prop"), [
@@ -89,15 +82,15 @@ def test_qpath_ticks_and_unknown_label(ge):
     ({"QDimension1": "1,0"}, "QDimension1"),
     ({"Dimension0Binning": "2,0.1,1"}, "Dimension0Binning"),
 ])
-def test_bad_input_names_the_property(ge, properties, prop):
+def test_bad_input_names_the_property(ge_files, properties, prop):
     with pytest.raises(InvalidArgumentsError) as info:
         run_algorithm("SimulateSingleCrystalSQE", OutputWorkspace="s",
-                      **{"Temperature": "10", **ge, **properties})
+                      **{"Temperature": "10", **ge_files, **properties})
     assert prop in info.value.errors
 
 
-def test_powder_workspace_is_not_a_4d_template(shared, ge):
+def test_powder_workspace_is_not_a_4d_template(shared, ge_files):
     with pytest.raises(InvalidArgumentsError) as info:
         run_algorithm("SimulateSingleCrystalSQE", Temperature="10", OutputWorkspace="s",
-                      InputWorkspace=str(shared / "powder_Al_ARCS_Ei80" / "Al-iqe.h5"), **ge)
+                      InputWorkspace=str(shared / "powder_Al_ARCS_Ei80" / "Al-iqe.h5"), **ge_files)
     assert "4D" in info.value.errors["InputWorkspace"]
