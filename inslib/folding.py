@@ -23,7 +23,7 @@ from itertools import pairwise
 import numpy as np
 from scipy import sparse
 
-from inslib.structure import Crystal, seekpath_path, symmetry
+from inslib.structure import Crystal, seekpath_path, spglib_module, symmetry
 
 
 class FoldError(ValueError):
@@ -66,8 +66,7 @@ def space_group_crystal(space_group: str, lattice) -> Crystal:
     lattice : sequence of 6 floats
         a, b, c (Angstrom), alpha, beta, gamma (degrees) of the conventional cell.
     """
-    import spglib
-
+    spglib = spglib_module()
     hall = _hall_number(space_group)
     ops = spglib.get_symmetry_from_database(hall)
     seed = np.array([0.1234, 0.2345, 0.3456])
@@ -85,8 +84,7 @@ def space_group_crystal(space_group: str, lattice) -> Crystal:
 
 
 def _hall_number(space_group: str) -> int:
-    import spglib
-
+    spglib = spglib_module()
     text = str(space_group).replace(" ", "")
     for hall in range(1, 531):
         kind = spglib.get_spacegroup_type(hall)

@@ -21,6 +21,7 @@ from inslib.histogram import MDHISTO, Histogram, Log, Metadata
 from inslib.scattering.broadening import FWHM_TO_SIGMA
 from inslib.scattering.coherent import coherent_structure_factor
 from inslib.scattering.thermal import bose
+from inslib.structure import symmetry_dataset
 
 CHUNK = 20000  # q-points per batch
 
@@ -60,9 +61,7 @@ class GridRequest:
 
 def hkl_cell(crystal, symprec: float = 1e-3) -> np.ndarray:
     """Conventional standard cell of the crystal in its own Cartesian frame, rows (Angstrom)."""
-    import spglib
-
-    data = spglib.get_symmetry_dataset(crystal.spglib_cell(), symprec=symprec)
+    data = symmetry_dataset(crystal, symprec)
     return np.linalg.inv(np.asarray(data.transformation_matrix)).T @ crystal.cell
 
 

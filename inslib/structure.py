@@ -225,14 +225,31 @@ def _unique(matrices: np.ndarray) -> np.ndarray:
     return np.unique(matrices.reshape(len(matrices), -1), axis=0).reshape(-1, 3, 3)
 
 
-def symmetry(crystal: Crystal, symprec: float = 1e-3) -> Symmetry:
-    """Find the space group of a crystal with spglib."""
+def spglib_module():
+    """Return spglib with exceptions on errors (opt-in since 2.7, the default from 3.0).
+
+    The old handling returned None and warns on every call in spglib 2.8; phonopy opts in the
+    same way when it is imported.
+    """
     import spglib
 
-    data = spglib.get_symmetry_dataset(crystal.spglib_cell(), symprec=symprec)
-    if data is None:
-        msg = f"spglib found no symmetry at symprec={symprec}: check the structure"
-        raise StructureError(msg)
+    spglib.error.OLD_ERROR_HANDLING = False
+    return spglib
+
+
+def symmetry_dataset(crystal: Crystal, symprec: float = 1e-3):
+    """Return spglib's symmetry dataset of a crystal; StructureError where it finds none."""
+    spglib = spglib_module()
+    try:
+        return spglib.get_symmetry_dataset(crystal.spglib_cell(), symprec=symprec)
+    except spglib.error.SpglibError as exc:
+        msg = f"spglib found no symmetry at symprec={symprec} ({exc}): check the structure"
+        raise StructureError(msg) from exc
+
+
+def symmetry(crystal: Crystal, symprec: float = 1e-3) -> Symmetry:
+    """Find the space group of a crystal with spglib."""
+    data = symmetry_dataset(crystal, symprec)
     return Symmetry(int(data.number), str(data.international), np.array(data.rotations),
                     np.array(data.translations))
 
@@ -249,10 +266,14 @@ def conventional(crystal: Crystal, symprec: float = 1e-3) -> Crystal:
 
 def _standardize(crystal: Crystal, symprec: float, to_primitive: bool) -> Crystal:
     import periodictable
-    import spglib
 
-    cell, pos, numbers = spglib.standardize_cell(
-        crystal.spglib_cell(), to_primitive=to_primitive, symprec=symprec)
+    spglib = spglib_module()
+    try:
+        cell, pos, numbers = spglib.standardize_cell(
+            crystal.spglib_cell(), to_primitive=to_primitive, symprec=symprec)
+    except spglib.error.SpglibError as exc:
+        msg = f"spglib could not standardise the cell at symprec={symprec} ({exc})"
+        raise StructureError(msg) from exc
     symbols = [periodictable.elements[int(n)].symbol for n in numbers]
     return Crystal(cell, pos, symbols)
 
