@@ -17,6 +17,7 @@ from inslib.mantid_compat import (
     StringListValidator,
     to_workspace,
 )
+from inslib.runtime.device_property import declare_device_property
 from inslib.runtime.progress import fraction_reporter
 from inslib.runtime.template_properties import (
     declare_template_properties,
@@ -75,12 +76,14 @@ class SimulatePowderSQE(PythonAlgorithm):
                              doc="Seed of the random shell orientations.")
         self.declareProperty("QResolution", 0.0, FloatBoundedValidator(lower=0.0),
                              doc="Gaussian |Q| resolution FWHM (1/Angstrom); 0 = none.")
+        declare_device_property(self)
         self.declareProperty(MatrixWorkspaceProperty(
             "OutputWorkspace", "", Direction.Output,
             doc="S(|Q|,E) in mbarn/meV per atom (S(E) per bank for TOSCA/VISION)."))
         for name in ("Coherent", "Incoherent", "MultiphononOrder", "MultiphononMode"):
             self.setPropertyGroup(name, "Terms")
-        for name in ("MeshSize", "ShellsPerBin", "DirectionsPerShell", "Seed", "QResolution"):
+        for name in ("MeshSize", "ShellsPerBin", "DirectionsPerShell", "Seed", "QResolution",
+                     "Device"):
             self.setPropertyGroup(name, "Sampling")
 
     def _request(self):
@@ -96,7 +99,8 @@ class SimulatePowderSQE(PythonAlgorithm):
             sampling=PowderSampling(int(self.getProperty("ShellsPerBin").value),
                                     int(self.getProperty("DirectionsPerShell").value),
                                     int(self.getProperty("Seed").value)),
-            q_resolution=float(self.getProperty("QResolution").value))
+            q_resolution=float(self.getProperty("QResolution").value),
+            device=self.getProperty("Device").value)
 
     def validateInputs(self):
         return temperature_error(self) or validate_powder(self._request())

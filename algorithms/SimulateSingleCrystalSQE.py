@@ -22,6 +22,7 @@ from inslib.mantid_compat import (
     from_workspace,
     to_workspace,
 )
+from inslib.runtime.device_property import declare_device_property
 from inslib.runtime.progress import fraction_reporter
 from inslib.simulate_crystal import (
     SingleCrystalRequest,
@@ -86,6 +87,7 @@ class SimulateSingleCrystalSQE(PythonAlgorithm):
         self.declareProperty("Seed", 0, IntBoundedValidator(lower=0), doc="Sampling seed.")
         self.declareProperty("MeshSize", 16, IntBoundedValidator(lower=2, upper=64),
                              doc="n of the n x n x n mesh for the Debye-Waller factor.")
+        declare_device_property(self)
         self.declareProperty(IMDHistoWorkspaceProperty(
             "OutputWorkspace", "", Direction.Output,
             doc="MD histogram (mbarn/meV per atom); Workspace2D-like for a q-path."))
@@ -112,7 +114,8 @@ class SimulateSingleCrystalSQE(PythonAlgorithm):
             grid=int(self.getProperty("MeshSize").value),
             path=self.getProperty("QPath").value,
             path_step=float(self.getProperty("PathStep").value),
-            template=from_workspace(workspace) if workspace is not None else None)
+            template=from_workspace(workspace) if workspace is not None else None,
+            device=self.getProperty("Device").value)
 
     def validateInputs(self):
         for index in range(3):

@@ -16,7 +16,13 @@ from inslib.instruments import load_instrument
 from inslib.instruments.resolution import resolution_fwhm, resolved_settings
 from inslib.scattering.broadening import FWHM_TO_SIGMA, bin_kernel
 from inslib.scattering.incoherent import multiphonon_terms, order_weights
-from inslib.simulate import OVERSAMPLE, PowderRequest, SimulationError, cached_setup
+from inslib.simulate import (
+    OVERSAMPLE,
+    PowderRequest,
+    SimulationError,
+    cached_setup,
+    setup_logs,
+)
 from inslib.units import to_mev, wavevector
 
 DEFAULT_BINNING = "2,0.5,500"  # meV
@@ -93,7 +99,8 @@ def simulate_indirect(request: PowderRequest, progress=None) -> Histogram:
     def fwhm(energy):
         return resolution_fwhm(instrument, energy, ei=efixed, settings=settings)
 
-    setup = cached_setup(request.force_constants, request.structure, temperature, request.grid)
+    setup = cached_setup(request.force_constants, request.structure, temperature, request.grid,
+                         request.device)
     report(0.5, "modes on the grid and DOS")
     angles = instrument.banks_deg.mean(axis=1)
     spectra = bank_spectra(setup, temperature, request.multiphonon_order, e_edges, efixed,
@@ -108,9 +115,7 @@ def simulate_indirect(request: PowderRequest, progress=None) -> Histogram:
                     f"{'creation only' if request.creation_only else 'complete'}), "
                     f"mesh {request.grid}^3, "
                     f"force constants {setup.source}"],
-        logs={"MultiphononOrder": Log(float(request.multiphonon_order)),
-              "ImaginaryModes": Log(float(setup.dos.n_imaginary)),
-              "Warnings": Log("; ".join(setup.warnings)),
+        logs={"MultiphononOrder": Log(float(request.multiphonon_order)), **setup_logs(setup),
               "ResolutionFWHM": Log(fwhm(0.5 * (e_edges[1:] + e_edges[:-1])), "meV")})
     axes = (Axis(angles, "Degrees", "2Theta", is_edges=False), energy_axis(e_edges))
     return Histogram(axes, signal, np.zeros(signal.shape), np.zeros(signal.shape, bool), meta,

@@ -61,6 +61,8 @@ class PowderRequest:
         Powder-average sampling (ShellsPerBin, DirectionsPerShell, Seed).
     q_resolution : float
         QResolution: Gaussian |Q| FWHM in 1/Angstrom (0 = none).
+    device : str
+        Device: "Auto" (the GPU where torch sees one), "CPU" or "GPU".
     """
 
     force_constants: str
@@ -73,6 +75,17 @@ class PowderRequest:
     grid: int = 16
     sampling: PowderSampling = field(default_factory=PowderSampling)
     q_resolution: float = 0.0
+    device: str = "Auto"
+
+
+def device_error(choice: str) -> dict:
+    """{"Device": reason} where the Device property cannot be used, else {}."""
+    from inslib.phonons.model import device_problem
+
+    if str(choice).strip().upper() in {"AUTO", "CPU"}:  # no torch import to validate these
+        return {}
+    problem = device_problem(choice)
+    return {"Device": problem} if problem else {}
 
 
 def validate_powder(request: PowderRequest) -> dict:
@@ -97,7 +110,7 @@ def validate_powder(request: PowderRequest) -> dict:
         errors["MeshSize"] = f"must be >= 2, got {request.grid}"
     if request.sampling.n_directions < 2 or request.sampling.n_directions % 2:
         errors["DirectionsPerShell"] = "must be an even number >= 2"
-    return errors
+    return errors | device_error(request.device)
 
 
 def _temperature(request: PowderRequest):
@@ -130,7 +143,8 @@ def _powder_map(request: PowderRequest, progress) -> Histogram:
                f"{e[0]:g}-{e[-1]:g} meV is reachable on {template.metadata.instrument} at this "
                "setting; choose bins inside the kinematic range (CreateSQETemplate shows it)")
         raise SimulationError(msg)
-    setup = cached_setup(request.force_constants, request.structure, temperature, request.grid)
+    setup = cached_setup(request.force_constants, request.structure, temperature, request.grid,
+                         request.device)
     report(0.1, "modes on the grid, Debye-Waller, DOS")
     q_edges, e_edges = template.axes[0].edges, template.axes[1].edges
     fine_edges, sigma = _fine_grid(request, template, e_edges)
@@ -216,12 +230,9 @@ def _result(template, signal, request, temperature, setup, logs) -> Histogram:
                        f"SimulatePowderSQE: {' + '.join(terms)}, multiphonon order "
                        f"{request.multiphonon_order} ({_mode(request)}), mesh {request.grid}^3, "
                        f"force constants {setup.source}"]
-    meta.logs.update(logs)
-    meta.logs["ImaginaryModes"] = Log(float(setup.dos.n_imaginary))
+    meta.logs.update(logs | setup_logs(setup))
     meta.logs["LowestModeEnergy"] = Log(float(setup.dos.lowest), "meV")
     meta.logs["MultiphononOrder"] = Log(float(request.multiphonon_order))
-    if setup.warnings:
-        meta.logs["Warnings"] = Log("; ".join(setup.warnings))
     signal = np.where(template.mask, np.nan, signal)
     return Histogram(template.axes, signal, np.zeros(signal.shape), template.mask.copy(), meta,
                      y_unit_label="mbarn/meV per atom")
@@ -236,6 +247,15 @@ class Setup:
     dos: object
     source: str
     warnings: list = field(default_factory=list)
+
+
+def setup_logs(setup: Setup) -> dict:
+    """Return the logs every simulation carries about its model (modes, device, warnings)."""
+    logs = {"ImaginaryModes": Log(float(setup.dos.n_imaginary)),
+            "Device": Log(str(setup.model.opts["device"]))}
+    if setup.warnings:
+        logs["Warnings"] = Log("; ".join(setup.warnings))
+    return logs
 
 
 _CACHE: dict = {}
@@ -253,27 +273,32 @@ def _file_key(path: str) -> tuple:
                  for f in [path, *siblings] if f.is_file())
 
 
-def cached_setup(fc_path: str, structure: str, temperature: float, grid: int) -> Setup:
-    """Model, Debye-Waller and DOS, cached on (files and their mtimes, temperature, mesh).
+def cached_setup(fc_path: str, structure: str, temperature: float, grid: int,
+                 device: str = "Auto") -> Setup:
+    """Model, Debye-Waller and DOS, cached on (files and their mtimes, temperature, mesh, device).
 
     A live-reduction loop that calls the algorithm again with the same model reuses them.
+    ``device`` is a Device property value (Auto, CPU, GPU).
     """
-    key = (_file_key(fc_path), _file_key(structure), float(temperature), int(grid))
+    from inslib.phonons.model import resolve_device
+
+    device = resolve_device(device)
+    key = (_file_key(fc_path), _file_key(structure), float(temperature), int(grid), device)
     if key not in _CACHE:
         if len(_CACHE) >= _CACHE_SIZE:
             _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = _build_setup(fc_path, structure, temperature, grid)
+        _CACHE[key] = _build_setup(fc_path, structure, temperature, grid, device)
     return _CACHE[key]
 
 
-def _build_setup(fc_path, structure, temperature, grid) -> Setup:
+def _build_setup(fc_path, structure, temperature, grid, device) -> Setup:
     from inslib.phonons.force_constants import load_force_constants, to_primitive
     from inslib.phonons.model import PhononModel
     from inslib.scattering.dos import density_of_states
     from inslib.scattering.thermal import debye_waller
 
     fcs = to_primitive(load_force_constants(fc_path, structure=structure or None))
-    model = PhononModel(fcs)
+    model = PhononModel(fcs, device=device)
     dos = density_of_states(model, (grid,) * 3, width=0.05)
     n_modes = grid**3 * 3 * fcs.crystal.n_atoms
     if dos.n_imaginary > MAX_IMAGINARY_FRACTION * n_modes:

@@ -11,8 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from inslib.axes import Axis, energy_axis, parse_binning
-from inslib.histogram import Histogram, Log, Metadata
-from inslib.simulate import SimulationError, cached_setup, raise_errors
+from inslib.histogram import Histogram, Metadata
+from inslib.simulate import (
+    SimulationError,
+    cached_setup,
+    device_error,
+    raise_errors,
+    setup_logs,
+)
 from inslib.single_crystal import GridRequest, hkl_cell, simulate_grid
 
 
@@ -46,6 +52,8 @@ class SingleCrystalRequest:
         PathStep, 1/Angstrom.
     template : Histogram or None
         InputWorkspace: an MD histogram whose dimensions, bins and mask are used.
+    device : str
+        Device: "Auto" (the GPU where torch sees one), "CPU" or "GPU".
     """
 
     force_constants: str
@@ -64,6 +72,7 @@ class SingleCrystalRequest:
     path: str = ""
     path_step: float = 0.02
     template: Histogram | None = None
+    device: str = "Auto"
 
 
 def validate_single_crystal(request: SingleCrystalRequest) -> dict:
@@ -93,7 +102,7 @@ def validate_single_crystal(request: SingleCrystalRequest) -> dict:
         errors["Dimension3Binning"] = str(err)
     if request.samples < 1:
         errors["SamplesPerBin"] = f"must be >= 1, got {request.samples}"
-    return errors
+    return errors | device_error(request.device)
 
 
 def _check_q_binning(text: str, index: int) -> None:
@@ -110,13 +119,18 @@ def run_single_crystal(request: SingleCrystalRequest, progress=None) -> Histogra
     raise_errors(validate_single_crystal(request))
     report = progress or (lambda _fraction, _message: None)
     setup = cached_setup(request.force_constants, request.structure, request.temperature,
-                         request.grid)
+                         request.grid, request.device)
     report(0.1, "modes on the mesh, Debye-Waller")
     fwhm = _resolution(request)
     if request.path:
         from inslib.qpath import simulate_path
 
-        return simulate_path(setup, request, fwhm, lambda f: report(0.1 + 0.9 * f, "q-path"))
+        result = simulate_path(setup, request, fwhm, lambda f: report(0.1 + 0.9 * f, "q-path"))
+        result.metadata.provenance.append(
+            f"SimulateSingleCrystalSQE: coherent one-phonon along {request.path!r}, force "
+            f"constants {setup.source}")
+        result.metadata.logs.update(setup_logs(setup))
+        return result
     grid = _grid_request(request, setup, fwhm)
     result = simulate_grid(setup.model, grid, setup.dw,
                            progress=lambda f: report(0.1 + 0.9 * f, "grid"))
@@ -169,9 +183,7 @@ def _finish(result: Histogram, request, setup) -> Histogram:
                        f"SimulateSingleCrystalSQE: coherent one-phonon, {request.hkl} HKL cell, "
                        f"{request.samples} sample(s) per bin and Q dimension, force constants "
                        f"{setup.source}"]
-    meta.logs["ImaginaryModes"] = Log(float(setup.dos.n_imaginary))
-    if setup.warnings:
-        meta.logs["Warnings"] = Log("; ".join(setup.warnings))
+    meta.logs.update(setup_logs(setup))
     return result
 
 

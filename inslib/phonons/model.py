@@ -56,7 +56,8 @@ class PhononModel:
     dtype : torch.dtype, optional
         Real dtype, float64 by default.
     device : str or torch.device, optional
-        "cpu" by default; "cuda" when available and asked for.
+        Where the tensors live ("cpu" by default; see :func:`resolve_device`). The set-up is
+        computed on the CPU and then moved (:meth:`to`).
     asr : bool
         Impose the acoustic sum rule on the force constants (diagonal correction).
     """
@@ -65,7 +66,7 @@ class PhononModel:
         torch = _torch()
         self.fcs = fcs
         self.crystal = fcs.crystal
-        self.opts = {"dtype": dtype or torch.float64, "device": device or "cpu"}
+        self.opts = {"dtype": dtype or torch.float64, "device": "cpu"}
         table = image_table(fcs.crystal.cell, fcs.crystal.positions, fcs.cell_origins,
                             fcs.sc_matrix)
         self.n_atoms = n = fcs.crystal.n_atoms
@@ -75,12 +76,10 @@ class PhononModel:
 
             self.dipole = DipoleSum(fcs.crystal, fcs.born, fcs.dielectric, **self.opts)
         vectors, where = self._lattice_vectors(table)
-        device = self.opts["device"]
-        self._src = torch.as_tensor(table.cell, device=device)
-        self._i = torch.as_tensor(table.atom_i, device=device)
-        self._j = torch.as_tensor(table.atom_j, device=device)
-        self._dest = torch.as_tensor(
-            (where[table.vector] * n + table.atom_i) * n + table.atom_j, device=device)
+        self._src = torch.as_tensor(table.cell)
+        self._i = torch.as_tensor(table.atom_i)
+        self._j = torch.as_tensor(table.atom_j)
+        self._dest = torch.as_tensor((where[table.vector] * n + table.atom_i) * n + table.atom_j)
         self._weight = torch.as_tensor(table.weight, **self.opts)
         masses = np.repeat(fcs.crystal.masses, 3)
         self.inv_sqrt_mass = torch.as_tensor(1 / np.sqrt(masses), **self.opts)
@@ -89,6 +88,17 @@ class PhononModel:
         self.fc = torch.as_tensor(fcs.fc, **self.opts)
         if asr:
             self.fc = self.apply_asr(self.fc)
+        self.to(device or "cpu")
+
+    def to(self, device):
+        """Move every tensor of the model (and of its dipole sums) to ``device``; returns self."""
+        torch = _torch()
+        for owner in (self, self.dipole) if self.dipole is not None else (self,):
+            for name, value in vars(owner).items():
+                if isinstance(value, torch.Tensor):
+                    setattr(owner, name, value.to(device))
+        self.opts["device"] = torch.device(device)
+        return self
 
     def _lattice_vectors(self, table):
         """All lattice vectors (force constants, dipole cells, and each one's negative).
@@ -101,8 +111,7 @@ class PhononModel:
         vectors = np.unique(np.concatenate([*own, *(-v for v in own)]), axis=0)
         lookup = {tuple(v): k for k, v in enumerate(vectors)}
         where = np.array([lookup[tuple(v)] for v in np.concatenate(own)])
-        self._negative = torch.as_tensor([lookup[tuple(-v)] for v in vectors],
-                                         device=self.opts["device"])
+        self._negative = torch.as_tensor([lookup[tuple(-v)] for v in vectors])
         self.vectors = torch.as_tensor(vectors, **self.opts)
         return vectors, where
 
@@ -181,6 +190,7 @@ class PhononModel:
             symmetrised once, L against -L), which the tests check.
         """
         torch = _torch()
+        q_host = q.cpu().numpy() if isinstance(q, torch.Tensor) else np.asarray(q, dtype=float)
         q = torch.as_tensor(q, **self.opts).reshape(-1, 3)
         fc = self.fc[None] if fc is None else fc
         table = self.lattice_table(fc)
@@ -192,17 +202,17 @@ class PhononModel:
         dyn = dyn.reshape(fc.shape[0], len(q), size, size)
         if self.dipole is not None:
             weight = self._mass_weight.reshape(size, size)
-            dyn = dyn + (self._dipole(q, gamma_directions) * weight)[None]
+            dyn = dyn + (self._dipole(q, q_host.reshape(-1, 3), gamma_directions) * weight)[None]
         return dyn
 
-    def _dipole(self, q, gamma_directions):
+    def _dipole(self, q, q_host, gamma_directions):
         torch = _torch()
         from inslib.phonons.dipole import gamma_correction
 
         blocks = self.dipole.reciprocal(q)  # (nq, 3N, 3N)
         if gamma_directions is None:
             return blocks
-        at_gamma = torch.all(torch.abs(q - torch.round(q)) < 1e-9, dim=1).cpu().numpy()
+        at_gamma = np.all(np.abs(q_host - np.round(q_host)) < 1e-9, axis=1)
         dirs = np.asarray(gamma_directions, dtype=float).reshape(-1, 3)
         extra = torch.zeros_like(blocks)
         for k in np.flatnonzero(at_gamma):
@@ -220,6 +230,44 @@ class PhononModel:
         n = self.n_atoms
         eig = vectors.transpose(-1, -2).reshape(*vectors.shape[:2], 3 * n, n, 3)
         return Modes(torch.as_tensor(q, **self.opts).reshape(-1, 3), freqs, eig)
+
+
+DEVICES = ("Auto", "CPU", "GPU")
+
+
+def device_problem(choice: str) -> str:
+    """Why a Device property value cannot be used here ("" when it can)."""
+    wanted = str(choice).strip().upper()
+    if wanted not in {d.upper() for d in DEVICES}:
+        return f"{choice!r} is not one of {', '.join(DEVICES)}"
+    if wanted == "GPU":
+        torch = _torch()
+        if not torch.cuda.is_available():
+            return (f"GPU asked for, but torch {torch.__version__} sees no CUDA GPU "
+                    "(torch.cuda.is_available() is False): use Auto or CPU")
+    return ""
+
+
+def resolve_device(choice: str = "Auto") -> str:
+    """Return the torch device for a Device property value.
+
+    Parameters
+    ----------
+    choice : {"Auto", "CPU", "GPU"}
+        Auto takes the GPU where torch sees one (CUDA), else the CPU.
+
+    Returns
+    -------
+    str
+        "cuda" or "cpu".
+    """
+    problem = device_problem(choice)
+    if problem:
+        msg = f"Device: {problem}"
+        raise ValueError(msg)
+    if str(choice).strip().upper() == "CPU":
+        return "cpu"
+    return "cuda" if _torch().cuda.is_available() else "cpu"
 
 
 def path_gamma_directions(q) -> np.ndarray:
