@@ -81,3 +81,15 @@ def test_castep_bin_without_force_constants_says_how_to_get_them(castep_dir):
     with pytest.raises(ForceConstantsError, match="PHONON_WRITE_FORCE_CONSTANTS") as info:
         load_force_constants(castep_dir / "SiO2.castep_bin")
     assert "ForceConstantsFile 'SiO2.castep_bin'" in str(info.value)
+
+
+def test_qpath_result_carries_the_imaginary_mode_warning(castep_dir):
+    """A q-path, like a grid or a powder map, reports the model's imaginary modes."""
+    out = run_algorithm("SimulateSingleCrystalSQE",
+                        ForceConstantsFile=str(castep_dir / "Si2-sc-skew.castep_bin"),
+                        Temperature="10", QPath="G-X", EnergyResolution="1", MeshSize="8",
+                        OutputWorkspace="si")["OutputWorkspace"]
+    logs = out.metadata.logs
+    assert logs["ImaginaryModes"].value == 42  # as euphonic finds on this mesh (test above)
+    assert "42 imaginary modes" in logs["Warnings"].value
+    assert "G-X" in out.metadata.provenance[-1]
