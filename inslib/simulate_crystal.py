@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from inslib.axes import Axis, energy_axis, parse_binning
-from inslib.histogram import Histogram, Metadata
+from inslib.histogram import Histogram, Log, Metadata
 from inslib.simulate import (
     SimulationError,
     cached_setup,
@@ -134,21 +134,58 @@ def run_single_crystal(request: SingleCrystalRequest, progress=None) -> Histogra
     grid = _grid_request(request, setup, fwhm)
     result = simulate_grid(setup.model, grid, setup.dw,
                            progress=lambda f: report(0.1 + 0.9 * f, "grid"))
+    if request.template is None:
+        _kinematic_mask(result, grid, *_instrument(request))
     return _finish(result, request, setup)
 
 
-def _resolution(request: SingleCrystalRequest):
+def _kinematic_mask(result: Histogram, grid: GridRequest, instrument, fixed) -> None:
+    """Mask (NaN) the bins that no sample orientation reaches on the instrument.
+
+    A bin is kept when its |Q| range (bounded from its centre and circumradius) overlaps a
+    detector bank's reach at some energy of the bin; a rotation scan covers at most this.
+    """
+    if instrument is None:
+        return
+    from inslib.instruments.kinematics import interval_coverage
+    from inslib.single_crystal import bin_q_ranges
+
+    q_lo, q_hi = bin_q_ranges(result.axes[:3], grid.projections, grid.hkl_cell)
+    covered = interval_coverage(q_lo, q_hi, result.axes[3].edges, fixed, instrument.geometry,
+                                instrument.banks_deg)
+    result.mask = ~covered.reshape(result.signal.shape)
+    result.signal = np.where(result.mask, np.nan, result.signal)
+    meta = result.metadata
+    meta.instrument = instrument.name
+    if instrument.geometry == "direct":
+        meta.emode, meta.ei = "Direct", fixed
+    else:
+        meta.emode, meta.efixed = "Indirect", fixed
+    meta.logs["KinematicMask"] = Log(
+        f"{instrument.name}, {fixed:g} meV: bins no sample orientation reaches")
+
+
+def _instrument(request: SingleCrystalRequest):
+    """Return the instrument and its fixed energy (Ei or Ef, meV); (None, None) without one."""
     if not request.instrument:
-        return float(request.fwhm)
+        return None, None
     from inslib.instruments import load_instrument
-    from inslib.instruments.resolution import resolution_fwhm, resolved_settings
 
     instrument = load_instrument(request.instrument)
-    settings = resolved_settings(instrument, {})
     fixed = request.ei if instrument.geometry == "direct" else instrument.final_energy
     if instrument.geometry == "direct" and not fixed:
         msg = f"Ei: give the incident energy for {instrument.name} (meV)"
         raise SimulationError(msg)
+    return instrument, fixed
+
+
+def _resolution(request: SingleCrystalRequest):
+    instrument, fixed = _instrument(request)
+    if instrument is None:
+        return float(request.fwhm)
+    from inslib.instruments.resolution import resolution_fwhm, resolved_settings
+
+    settings = resolved_settings(instrument, {})
 
     def fwhm(energy):
         return resolution_fwhm(instrument, energy, ei=fixed, settings=settings)

@@ -161,6 +161,33 @@ def simulate_grid(model, request: GridRequest, dw=None, progress=None) -> Histog
                      meta, kind=MDHISTO, y_unit_label="mbarn/meV per atom")
 
 
+def bin_q_ranges(axes, projections, cell) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds on |Q| over each Q bin of a grid: |centre| -+ the bin's circumradius.
+
+    Parameters
+    ----------
+    axes : sequence of 3 Axis
+        The HKL dimensions (bin edges in r.l.u. along each projection).
+    projections : numpy.ndarray, shape (3, 3)
+        Rows u, v, w in r.l.u. of ``cell``.
+    cell : numpy.ndarray, shape (3, 3)
+        The HKL cell, rows in Angstrom.
+
+    Returns
+    -------
+    q_lo, q_hi : numpy.ndarray, shape (n0 n1 n2,)
+        1/Angstrom, C order of the bins; the true |Q| range of each bin lies inside.
+    """
+    to_cart = np.asarray(projections, float) @ (2 * np.pi * np.linalg.inv(cell).T)
+    centres = np.stack(np.meshgrid(*[a.centres for a in axes], indexing="ij"), axis=-1)
+    halves = np.stack(np.meshgrid(*[np.diff(a.edges) / 2 for a in axes], indexing="ij"),
+                      axis=-1).reshape(-1, 3)
+    signs = np.array([[1, 1, 1], [1, 1, -1], [1, -1, 1], [-1, 1, 1]])
+    radius = np.linalg.norm((halves[:, None, :] * signs[None]) @ to_cart, axis=-1).max(axis=1)
+    norm = np.linalg.norm(centres.reshape(-1, 3) @ to_cart, axis=1)
+    return np.clip(norm - radius, 0.0, None), norm + radius
+
+
 def _q_axis(edges, vector, index) -> Axis:
     return Axis(edges, "r.l.u.", axis_name(vector, index), frame="HKL",
                 projection=tuple(float(c) for c in vector))

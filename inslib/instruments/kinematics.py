@@ -98,9 +98,37 @@ def coverage(q_edges, e_edges, fixed_energy, geometry, banks_deg) -> np.ndarray:
     numpy.ndarray of bool, shape (n_q, n_e)
         True where the bin is (at least partly) covered.
     """
-    q_min, q_max = q_limits(e_edges, fixed_energy, geometry, banks_deg)
     q_edges = np.asarray(q_edges, dtype=float)
-    q0, q1 = q_edges[:-1, None, None], q_edges[1:, None, None]
-    with np.errstate(invalid="ignore"):
-        overlaps = (q0 <= q_max[None]) & (q1 >= q_min[None]) & (q1 > q0)
-    return overlaps.any(axis=2)
+    return interval_coverage(q_edges[:-1], q_edges[1:], e_edges, fixed_energy, geometry,
+                             banks_deg)
+
+
+def interval_coverage(q_lo, q_hi, e_edges, fixed_energy, geometry, banks_deg,
+                      chunk: int = 65536) -> np.ndarray:
+    """Return which (|Q| interval, energy bin) pairs overlap the accessible region.
+
+    Parameters
+    ----------
+    q_lo, q_hi : numpy.ndarray, shape (n,)
+        |Q| interval of each bin in 1/Angstrom (a powder bin, or the |Q| range of a
+        single-crystal bin, which every sample orientation shares).
+    e_edges, fixed_energy, geometry, banks_deg
+        As in :func:`coverage`.
+    chunk : int
+        Intervals handled at a time (memory: chunk x n_e x n_banks booleans).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n, n_e)
+        True where the interval overlaps some bank's reach within the energy bin.
+    """
+    q_min, q_max = q_limits(e_edges, fixed_energy, geometry, banks_deg)
+    q_lo, q_hi = np.asarray(q_lo, dtype=float), np.asarray(q_hi, dtype=float)
+    out = np.zeros((len(q_lo), len(q_min)), dtype=bool)
+    for start in range(0, len(q_lo), chunk):
+        lo = q_lo[start:start + chunk, None, None]
+        hi = q_hi[start:start + chunk, None, None]
+        with np.errstate(invalid="ignore"):
+            overlaps = (lo <= q_max[None]) & (hi >= q_min[None]) & (hi > lo)
+        out[start:start + chunk] = overlaps.any(axis=2)
+    return out

@@ -94,3 +94,42 @@ def test_powder_workspace_is_not_a_4d_template(shared, ge_files):
         run_algorithm("SimulateSingleCrystalSQE", Temperature="10", OutputWorkspace="s",
                       InputWorkspace=str(shared / "powder_Al_ARCS_Ei80" / "Al-iqe.h5"), **ge_files)
     assert "4D" in info.value.errors["InputWorkspace"]
+
+
+def test_grid_on_an_instrument_masks_bins_no_orientation_reaches(ge_files):
+    """Kinematic mask of a single-crystal grid (Instrument + Ei, no template).
+
+    Reference: 200 random points in every bin give its |Q| range; a bin is reachable at an
+    energy bin when that range overlaps a bank's [Q_min, Q_max] (q_limits, itself checked
+    against euphonic's kinematic maps). No reachable bin may be masked; kept bins that the
+    points do not reach are the conservative edge (|centre| -+ circumradius): 1.1 % seen,
+    3 % allowed.
+    """
+    from inslib.instruments import load_instrument
+    from inslib.instruments.kinematics import q_limits
+    from inslib.phonons.force_constants import load_force_constants, to_primitive
+    from inslib.single_crystal import hkl_cell
+
+    out = run_algorithm("SimulateSingleCrystalSQE", Temperature="10", Instrument="ARCS",
+                        Ei="40", Dimension0Binning="-6,0.25,6", Dimension1Binning="-6,0.25,6",
+                        Dimension2Binning="-0.1,0.1", Dimension3Binning="0,2,38",
+                        MeshSize="6", OutputWorkspace="s", **ge_files)["OutputWorkspace"]
+    mask = out.mask.reshape(-1, out.shape[-1])
+    assert 0.05 < mask.mean() < 0.5
+    assert np.isnan(out.signal[out.mask]).all()
+    assert np.isfinite(out.signal[~out.mask]).all()
+    assert (out.metadata.instrument, out.metadata.ei) == ("ARCS", 40.0)
+
+    fcs = load_force_constants(ge_files["ForceConstantsFile"], ge_files["StructureFile"])
+    to_cart = 2 * np.pi * np.linalg.inv(hkl_cell(to_primitive(fcs).crystal)).T
+    lo = np.stack(np.meshgrid(*[a.edges[:-1] for a in out.axes[:3]], indexing="ij"), -1)
+    width = np.stack(np.meshgrid(*[np.diff(a.edges) for a in out.axes[:3]], indexing="ij"), -1)
+    points = lo.reshape(-1, 1, 3) + np.random.default_rng(1).random(
+        (mask.shape[0], 200, 3)) * width.reshape(-1, 1, 3)
+    q = np.linalg.norm(points @ to_cart, axis=-1)
+    q_min, q_max = q_limits(out.axes[3].edges, 40.0, "direct", load_instrument("ARCS").banks_deg)
+    with np.errstate(invalid="ignore"):
+        reached = ((q.min(axis=1)[:, None, None] <= q_max[None])
+                   & (q.max(axis=1)[:, None, None] >= q_min[None])).any(axis=-1)
+    assert not np.any(mask & reached)
+    assert np.count_nonzero(~mask & ~reached) < 0.03 * np.count_nonzero(~mask)
