@@ -82,6 +82,9 @@ class SimulateSingleCrystalSQE(PythonAlgorithm):
                              doc="Incident energy (meV) for a direct-geometry Instrument.")
         self.declareProperty("EnergyResolution", 0.0, FloatBoundedValidator(lower=0.0),
                              doc="Constant energy FWHM (meV) when no Instrument is given.")
+        self.declareProperty("QResolution", 0.0, FloatBoundedValidator(lower=0.0),
+                             doc="Isotropic Gaussian Q resolution FWHM (1/Angstrom) on grids; "
+                                 "0 = none. Raise SamplesPerBin with it: it is sampled.")
         self.declareProperty("SamplesPerBin", 1, IntBoundedValidator(lower=1, upper=16),
                              doc="Random points per bin and Q dimension (bin average).")
         self.declareProperty("Seed", 0, IntBoundedValidator(lower=0), doc="Sampling seed.")
@@ -108,6 +111,7 @@ class SimulateSingleCrystalSQE(PythonAlgorithm):
             instrument=self.getProperty("Instrument").value,
             ei=self.getProperty("Ei").value or None,
             fwhm=self.getProperty("EnergyResolution").value,
+            q_fwhm=float(self.getProperty("QResolution").value),
             hkl=self.getProperty("HKLCell").value,
             samples=int(self.getProperty("SamplesPerBin").value),
             seed=int(self.getProperty("Seed").value),

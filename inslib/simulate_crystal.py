@@ -42,6 +42,8 @@ class SingleCrystalRequest:
         Instrument and Ei for the energy resolution (else ``fwhm``).
     fwhm : float
         EnergyResolution: constant FWHM in meV when no instrument is given.
+    q_fwhm : float
+        QResolution: isotropic Gaussian Q resolution FWHM in 1/Angstrom (grids; 0 = none).
     hkl : str
         HKLCell: "Conventional" (spglib standard cell) or "Primitive" (the model's cell).
     samples, seed, grid : int
@@ -65,6 +67,7 @@ class SingleCrystalRequest:
     instrument: str = ""
     ei: float | None = None
     fwhm: float = 0.0
+    q_fwhm: float = 0.0
     hkl: str = "Conventional"
     samples: int = 1
     seed: int = 0
@@ -102,6 +105,9 @@ def validate_single_crystal(request: SingleCrystalRequest) -> dict:
         errors["Dimension3Binning"] = str(err)
     if request.samples < 1:
         errors["SamplesPerBin"] = f"must be >= 1, got {request.samples}"
+    if request.q_fwhm < 0 or (request.path and request.q_fwhm > 0):
+        errors["QResolution"] = (f"must be >= 0 (1/Angstrom) and applies to grids only, got "
+                                 f"{request.q_fwhm} with QPath {request.path!r}: set it to 0")
     return errors | device_error(request.device)
 
 
@@ -203,7 +209,8 @@ def _grid_request(request, setup, fwhm) -> GridRequest:
         q_binning = [axis.edges for axis in axes[:3]]
         e_binning = axes[3].edges
     return GridRequest(np.asarray(projections, float), list(q_binning), e_binning,
-                       float(request.temperature), fwhm, request.samples, request.seed, cell)
+                       float(request.temperature), fwhm, request.samples, request.seed, cell,
+                       q_fwhm=float(request.q_fwhm))
 
 
 def _finish(result: Histogram, request, setup) -> Histogram:

@@ -46,6 +46,9 @@ class GridRequest:
     samples : int
         Random points per bin and Q dimension (SamplesPerBin).
     seed : int
+    q_fwhm : float
+        QResolution: isotropic Gaussian Q resolution FWHM in 1/Angstrom (0 = none); every
+        sample point is displaced by a Gaussian draw, an unbiased estimate of the convolution.
     """
 
     projections: np.ndarray
@@ -57,6 +60,7 @@ class GridRequest:
     seed: int = 0
     hkl_cell: np.ndarray | None = None
     names: list = field(default_factory=list)
+    q_fwhm: float = 0.0
 
 
 def hkl_cell(crystal, symprec: float = 1e-3) -> np.ndarray:
@@ -138,13 +142,17 @@ def simulate_grid(model, request: GridRequest, dw=None, progress=None) -> Histog
                if isinstance(request.e_binning, str) else np.asarray(request.e_binning, float))
     cell = request.hkl_cell if request.hkl_cell is not None else hkl_cell(model.crystal)
     to_cart = np.asarray(request.projections, float) @ (2 * np.pi * np.linalg.inv(cell).T)
-    to_frac = to_cart @ np.linalg.inv(model.crystal.reciprocal)
+    to_frac = np.linalg.inv(model.crystal.reciprocal)
     coords, flat = sample_points([e for e, _ in edges], request.samples, rng)
+    sigma = request.q_fwhm * FWHM_TO_SIGMA
     shape = [len(e) - 1 for e, _ in edges]
     signal = torch.zeros((int(np.prod(shape)), len(e_edges) - 1), dtype=torch.float64)
     for start in range(0, len(coords), CHUNK):
         stop = min(start + CHUNK, len(coords))
-        spectra = mode_spectra(model, coords[start:stop] @ to_frac, e_edges, request.fwhm,
+        q_cart = coords[start:stop] @ to_cart
+        if sigma > 0:
+            q_cart = q_cart + rng.normal(scale=sigma, size=q_cart.shape)
+        spectra = mode_spectra(model, q_cart @ to_frac, e_edges, request.fwhm,
                                request.temperature, dw)
         signal.index_add_(0, torch.as_tensor(flat[start:stop]), spectra)
         if progress is not None:
@@ -153,7 +161,8 @@ def simulate_grid(model, request: GridRequest, dw=None, progress=None) -> Histog
     axes = [_q_axis(e, request.projections[i], i) for i, (e, _) in enumerate(edges)]
     meta = Metadata(temperature=request.temperature, w_matrix=np.asarray(request.projections).T,
                     lattice=_lattice(cell), title="Simulated single-crystal S(Q,E)",
-                    logs={"SamplesPerBin": Log(float(request.samples))})
+                    logs={"SamplesPerBin": Log(float(request.samples)),
+                          "QResolution": Log(float(request.q_fwhm), "1/Angstrom")})
     energy = Axis(e_edges, "DeltaE", "DeltaE")  # MDNorm's name for the energy dimension
     return Histogram([*axes, energy], signal.reshape(*shape, -1),
                      np.zeros((*shape, len(e_edges) - 1)), np.zeros((*shape, len(e_edges) - 1),
