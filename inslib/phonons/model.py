@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import constants
 
+from inslib.phonons.asr import acoustic_correction, translations
 from inslib.phonons.images import image_table
 
 # sqrt(eV / (Angstrom^2 amu)) expressed as hbar*omega in meV
@@ -59,7 +60,7 @@ class PhononModel:
         Where the tensors live ("cpu" by default; see :func:`resolve_device`). The set-up is
         computed on the CPU and then moved (:meth:`to`).
     asr : bool
-        Impose the acoustic sum rule on the force constants (diagonal correction).
+        Impose the acoustic sum rule (reciprocal-space correction, :mod:`inslib.phonons.asr`).
     """
 
     def __init__(self, fcs, dtype=None, device=None, asr: bool = True):
@@ -86,8 +87,9 @@ class PhononModel:
         self._mass_weight = (self.inv_sqrt_mass[:, None] * self.inv_sqrt_mass[None, :]).reshape(-1)
         self._constant = self._dipole_table(len(vectors), where[len(table.vectors):])
         self.fc = torch.as_tensor(fcs.fc, **self.opts)
-        if asr:
-            self.fc = self.apply_asr(self.fc)
+        self.asr = asr
+        self._moves = translations(n, **self.opts)
+        self._own_asr = None
         self.to(device or "cpu")
 
     def to(self, device):
@@ -124,28 +126,6 @@ class PhononModel:
             dip = self.dipole.table.reshape(-1, n, n, 3, 3).permute(0, 1, 3, 2, 4)
             constant[rows] = dip.reshape(-1, 9 * n * n)
         return constant * self._mass_weight
-
-    def apply_asr(self, fc):
-        """Force constants with the acoustic sum rule imposed on the on-site blocks.
-
-        Parameters
-        ----------
-        fc : torch.Tensor, shape (..., n_cells, 3N, 3N)
-
-        Returns
-        -------
-        torch.Tensor, same shape: sum over cells and atoms j of each 3x3 row block is zero.
-        """
-        torch = _torch()
-        n = self.n_atoms
-        origin = int(np.flatnonzero(~np.any(self.fcs.cell_origins, axis=1))[0])
-        blocks = fc.reshape(*fc.shape[:-2], n, 3, n, 3)
-        total = blocks.sum(dim=(-5, -2))  # (..., n, 3, 3)
-        total = 0.5 * (total + total.transpose(-1, -2))
-        correction = torch.zeros_like(blocks)
-        idx = torch.arange(n, device=fc.device)
-        correction[..., origin, idx, :, idx, :] = total
-        return (blocks - correction).reshape(fc.shape)
 
     def lattice_table(self, fc):
         """Mass-weighted force constants (plus real-space dipole sums) per lattice vector.
@@ -192,7 +172,18 @@ class PhononModel:
         torch = _torch()
         q_host = q.cpu().numpy() if isinstance(q, torch.Tensor) else np.asarray(q, dtype=float)
         q = torch.as_tensor(q, **self.opts).reshape(-1, 3)
-        fc = self.fc[None] if fc is None else fc
+        own = fc is None
+        fc = self.fc[None] if own else fc
+        dyn = self._analytic(q, fc)
+        if self.asr:
+            dyn = dyn + self._asr_term(fc, own)[:, None]
+        if self.dipole is not None and gamma_directions is not None:
+            dyn = dyn + self._non_analytic(q_host.reshape(-1, 3), gamma_directions)[None]
+        return dyn
+
+    def _analytic(self, q, fc):
+        """Dynamical matrices without the non-analytic term, (n_sets, nq, 3N, 3N)."""
+        torch = _torch()
         table = self.lattice_table(fc)
         arg = 2 * math.pi * (q @ self.vectors.T)
         cos, sin = torch.cos(arg), torch.sin(arg)
@@ -200,26 +191,36 @@ class PhononModel:
         dyn = torch.complex(torch.einsum("ql,slk->sqk", cos, table),
                             torch.einsum("ql,slk->sqk", sin, table))
         dyn = dyn.reshape(fc.shape[0], len(q), size, size)
-        if self.dipole is not None:
-            weight = self._mass_weight.reshape(size, size)
-            dyn = dyn + (self._dipole(q, q_host.reshape(-1, 3), gamma_directions) * weight)[None]
-        return dyn
+        if self.dipole is None:
+            return dyn
+        weight = self._mass_weight.reshape(size, size)
+        return dyn + (self.dipole.reciprocal(q) * weight)[None]
 
-    def _dipole(self, q, q_host, gamma_directions):
+    def _asr_term(self, fc, own: bool):
+        """Acoustic-sum-rule correction for each force-constant set, (n_sets, 3N, 3N)."""
+        if own and self._own_asr is not None:
+            return self._own_asr
+        gamma = _torch().zeros((1, 3), **self.opts)
+        size = 3 * self.n_atoms
+        weight = self._mass_weight.reshape(size, size)  # 1/sqrt(m_i m_j), 1/amu
+        term = acoustic_correction(self._analytic(gamma, fc)[:, 0] / weight, self._moves) * weight
+        if own:
+            self._own_asr = term
+        return term
+
+    def _non_analytic(self, q_host, gamma_directions):
+        """Mass-weighted LO-TO term at the q-points that are reciprocal lattice vectors."""
         torch = _torch()
         from inslib.phonons.dipole import gamma_correction
 
-        blocks = self.dipole.reciprocal(q)  # (nq, 3N, 3N)
-        if gamma_directions is None:
-            return blocks
+        size = 3 * self.n_atoms
+        extra = torch.zeros((len(q_host), size, size), **self.opts)
         at_gamma = np.all(np.abs(q_host - np.round(q_host)) < 1e-9, axis=1)
         dirs = np.asarray(gamma_directions, dtype=float).reshape(-1, 3)
-        extra = torch.zeros_like(blocks)
         for k in np.flatnonzero(at_gamma):
             term = gamma_correction(self.crystal, self.fcs.born, self.fcs.dielectric, dirs[k])
-            size = 3 * self.n_atoms
             extra[k] = torch.as_tensor(term.transpose(0, 2, 1, 3).reshape(size, size), **self.opts)
-        return blocks + extra
+        return extra * self._mass_weight.reshape(size, size)
 
     def modes(self, q, fc=None, gamma_directions=None) -> Modes:
         """Frequencies (meV, negative = imaginary) and eigenvectors at fractional q (nq, 3)."""

@@ -39,18 +39,20 @@ def _degenerate_sums(freqs, values, tol=0.01):
     return np.einsum("qmn,qn->qm", same, values)
 
 
-CASES = [("quartz", "quartz_0K", "quartz_666_0K"), ("quartz", "quartz_300K", "quartz_666_300K"),
-         ("CaHgO2", "CaHgO2_300K", "CaHgO2_666_300K")]
+CASES = [("quartz", "quartz_0K", "quartz_666_0K", False),
+         ("quartz", "quartz_300K", "quartz_666_300K", False),
+         ("quartz", "quartz_recip_asr_300K", "quartz_666_300K", True),  # euphonic asr="reciprocal"
+         ("CaHgO2", "CaHgO2_300K", "CaHgO2_666_300K", False)]
 
 
-@pytest.mark.parametrize(("material", "sf_name", "dw_name"), CASES)
-def test_frequencies_and_structure_factors(shared, material, sf_name, dw_name):
+@pytest.mark.parametrize(("material", "sf_name", "dw_name", "asr"), CASES)
+def test_frequencies_and_structure_factors(shared, material, sf_name, dw_name, asr):
     ref = _ref(shared, "structure_factor", f"{sf_name}_fc_structure_factor.json")
     assert ref["frequencies_unit"] == "millielectron_volt"
     assert ref["structure_factors_unit"] == "millibarn"
     q = np.array(ref["qpts"])
     ref_f, ref_s = np.array(ref["frequencies"]), np.array(ref["structure_factors"])
-    model = PhononModel(load_force_constants(_fc_path(shared, material)), asr=False)
+    model = PhononModel(load_force_constants(_fc_path(shared, material)), asr=asr)
     modes = model.modes(q, gamma_directions=path_gamma_directions(q))
     freqs = modes.frequencies[0].numpy()
     gamma = np.all(np.abs(q - np.round(q)) < 1e-9, axis=1)
