@@ -173,37 +173,43 @@ class PhononModel:
         q_host = q.cpu().numpy() if isinstance(q, torch.Tensor) else np.asarray(q, dtype=float)
         q = torch.as_tensor(q, **self.opts).reshape(-1, 3)
         own = fc is None
-        fc = self.fc[None] if own else fc
-        dyn = self._analytic(q, fc)
+        table = self.lattice_table(self.fc[None] if own else fc)
+        dyn = self._analytic(q, table)
         if self.asr:
-            dyn = dyn + self._asr_term(fc, own)[:, None]
+            dyn = dyn + self._asr_term(table, own)[:, None]
         if self.dipole is not None and gamma_directions is not None:
             dyn = dyn + self._non_analytic(q_host.reshape(-1, 3), gamma_directions)[None]
         return dyn
 
-    def _analytic(self, q, fc):
-        """Dynamical matrices without the non-analytic term, (n_sets, nq, 3N, 3N)."""
+    def _analytic(self, q, table):
+        """Dynamical matrices without the non-analytic term from a lattice table.
+
+        Returns
+        -------
+        torch.Tensor, complex, shape (n_sets, nq, 3N, 3N)
+            eV/(Angstrom^2 amu).
+        """
         torch = _torch()
-        table = self.lattice_table(fc)
         arg = 2 * math.pi * (q @ self.vectors.T)
         cos, sin = torch.cos(arg), torch.sin(arg)
         size = 3 * self.n_atoms
         dyn = torch.complex(torch.einsum("ql,slk->sqk", cos, table),
                             torch.einsum("ql,slk->sqk", sin, table))
-        dyn = dyn.reshape(fc.shape[0], len(q), size, size)
+        dyn = dyn.reshape(table.shape[0], len(q), size, size)
         if self.dipole is None:
             return dyn
         weight = self._mass_weight.reshape(size, size)
         return dyn + (self.dipole.reciprocal(q) * weight)[None]
 
-    def _asr_term(self, fc, own: bool):
+    def _asr_term(self, table, own: bool):
         """Acoustic-sum-rule correction for each force-constant set, (n_sets, 3N, 3N)."""
         if own and self._own_asr is not None:
             return self._own_asr
         gamma = _torch().zeros((1, 3), **self.opts)
         size = 3 * self.n_atoms
         weight = self._mass_weight.reshape(size, size)  # 1/sqrt(m_i m_j), 1/amu
-        term = acoustic_correction(self._analytic(gamma, fc)[:, 0] / weight, self._moves) * weight
+        d0 = self._analytic(gamma, table)[:, 0] / weight
+        term = acoustic_correction(d0, self._moves) * weight
         if own:
             self._own_asr = term
         return term
