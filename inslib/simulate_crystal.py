@@ -105,9 +105,11 @@ def validate_single_crystal(request: SingleCrystalRequest) -> dict:
         errors["Dimension3Binning"] = str(err)
     if request.samples < 1:
         errors["SamplesPerBin"] = f"must be >= 1, got {request.samples}"
-    if request.q_fwhm < 0 or (request.path and request.q_fwhm > 0):
-        errors["QResolution"] = (f"must be >= 0 (1/Angstrom) and applies to grids only, got "
-                                 f"{request.q_fwhm} with QPath {request.path!r}: set it to 0")
+    if request.q_fwhm < 0:
+        errors["QResolution"] = f"must be >= 0 (1/Angstrom), got {request.q_fwhm}"
+    elif request.path and request.q_fwhm > 0:
+        errors["QResolution"] = (f"applies to grids only, not to QPath {request.path!r}: "
+                                 "set it to 0")
     return errors | device_error(request.device)
 
 
@@ -127,7 +129,8 @@ def run_single_crystal(request: SingleCrystalRequest, progress=None) -> Histogra
     setup = cached_setup(request.force_constants, request.structure, request.temperature,
                          request.grid, request.device)
     report(0.1, "modes on the mesh, Debye-Waller")
-    fwhm = _resolution(request)
+    instrument, fixed = _instrument(request)
+    fwhm = _resolution(request, instrument, fixed)
     if request.path:
         from inslib.qpath import simulate_path
 
@@ -141,7 +144,7 @@ def run_single_crystal(request: SingleCrystalRequest, progress=None) -> Histogra
     result = simulate_grid(setup.model, grid, setup.dw,
                            progress=lambda f: report(0.1 + 0.9 * f, "grid"))
     if request.template is None:
-        _kinematic_mask(result, grid, *_instrument(request))
+        _kinematic_mask(result, grid, instrument, fixed)
     return _finish(result, request, setup)
 
 
@@ -185,8 +188,7 @@ def _instrument(request: SingleCrystalRequest):
     return instrument, fixed
 
 
-def _resolution(request: SingleCrystalRequest):
-    instrument, fixed = _instrument(request)
+def _resolution(request: SingleCrystalRequest, instrument, fixed):
     if instrument is None:
         return float(request.fwhm)
     from inslib.instruments.resolution import resolution_fwhm, resolved_settings
