@@ -79,11 +79,9 @@ class PowderRequest:
 
 
 def device_error(choice: str) -> dict:
-    """{"Device": reason} where the Device property cannot be used, else {}."""
+    """{"Device": reason} where the Device property cannot be used, else {} (torch only for GPU)."""
     from inslib.phonons.model import device_problem
 
-    if str(choice).strip().upper() in {"AUTO", "CPU"}:  # no torch import to validate these
-        return {}
     problem = device_problem(choice)
     return {"Device": problem} if problem else {}
 
