@@ -4,7 +4,8 @@ Runs unchanged inside Mantid (put this folder in user.python.plugins.directories
 inslib's built-in host (``inslib run CreateSQETemplate ...``).
 """
 
-from inslib.mantid_compat import (
+from inslib.instruments.templates import create_sqe_template
+from inslib.runtime.compat import (
     AlgorithmFactory,
     Direction,
     MatrixWorkspaceProperty,
@@ -12,12 +13,12 @@ from inslib.mantid_compat import (
     PythonAlgorithm,
     to_workspace,
 )
-from inslib.runtime.template_properties import (
+from inslib.runtime.properties import (
+    ValidatedRequest,
     declare_template_properties,
-    temperature_error,
     template_request,
 )
-from inslib.templates import create_sqe_template, validate_request
+from inslib.simulation.requests import validate_template
 
 
 class CreateSQETemplate(PythonAlgorithm):
@@ -41,13 +42,14 @@ class CreateSQETemplate(PythonAlgorithm):
         declare_template_properties(self)
         self.declareProperty(MatrixWorkspaceProperty(
             "OutputWorkspace", "", Direction.Output, doc="The template."))
+        self._requests = ValidatedRequest(lambda: template_request(self), validate_template)
 
     def validateInputs(self):
-        return temperature_error(self) or validate_request(template_request(self))
+        return self._requests.errors()
 
     def PyExec(self):
         progress = Progress(self, start=0.0, end=1.0, nreports=2)
-        template = create_sqe_template(template_request(self), progress=progress.report)
+        template = create_sqe_template(self._requests.take(), progress=progress.report)
         self.setProperty("OutputWorkspace", to_workspace(template))
 
 

@@ -4,8 +4,8 @@ Runs unchanged inside Mantid (put this folder in user.python.plugins.directories
 inslib's built-in host (``inslib run FoldBrillouinZone ...``).
 """
 
-from inslib.fold_run import FoldRequest, run_fold
-from inslib.mantid_compat import (
+from inslib.folding.run import FoldRequest, run_fold
+from inslib.runtime.compat import (
     AlgorithmFactory,
     Direction,
     FileAction,

@@ -4,12 +4,10 @@ Runs unchanged inside Mantid (put this folder in user.python.plugins.directories
 inslib's built-in host (``inslib run SimulatePowderSQE ...``).
 """
 
-from inslib.mantid_compat import (
+from inslib.logs import WARNINGS
+from inslib.runtime.compat import (
     AlgorithmFactory,
     Direction,
-    FileAction,
-    FileProperty,
-    FloatBoundedValidator,
     IntBoundedValidator,
     MatrixWorkspaceProperty,
     Progress,
@@ -17,14 +15,19 @@ from inslib.mantid_compat import (
     StringListValidator,
     to_workspace,
 )
-from inslib.runtime.device_property import declare_device_property
 from inslib.runtime.progress import fraction_reporter
-from inslib.runtime.template_properties import (
+from inslib.runtime.properties import (
+    ValidatedRequest,
+    declare_device_property,
+    declare_force_constants_properties,
+    declare_mesh_property,
+    declare_q_resolution_property,
     declare_template_properties,
-    temperature_error,
     template_request,
 )
-from inslib.simulate import PowderRequest, PowderSampling, run_powder, validate_powder
+from inslib.scattering.powder import PowderSampling
+from inslib.simulation.powder import run_powder
+from inslib.simulation.requests import PowderRequest, validate_powder
 
 
 class SimulatePowderSQE(PythonAlgorithm):
@@ -46,15 +49,12 @@ class SimulatePowderSQE(PythonAlgorithm):
         return ["CreateSQETemplate", "SimulateSingleCrystalSQE", "SofQW"]
 
     def PyInit(self):
-        self.declareProperty(FileProperty(
-            "ForceConstantsFile", "", FileAction.Load,
-            doc="phonopy_params.yaml / phonopy.yaml / phonopy_disp.yaml (FORCE_SETS, "
-                "FORCE_CONSTANTS, BORN beside it), FORCE_CONSTANTS (+ StructureFile), "
-                "CASTEP .castep_bin or euphonic .json."))
-        self.declareProperty(FileProperty(
-            "StructureFile", "", FileAction.OptionalLoad,
-            doc="Crystal structure (CIF, POSCAR...): needed with a bare FORCE_CONSTANTS file, "
-                "otherwise checked against the force constants."))
+        declare_force_constants_properties(
+            self, "phonopy_params.yaml / phonopy.yaml / phonopy_disp.yaml (FORCE_SETS, "
+                  "FORCE_CONSTANTS, BORN beside it), FORCE_CONSTANTS (+ StructureFile), "
+                  "CASTEP .castep_bin or euphonic .json.",
+            "Crystal structure (CIF, POSCAR...): needed with a bare FORCE_CONSTANTS file, "
+            "otherwise checked against the force constants.")
         declare_template_properties(self)
         self.declareProperty("Coherent", True, doc="Coherent one-phonon term (powder average).")
         self.declareProperty("Incoherent", True, doc="Incoherent one-phonon and multiphonon "
@@ -65,8 +65,7 @@ class SimulatePowderSQE(PythonAlgorithm):
                              StringListValidator(["Complete", "CreationOnly"]),
                              doc="n >= 2 phonon terms: Complete (creation and annihilation of "
                                  "thermal phonons) or CreationOnly (OCLIMAX's convention).")
-        self.declareProperty("MeshSize", 16, IntBoundedValidator(lower=2, upper=64),
-                             doc="n of the n x n x n mesh for DOS and Debye-Waller.")
+        declare_mesh_property(self, "n of the n x n x n mesh for DOS and Debye-Waller.")
         self.declareProperty("ShellsPerBin", 2, IntBoundedValidator(lower=1, upper=64),
                              doc="|Q| shells sampled in each |Q| bin (bin average).")
         self.declareProperty("DirectionsPerShell", 500, IntBoundedValidator(lower=2),
@@ -74,8 +73,7 @@ class SimulatePowderSQE(PythonAlgorithm):
                                  "estimates the resulting sampling error.")
         self.declareProperty("Seed", 0, IntBoundedValidator(lower=0),
                              doc="Seed of the random shell orientations.")
-        self.declareProperty("QResolution", 0.0, FloatBoundedValidator(lower=0.0),
-                             doc="Gaussian |Q| resolution FWHM (1/Angstrom); 0 = none.")
+        declare_q_resolution_property(self, "Gaussian |Q| resolution FWHM (1/Angstrom); 0 = none.")
         declare_device_property(self)
         self.declareProperty(MatrixWorkspaceProperty(
             "OutputWorkspace", "", Direction.Output,
@@ -85,6 +83,7 @@ class SimulatePowderSQE(PythonAlgorithm):
         for name in ("MeshSize", "ShellsPerBin", "DirectionsPerShell", "Seed", "QResolution",
                      "Device"):
             self.setPropertyGroup(name, "Sampling")
+        self._requests = ValidatedRequest(self._request, validate_powder)
 
     def _request(self):
         return PowderRequest(
@@ -103,12 +102,12 @@ class SimulatePowderSQE(PythonAlgorithm):
             device=self.getProperty("Device").value)
 
     def validateInputs(self):
-        return temperature_error(self) or validate_powder(self._request())
+        return self._requests.errors()
 
     def PyExec(self):
         progress = Progress(self, start=0.0, end=1.0, nreports=20)
-        result = run_powder(self._request(), progress=fraction_reporter(progress, 20))
-        warnings = result.metadata.logs.get("Warnings")
+        result = run_powder(self._requests.take(), progress=fraction_reporter(progress, 20))
+        warnings = result.metadata.logs.get(WARNINGS)
         if warnings is not None and warnings.value:
             self.log().warning(f"SimulatePowderSQE: {warnings.value}")
         self.setProperty("OutputWorkspace", to_workspace(result))

@@ -6,12 +6,9 @@ inslib's built-in host (``inslib run SimulateSingleCrystalSQE ...``).
 
 import numpy as np
 
-from inslib.instruments import available_instruments
-from inslib.mantid_compat import (
+from inslib.runtime.compat import (
     AlgorithmFactory,
     Direction,
-    FileAction,
-    FileProperty,
     FloatBoundedValidator,
     IMDHistoWorkspaceProperty,
     IntBoundedValidator,
@@ -22,13 +19,20 @@ from inslib.mantid_compat import (
     from_workspace,
     to_workspace,
 )
-from inslib.runtime.device_property import declare_device_property
 from inslib.runtime.progress import fraction_reporter
-from inslib.simulate_crystal import (
-    SingleCrystalRequest,
-    run_single_crystal,
-    validate_single_crystal,
+from inslib.runtime.properties import (
+    ValidatedRequest,
+    declare_device_property,
+    declare_ei_property,
+    declare_force_constants_properties,
+    declare_instrument_property,
+    declare_mesh_property,
+    declare_q_resolution_property,
+    declare_temperature_property,
+    temperature_value,
 )
+from inslib.simulation.requests import SingleCrystalRequest, validate_single_crystal
+from inslib.simulation.single_crystal import run_single_crystal
 
 DEFAULT_BINNING = ("-2,0.05,2", "-0.05,0.05", "-0.05,0.05", "0,0.5,40")
 
@@ -51,17 +55,15 @@ class SimulateSingleCrystalSQE(PythonAlgorithm):
         return ["MDNorm", "SimulatePowderSQE", "FoldBrillouinZone"]
 
     def PyInit(self):
-        self.declareProperty(FileProperty(
-            "ForceConstantsFile", "", FileAction.Load,
-            doc="phonopy .yaml (with FORCE_SETS/FORCE_CONSTANTS/BORN), FORCE_CONSTANTS "
-                "(+ StructureFile), CASTEP .castep_bin or euphonic .json."))
-        self.declareProperty(FileProperty("StructureFile", "", FileAction.OptionalLoad,
-                                          doc="Crystal structure for a bare FORCE_CONSTANTS."))
+        declare_force_constants_properties(
+            self, "phonopy .yaml (with FORCE_SETS/FORCE_CONSTANTS/BORN), FORCE_CONSTANTS "
+                  "(+ StructureFile), CASTEP .castep_bin or euphonic .json.",
+            "Crystal structure for a bare FORCE_CONSTANTS.")
         self.declareProperty(IMDHistoWorkspaceProperty(
             "InputWorkspace", "", Direction.Input, PropertyMode.Optional,
             doc="MDNorm output (4D: three HKL dimensions + DeltaE): its dimensions, bins and "
                 "mask are used instead of the projection properties."))
-        self.declareProperty("Temperature", -1.0, doc="Sample temperature (K).")
+        declare_temperature_property(self, "Sample temperature (K).")
         for index, vector in enumerate(("1,0,0", "0,1,0", "0,0,1")):
             self.declareProperty(f"QDimension{index}", vector,
                                  doc=f"HKL vector of Q dimension {index} (r.l.u.).")
@@ -76,42 +78,40 @@ class SimulateSingleCrystalSQE(PythonAlgorithm):
                                               "such as 'G-X-U|K-G-L'.")
         self.declareProperty("PathStep", 0.02, FloatBoundedValidator(lower=1e-4),
                              doc="Bin width along the q-path (1/Angstrom).")
-        self.declareProperty("Instrument", "", StringListValidator(["", *available_instruments()]),
-                             doc="Instrument for the energy resolution; empty = EnergyResolution.")
-        self.declareProperty("Ei", 0.0, FloatBoundedValidator(lower=0.0),
-                             doc="Incident energy (meV) for a direct-geometry Instrument.")
+        declare_instrument_property(self, "Instrument for the energy resolution; empty = "
+                                          "EnergyResolution.")
+        declare_ei_property(self, "Incident energy (meV) for a direct-geometry Instrument.")
         self.declareProperty("EnergyResolution", 0.0, FloatBoundedValidator(lower=0.0),
                              doc="Constant energy FWHM (meV) when no Instrument is given.")
-        self.declareProperty("QResolution", 0.0, FloatBoundedValidator(lower=0.0),
-                             doc="Isotropic Gaussian Q resolution FWHM (1/Angstrom) on grids; "
-                                 "0 = none. Raise SamplesPerBin with it: it is sampled.")
+        declare_q_resolution_property(
+            self, "Isotropic Gaussian Q resolution FWHM (1/Angstrom) on grids; 0 = none. Raise "
+                  "SamplesPerBin with it: it is sampled.")
         self.declareProperty("SamplesPerBin", 1, IntBoundedValidator(lower=1, upper=16),
                              doc="Random points per bin and Q dimension (bin average).")
         self.declareProperty("Seed", 0, IntBoundedValidator(lower=0), doc="Sampling seed.")
-        self.declareProperty("MeshSize", 16, IntBoundedValidator(lower=2, upper=64),
-                             doc="n of the n x n x n mesh for the Debye-Waller factor.")
+        declare_mesh_property(self, "n of the n x n x n mesh for the Debye-Waller factor.")
         declare_device_property(self)
         self.declareProperty(IMDHistoWorkspaceProperty(
             "OutputWorkspace", "", Direction.Output,
             doc="MD histogram (mbarn/meV per atom); Workspace2D-like for a q-path."))
+        self._requests = ValidatedRequest(self._request, validate_single_crystal)
 
     def _vector(self, name):
         return [float(v) for v in self.getProperty(name).value.split(",")]
 
     def _request(self):
         workspace = self.getProperty("InputWorkspace").value
-        temperature = self.getProperty("Temperature").value
         return SingleCrystalRequest(
             force_constants=self.getProperty("ForceConstantsFile").value,
             structure=self.getProperty("StructureFile").value,
             projections=np.array([self._vector(f"QDimension{i}") for i in range(3)]),
             q_binning=[self.getProperty(f"Dimension{i}Binning").value for i in range(3)],
             e_binning=self.getProperty("Dimension3Binning").value,
-            temperature=temperature if temperature >= 0 else None,
+            temperature=temperature_value(self),
             instrument=self.getProperty("Instrument").value,
             ei=self.getProperty("Ei").value or None,
             fwhm=self.getProperty("EnergyResolution").value,
-            q_fwhm=float(self.getProperty("QResolution").value),
+            q_resolution=float(self.getProperty("QResolution").value),
             hkl=self.getProperty("HKLCell").value,
             samples=int(self.getProperty("SamplesPerBin").value),
             seed=int(self.getProperty("Seed").value),
@@ -126,11 +126,11 @@ class SimulateSingleCrystalSQE(PythonAlgorithm):
             vector = self.getProperty(f"QDimension{index}").value.split(",")
             if len(vector) != 3:
                 return {f"QDimension{index}": "give three numbers h,k,l"}
-        return validate_single_crystal(self._request())
+        return self._requests.errors()
 
     def PyExec(self):
         progress = Progress(self, start=0.0, end=1.0, nreports=20)
-        result = run_single_crystal(self._request(), progress=fraction_reporter(progress, 20))
+        result = run_single_crystal(self._requests.take(), progress=fraction_reporter(progress, 20))
         self.setProperty("OutputWorkspace", to_workspace(result))
 
 

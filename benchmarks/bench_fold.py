@@ -56,7 +56,7 @@ def make_volume() -> Path:
 
 def fold_child() -> None:
     """Fold the file (streamed) and print seconds and peak memory as JSON."""
-    from inslib.fold_run import FoldRequest, run_fold
+    from inslib.folding.run import FoldRequest, run_fold
 
     start = time.perf_counter()
     folded, counts = run_fold(FoldRequest(str(FILE), structure=str(POSCAR), path=PATH,

@@ -6,7 +6,7 @@ For quartz (Born charges: Ewald sums, LO-TO at Gamma) and Ge it computes, on bot
 frequencies and coherent structure factors at 20k random q-points (Debye-Waller from a 6^3
 mesh, 300 K) and prints the largest differences (meV; fraction of the largest intensity) and
 the time of each. Both runs are float64, so differences should be rounding (< 1e-6). The
-test suite checks device consistency on torch's "meta" device only (tests/phonons/
+test suite checks device consistency on torch's "meta" device only (tests/unit/phonons/
 test_device.py); this script is how a GPU run gets checked. Without CUDA it says so and exits.
 """
 

@@ -16,8 +16,8 @@ from inslib.compare import compare
 from inslib.io.histogram_h5 import read_histogram_h5
 from inslib.io.plot import plot_comparison
 from inslib.scattering.powder import PowderSampling
-from inslib.simulate import PowderRequest, simulate_powder
-from inslib.templates import TemplateRequest
+from inslib.simulation.powder import simulate_powder
+from inslib.simulation.requests import PowderRequest, TemplateRequest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"

@@ -19,3 +19,17 @@ def ge_files(shared) -> dict:
     base = shared / "force_constants" / "pathSQE_Ge_ARCS"
     return {"ForceConstantsFile": str(base / "FORCE_CONSTANTS"),
             "StructureFile": str(base / "POSCAR")}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip tests marked ``gpu`` where torch sees no CUDA GPU (torch imported only then)."""
+    gpu_items = [item for item in items if item.get_closest_marker("gpu")]
+    if not gpu_items:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
+    for item in gpu_items:
+        item.add_marker(skip)

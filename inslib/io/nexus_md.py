@@ -24,6 +24,7 @@ from inslib.io.nexus_processed import (
     write_process,
     write_sample,
 )
+from inslib.logs import Q_CONVENTION
 
 ENTRY = "MDHistoWorkspace"
 _UNIFORM_RTOL = 1e-4  # Mantid writes float32 edges: widths in its own files vary by ~1e-5
@@ -124,7 +125,7 @@ def read_md_header(f: h5py.File, path) -> tuple:
     n = sum(1 for key in data if key[0] == "D" and key[1:].isdigit())
     axes = tuple(_read_dimension(data[f"D{i}"]) for i in range(n))
     metadata = read_metadata(entry["experiment0"]) if "experiment0" in entry else Metadata()
-    metadata.logs["QConvention"] = _q_convention(entry)
+    metadata.logs[Q_CONVENTION] = _q_convention(entry)
     return data, axes, metadata
 
 

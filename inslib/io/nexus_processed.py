@@ -17,14 +17,22 @@ from inslib.axes import CAPTIONS, Axis
 from inslib.histogram import WORKSPACE2D, Histogram, Log, Metadata
 from inslib.io.atomic import atomic_path
 from inslib.io.hdf import new_group, nx_class, read_text, set_string_attrs, write_string
+from inslib.logs import (
+    DELTAE_MODE,
+    EFIXED,
+    EI,
+    INSTRUMENT,
+    PATH_TICK_LABELS,
+    PATH_TICK_POSITIONS,
+    TEMPERATURE,
+    TEMPERATURE_ALIASES,
+    W_MATRIX,
+)
 
 DEFINITION = "Mantid Processed Workspace"
 PATH_UNIT = "Path"  # inslib's q-path axis; written as MomentumTransfer + tick logs
-TICK_POSITIONS = "PathTickPositions"
-TICK_LABELS = "PathTickLabels"
 _LATTICE_NAMES = ("unit_cell_a", "unit_cell_b", "unit_cell_c",
                   "unit_cell_alpha", "unit_cell_beta", "unit_cell_gamma")
-_TEMPERATURE_LOGS = ("temperature", "SampleTemp", "sample_temperature")
 
 
 class NexusFormatError(ValueError):
@@ -109,8 +117,8 @@ def with_path_ticks(hist: Histogram) -> Metadata:
     if vertical.unit != PATH_UNIT or not vertical.ticks:
         return hist.metadata
     logs = dict(hist.metadata.logs)
-    logs[TICK_POSITIONS] = Log(np.array([t[0] for t in vertical.ticks]), "Angstrom^-1")
-    logs[TICK_LABELS] = Log(" ".join(t[1] for t in vertical.ticks))
+    logs[PATH_TICK_POSITIONS] = Log(np.array([t[0] for t in vertical.ticks]), "Angstrom^-1")
+    logs[PATH_TICK_LABELS] = Log(" ".join(t[1] for t in vertical.ticks))
     return replace(hist.metadata, logs=logs)
 
 
@@ -144,17 +152,17 @@ def all_logs(metadata: Metadata) -> dict:
     """Return every log to write: the metadata fields as Mantid log names plus the others."""
     logs = dict(metadata.logs)
     if metadata.ei is not None:
-        logs["Ei"] = Log(float(metadata.ei), "meV")
+        logs[EI] = Log(float(metadata.ei), "meV")
     if metadata.efixed is not None:
-        logs["EFixed"] = Log(float(metadata.efixed), "meV")
+        logs[EFIXED] = Log(float(metadata.efixed), "meV")
     if metadata.emode:
-        logs["deltaE-mode"] = Log(metadata.emode)
+        logs[DELTAE_MODE] = Log(metadata.emode)
     if metadata.temperature is not None:
-        logs["temperature"] = Log(float(metadata.temperature), "K")
+        logs[TEMPERATURE] = Log(float(metadata.temperature), "K")
     if metadata.instrument:
-        logs["instrument"] = Log(metadata.instrument)
+        logs[INSTRUMENT] = Log(metadata.instrument)
     if metadata.w_matrix is not None:
-        logs["W_MATRIX"] = Log(np.asarray(metadata.w_matrix, float).ravel())
+        logs[W_MATRIX] = Log(np.asarray(metadata.w_matrix, float).ravel())
     return logs
 
 
@@ -290,10 +298,10 @@ def _read_workspace2d(entry, path) -> Histogram:
 
 def _path_axis(axis: Axis, metadata: Metadata) -> Axis:
     """Restore a q-path axis (unit and ticks) written by :func:`write_workspace2d`."""
-    if TICK_LABELS not in metadata.logs or TICK_POSITIONS not in metadata.logs:
+    if PATH_TICK_LABELS not in metadata.logs or PATH_TICK_POSITIONS not in metadata.logs:
         return axis
-    positions = np.atleast_1d(np.asarray(metadata.logs.pop(TICK_POSITIONS).value, float))
-    labels = str(metadata.logs.pop(TICK_LABELS).value).split()
+    positions = np.atleast_1d(np.asarray(metadata.logs.pop(PATH_TICK_POSITIONS).value, float))
+    labels = str(metadata.logs.pop(PATH_TICK_LABELS).value).split()
     return Axis(axis.values, PATH_UNIT, axis.name, is_edges=axis.is_edges,
                 ticks=tuple(zip(positions.tolist(), labels, strict=True)))
 
@@ -314,19 +322,19 @@ def read_metadata(group) -> Metadata:
     logs = read_logs(group["logs"]) if "logs" in group else {}
     metadata = Metadata(title=read_text(group["title"][()]) if "title" in group else "",
                         logs=logs)
-    metadata.ei = _scalar(logs.pop("Ei", None))
-    metadata.efixed = _scalar(logs.pop("EFixed", None))
-    metadata.emode = str(logs.pop("deltaE-mode").value) if "deltaE-mode" in logs else ""
-    for key in _TEMPERATURE_LOGS:
+    metadata.ei = _scalar(logs.pop(EI, None))
+    metadata.efixed = _scalar(logs.pop(EFIXED, None))
+    metadata.emode = str(logs.pop(DELTAE_MODE).value) if DELTAE_MODE in logs else ""
+    for key in TEMPERATURE_ALIASES:
         if key in logs:
             metadata.temperature = _scalar(logs.pop(key))
             break
-    if "W_MATRIX" in logs:
-        metadata.w_matrix = np.asarray(logs.pop("W_MATRIX").value, float).reshape(3, 3)
+    if W_MATRIX in logs:
+        metadata.w_matrix = np.asarray(logs.pop(W_MATRIX).value, float).reshape(3, 3)
     if "instrument" in group and "name" in group["instrument"]:
         metadata.instrument = read_text(group["instrument"]["name"][()])
-    elif "instrument" in logs:
-        metadata.instrument = str(logs.pop("instrument").value)
+    elif INSTRUMENT in logs:
+        metadata.instrument = str(logs.pop(INSTRUMENT).value)
     _read_lattice(group, metadata)
     return metadata
 

@@ -6,17 +6,17 @@ import numpy as np
 
 from inslib.histogram import Histogram
 from inslib.io.atomic import atomic_path
+from inslib.logs import RESOLUTION_FWHM
 
-RESOLUTION_LOG = "ResolutionFWHM"
 MAX_LINES = 6  # spectra drawn as lines rather than a colour map
 
 
 def _quantity(hist: Histogram):
     """Pick what to colour: the signal, or for an empty template its resolution FWHM."""
     values = np.where(hist.mask, np.nan, hist.signal)
-    if np.any(np.nan_to_num(values) != 0) or RESOLUTION_LOG not in hist.metadata.logs:
+    if np.any(np.nan_to_num(values) != 0) or RESOLUTION_FWHM not in hist.metadata.logs:
         return values, hist.y_unit_label
-    fwhm = np.asarray(hist.metadata.logs[RESOLUTION_LOG].value, float)
+    fwhm = np.asarray(hist.metadata.logs[RESOLUTION_FWHM].value, float)
     return np.where(hist.mask, np.nan, np.broadcast_to(fwhm, hist.shape)), \
         "Energy resolution FWHM (meV) over covered bins"
 

@@ -1,28 +1,39 @@
-"""Force constants in: phonopy files (through phonopy), CASTEP .castep_bin and euphonic JSON.
+"""Force constants: the validated in-memory object, its plain-dict and phonopy.yaml forms.
 
 Internal layout (the one euphonic uses): ``fc[n, 3i+a, 3j+b]`` couples atom i of the cell at the
 origin with atom j of the cell at ``cell_origins[n]`` (primitive-cell units), eV/Angstrom^2.
 Force constants with Born charges are stored short-ranged: the dipole-dipole part of the
 supercell is subtracted on reading a phonopy file (it is added back analytically for every q).
+Files are read by :mod:`inslib.phonons.readers` (phonopy, CASTEP, euphonic JSON).
 """
 
-import re
-import warnings
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from inslib.phonons.errors import ForceConstantsError
+from inslib.phonons.readers.euphonic import read_euphonic
+from inslib.phonons.readers.phonopy import (
+    phonopy_atoms,
+    read_bare_fc,
+    read_phonopy_yaml,
+    reduce_into_supercell,
+)
 from inslib.structure import Crystal, StructureError, load_structure
 
+__all__ = ["ForceConstants", "ForceConstantsError", "check_matches", "load_force_constants",
+           "to_primitive"]
 
-class ForceConstantsError(ValueError):
-    """Force constants that cannot be read or do not match their structure."""
+#: Units of the arrays of :meth:`ForceConstants.to_dict`.
+UNITS = {"cell": "angstrom", "positions": "fractional", "masses": "amu", "fc": "eV/angstrom^2",
+         "cell_origins": "primitive cells", "sc_matrix": "1", "born": "e", "dielectric": "1"}
 
 
 @dataclass
 class ForceConstants:
-    """Real-space harmonic force constants of a crystal.
+    """Real-space harmonic force constants of a crystal, checked on construction.
 
     Attributes
     ----------
@@ -40,6 +51,12 @@ class ForceConstants:
         High-frequency dielectric tensor.
     source : str
         Where the force constants came from.
+
+    Raises
+    ------
+    ForceConstantsError
+        For a wrong shape, a non-finite value, a non-positive mass or a singular supercell;
+        the message names the field, the bad value and the fix.
     """
 
     crystal: Crystal
@@ -50,10 +67,120 @@ class ForceConstants:
     dielectric: np.ndarray | None = None
     source: str = ""
 
+    def __post_init__(self):
+        self.fc = np.asarray(self.fc, dtype=float)
+        self.cell_origins = np.asarray(self.cell_origins, dtype=int)
+        self.sc_matrix = np.asarray(self.sc_matrix, dtype=int)
+        if self.born is not None:
+            self.born = np.asarray(self.born, dtype=float)
+        if self.dielectric is not None:
+            self.dielectric = np.asarray(self.dielectric, dtype=float)
+        _validate(self)
+
     @property
     def has_born(self) -> bool:
         """Whether Born charges and a dielectric tensor are present."""
         return self.born is not None and self.dielectric is not None
+
+    def digest(self) -> str:
+        """SHA-256 of every number that defines the model (not of ``source``), hex."""
+        sha = hashlib.sha256()
+        for name, value in self.to_dict().items():
+            sha.update(name.encode())
+            if name == "symbols":
+                sha.update(" ".join(value).encode())
+            elif name != "source" and value is not None:
+                sha.update(str(value.shape).encode())
+                sha.update(np.ascontiguousarray(value).tobytes())
+        return sha.hexdigest()
+
+    def to_dict(self) -> dict:
+        """Plain numpy arrays and lists; units in :data:`UNITS`; :meth:`from_dict` inverts it."""
+        c = self.crystal
+        return {"cell": c.cell.copy(), "positions": c.positions.copy(),
+                "symbols": list(c.symbols), "masses": c.masses.copy(), "fc": self.fc.copy(),
+                "cell_origins": self.cell_origins.copy(), "sc_matrix": self.sc_matrix.copy(),
+                "born": None if self.born is None else self.born.copy(),
+                "dielectric": None if self.dielectric is None else self.dielectric.copy(),
+                "source": self.source}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ForceConstants":
+        """Build (and check) force constants from :meth:`to_dict`'s layout (lists or arrays)."""
+        crystal = Crystal(data["cell"], data["positions"], list(data["symbols"]), data["masses"])
+        return cls(crystal, data["fc"], data["cell_origins"], data["sc_matrix"],
+                   data.get("born"), data.get("dielectric"), data.get("source", ""))
+
+    def save_phonopy_yaml(self, path) -> Path:
+        """Write a phonopy.yaml (structure, supercell, full force constants, Born charges).
+
+        ``phonopy.load`` reads it back to the same force constants (total ones, the dipole part
+        of the supercell added back when there are Born charges), on this cell as primitive.
+        Units: phonopy's VASP units (Angstrom, eV/Angstrom^2).
+        """
+        import phonopy
+
+        phonon = phonopy.Phonopy(phonopy_atoms(self.crystal), supercell_matrix=self.sc_matrix,
+                                 primitive_matrix=np.eye(3), log_level=0)
+        phonon.force_constants = _full_force_constants(self, phonon)
+        if self.has_born:
+            phonon.nac_params = {"born": self.born, "dielectric": self.dielectric}
+        path = Path(path)
+        phonon.save(str(path), settings={"force_constants": True})
+        return path
+
+
+def _validate(fcs: ForceConstants) -> None:
+    n = fcs.crystal.n_atoms
+    _require(fcs.fc.ndim == 3 and fcs.fc.shape[1:] == (3 * n, 3 * n), "fc", fcs.fc.shape,
+             f"shape (n_cells, {3 * n}, {3 * n}) for {n} atoms")
+    _require(fcs.cell_origins.shape == (len(fcs.fc), 3), "cell_origins", fcs.cell_origins.shape,
+             f"shape ({len(fcs.fc)}, 3), one integer origin per cell of fc")
+    _require(fcs.sc_matrix.shape == (3, 3) and round(abs(np.linalg.det(fcs.sc_matrix))) >= 1,
+             "sc_matrix", fcs.sc_matrix.tolist(), "a 3 x 3 integer matrix with det != 0")
+    bad = ~np.isfinite(fcs.fc)
+    _require(not bad.any(), "fc", f"{int(bad.sum())} non-finite values",
+             "finite force constants in eV/Angstrom^2 (check the source file)")
+    masses = fcs.crystal.masses
+    _require(masses.shape == (n,) and np.all(masses > 0) and np.all(np.isfinite(masses)),
+             "crystal.masses", masses.tolist(), f"{n} positive atomic masses in amu")
+    if fcs.born is not None:
+        _require(fcs.born.shape == (n, 3, 3) and np.all(np.isfinite(fcs.born)), "born",
+                 fcs.born.shape, f"finite Born charges of shape ({n}, 3, 3), in e")
+    if fcs.dielectric is not None:
+        _require(fcs.dielectric.shape == (3, 3) and np.all(np.isfinite(fcs.dielectric)),
+                 "dielectric", fcs.dielectric.shape, "a finite 3 x 3 tensor")
+
+
+def _require(ok: bool, name: str, value, valid: str) -> None:
+    if not ok:
+        msg = f"ForceConstants.{name}: got {value}; expected {valid}"
+        raise ForceConstantsError(msg)
+
+
+def _full_force_constants(fcs: ForceConstants, phonon) -> np.ndarray:
+    """Full (n_super, n_super, 3, 3) force constants as phonopy keeps them, dipole part added."""
+    total = fcs.fc
+    if fcs.has_born:
+        from inslib.phonons.dipole import subtract_supercell_dipole
+
+        dipole = replace(fcs, fc=np.zeros_like(fcs.fc))
+        subtract_supercell_dipole(dipole)
+        total = fcs.fc - dipole.fc
+    sup, prim = phonon.supercell, fcs.crystal
+    s2u = np.asarray(sup.s2u_map)
+    atoms = np.array([sup.u2u_map[int(u)] for u in s2u])  # unit-cell atom of each
+    frac = np.linalg.solve(prim.cell.T, np.asarray(sup.positions).T).T
+    offsets = np.rint(frac - prim.positions[atoms]).astype(int)
+    index = {tuple(reduce_into_supercell(o, fcs.sc_matrix)): n
+             for n, o in enumerate(fcs.cell_origins)}
+    blocks = total.reshape(len(total), prim.n_atoms, 3, prim.n_atoms, 3).transpose(0, 1, 3, 2, 4)
+    full = np.zeros((len(s2u), len(s2u), 3, 3))
+    for s_i in range(len(s2u)):
+        for s_j in range(len(s2u)):
+            rel = tuple(reduce_into_supercell(offsets[s_j] - offsets[s_i], fcs.sc_matrix))
+            full[s_i, s_j] = blocks[index[rel], atoms[s_i], atoms[s_j]]
+    return full
 
 
 def load_force_constants(path, structure=None, supercell=None) -> ForceConstants:
@@ -81,200 +208,32 @@ def load_force_constants(path, structure=None, supercell=None) -> ForceConstants
         raise ForceConstantsError(msg)
     suffix = path.suffix.lower()
     if suffix == ".json":
-        result = _from_euphonic(path, "json")
+        fields = read_euphonic(path, "json")
     elif suffix == ".castep_bin":
-        result = _from_euphonic(path, "castep")
+        fields = read_euphonic(path, "castep")
     elif suffix in {".yaml", ".yml"}:
-        result = _from_phonopy_yaml(path)
+        fields = read_phonopy_yaml(path)
     elif path.name.upper().startswith("FORCE_CONSTANTS") or suffix in {".hdf5", ".h5"}:
-        result = _from_bare_fc(path, structure, supercell)
+        fields = read_bare_fc(path, structure, supercell)
     else:
         msg = (f"ForceConstantsFile {path.name!r}: unknown kind; give phonopy .yaml, "
                "FORCE_CONSTANTS (+ StructureFile), .castep_bin or euphonic .json")
         raise ForceConstantsError(msg)
+    result = _short_ranged(fields)
     if structure is not None:
         check_matches(result, load_structure(structure))
     return result
 
 
-def _from_euphonic(path: Path, kind: str) -> ForceConstants:
-    from euphonic import ForceConstants as EuphonicFC
-
-    reader = EuphonicFC.from_json_file if kind == "json" else EuphonicFC.from_castep
-    try:
-        efc = reader(str(path))
-    except Exception as exc:
-        msg = f"ForceConstantsFile {path.name!r} could not be read by euphonic: {exc}"
-        raise ForceConstantsError(msg) from exc
-    return from_euphonic(efc, source=str(path))
-
-
-def from_euphonic(efc, source: str = "") -> ForceConstants:
-    """Convert an euphonic ForceConstants object (its FC are already short-ranged)."""
-    c = efc.crystal
-    crystal = Crystal(c.cell_vectors.to("angstrom").magnitude, c.atom_r, list(c.atom_type),
-                      c.atom_mass.to("amu").magnitude)
-    born = None if efc.born is None else efc.born.to("e").magnitude
-    diel = None if efc.dielectric is None else np.asarray(efc.dielectric.magnitude)
-    return ForceConstants(crystal, efc.force_constants.to("eV/angstrom**2").magnitude,
-                          np.asarray(efc.cell_origins), np.asarray(efc.sc_matrix), born, diel,
-                          source)
-
-
-def _from_phonopy_yaml(path: Path) -> ForceConstants:
-    import tempfile
-
-    import phonopy
-
-    kwargs = {}
-    for name, key in (("FORCE_SETS", "force_sets_filename"),
-                      ("FORCE_CONSTANTS", "force_constants_filename"),
-                      ("BORN", "born_filename")):
-        if (path.parent / name).is_file():
-            kwargs[key] = str(path.parent / name)
-    with tempfile.TemporaryDirectory() as tmp:
-        readable = _modern_units(path, Path(tmp))
-        try:
-            phonon = _phonopy_load(phonopy, readable, kwargs)
-        except Exception as exc:
-            msg = f"ForceConstantsFile {path.name!r} could not be read by phonopy: {exc}"
-            raise ForceConstantsError(msg) from exc
-    if phonon.force_constants is None:
-        msg = (f"ForceConstantsFile {path.name!r} holds no forces or force constants: "
-               "put FORCE_SETS or FORCE_CONSTANTS beside it")
-        raise ForceConstantsError(msg)
-    return from_phonopy(phonon, source=str(path))
-
-
-def _phonopy_load(phonopy, path: Path, kwargs: dict):
-    """Run phonopy.load; where symfc fails (some non-VASP files) load unsymmetrised."""
-    with warnings.catch_warnings():  # phonopy 4's note on its new primitive-cell default
-        warnings.simplefilter("ignore", UserWarning)
-        try:
-            return phonopy.load(str(path), produce_fc=True, log_level=0, **kwargs)
-        except IndexError:
-            return phonopy.load(str(path), produce_fc=True, log_level=0, symmetrize_fc=False,
-                                **kwargs)
-
-
-def _modern_units(path: Path, tmp: Path) -> Path:
-    """Phonopy 4 refuses YAML written by phonopy 2 with 'Angstrom' units: use a fixed copy."""
-    text = path.read_text()
-    fixed = re.sub(r'((?:length|force_constants)(?:_unit)?:\s*"?[^"\n]*?)Angstrom',
-                   r"\1angstrom", text)
-    if fixed == text:
-        return path
-    copy = tmp / path.name
-    copy.write_text(fixed)
-    return copy
-
-
-def _from_bare_fc(path: Path, structure, supercell) -> ForceConstants:
-    import phonopy
-
-    if structure is None:
-        msg = f"ForceConstantsFile {path.name!r} is a bare force-constant file: give StructureFile"
-        raise ForceConstantsError(msg)
-    crystal = load_structure(structure)
-    fc = _read_fc_array(path)
-    matrix = _supercell_matrix(path, crystal, supercell, fc.shape[1])
-    phonon = phonopy.Phonopy(_phonopy_atoms(crystal), supercell_matrix=matrix,
-                             primitive_matrix=None, log_level=0)
-    phonon.force_constants = fc
-    born = path.parent / "BORN"
-    if born.is_file():
-        from phonopy.file_IO import parse_BORN
-        from phonopy.interface.calculator import get_default_physical_units
-
-        units = get_default_physical_units("vasp")
-        phonon.nac_params = parse_BORN(phonon.primitive, filename=str(born)) | {
-            "factor": units["nac_factor"]}
-    return from_phonopy(phonon, source=str(path))
-
-
-def _read_fc_array(path: Path) -> np.ndarray:
-    from phonopy.file_IO import parse_FORCE_CONSTANTS, read_force_constants_hdf5
-
-    if path.suffix.lower() in {".hdf5", ".h5"}:
-        return read_force_constants_hdf5(str(path))
-    return parse_FORCE_CONSTANTS(str(path))
-
-
-def _supercell_matrix(path: Path, crystal: Crystal, supercell, n_super: int) -> np.ndarray:
-    if supercell is not None:
-        arr = np.asarray(supercell, dtype=int)
-        return np.diag(arr) if arr.shape == (3,) else arr.reshape(3, 3)
-    sposcar = path.parent / "SPOSCAR"
-    if sposcar.is_file():  # phonopy's own supercell beside the force constants
-        cell = load_structure(sposcar).cell
-        return np.rint(np.linalg.solve(crystal.cell.T, cell.T).T).astype(int)
-    ratio = n_super / crystal.n_atoms
-    size = round(ratio ** (1 / 3))
-    if size**3 != ratio:
-        msg = (f"ForceConstantsFile {path.name!r} has {n_super} supercell atoms for a "
-               f"{crystal.n_atoms}-atom structure: give the supercell matrix explicitly")
-        raise ForceConstantsError(msg)
-    return np.diag([size] * 3)
-
-
-def _phonopy_atoms(crystal: Crystal):
-    from phonopy.structure.atoms import PhonopyAtoms
-
-    return PhonopyAtoms(symbols=crystal.symbols, cell=crystal.cell,
-                        scaled_positions=crystal.positions, masses=crystal.masses)
-
-
-def from_phonopy(phonon, source: str = "") -> ForceConstants:
-    """Convert a phonopy Phonopy object (force constants produced) to the internal layout."""
-    from phonopy.interface.calculator import get_calculator_physical_units
-
-    prim, sup = phonon.primitive, phonon.supercell
-    units = get_calculator_physical_units(phonon.calculator or "vasp")
-    to_angstrom = units.distance_to_A
-    crystal = Crystal(prim.cell * to_angstrom, prim.scaled_positions, list(prim.symbols),
-                      prim.masses)
-    sc_matrix = np.rint(np.linalg.solve(prim.cell.T, sup.cell.T).T).astype(int)
-    # calculator units (force unit per length unit) -> eV/Angstrom^2
-    fc_full = np.asarray(phonon.force_constants) * units.force_to_eVperA / to_angstrom
-    p2s = np.asarray(prim.p2s_map)
-    s2p = np.asarray(prim.s2p_map)
-    atom_of = {int(s): i for i, s in enumerate(p2s)}
-    origins = _lattice_offsets(sup.positions, prim, s2p, atom_of)
-    n_atoms = crystal.n_atoms
-    keys = {}
-    fc = np.zeros((round(np.prod(np.abs(np.linalg.det(sc_matrix)))), 3 * n_atoms, 3 * n_atoms))
-    cells = np.zeros((len(fc), 3), dtype=int)
-    for i, s_i in enumerate(p2s):
-        row = i if fc_full.shape[0] == n_atoms else s_i
-        for s_j in range(len(s2p)):
-            rel = _reduce(origins[s_j] - origins[s_i], sc_matrix)
-            n = keys.setdefault(tuple(rel), len(keys))
-            cells[n] = rel
-            j = atom_of[int(s2p[s_j])]
-            fc[n, 3 * i:3 * i + 3, 3 * j:3 * j + 3] = fc_full[row, s_j]
-    result = ForceConstants(crystal, fc, cells, sc_matrix, source=source)
-    nac = phonon.nac_params
-    if nac is not None and nac.get("born") is not None:
-        result.born = np.asarray(nac["born"], dtype=float)
-        result.dielectric = np.asarray(nac["dielectric"], dtype=float)
+def _short_ranged(fields: dict) -> ForceConstants:
+    """ForceConstants from a reader's fields, the supercell dipole part taken out if needed."""
+    long_range = fields.pop("long_range", False)
+    result = ForceConstants(**fields)
+    if long_range:
         from inslib.phonons.dipole import subtract_supercell_dipole
 
         subtract_supercell_dipole(result)
     return result
-
-
-def _lattice_offsets(sup_cart, prim, s2p, atom_of) -> np.ndarray:
-    """Integer primitive-lattice vector of the cell each supercell atom sits in, (n_super, 3)."""
-    frac = np.linalg.solve(prim.cell.T, np.asarray(sup_cart).T).T
-    base = prim.scaled_positions[[atom_of[int(p)] for p in s2p]]
-    return np.rint(frac - base).astype(int)
-
-
-def _reduce(vector: np.ndarray, sc_matrix: np.ndarray) -> np.ndarray:
-    """Reduce a lattice vector into the supercell (primitive units, ints)."""
-    frac = vector @ np.linalg.inv(sc_matrix)
-    frac -= np.floor(frac + 1e-8)
-    return np.rint(frac @ sc_matrix).astype(int)
 
 
 def check_matches(fcs: ForceConstants, crystal: Crystal, tol: float = 1e-3) -> None:
@@ -344,7 +303,7 @@ def _reindex(fcs, prim, reps, site_of, offsets, to_prim, sc_matrix) -> ForceCons
         for n, origin in enumerate(fcs.cell_origins):
             for j_conv in range(fcs.crystal.n_atoms):
                 rel = origin @ to_prim + offsets[j_conv] - offsets[rep]
-                rel = _reduce(rel, sc_matrix)
+                rel = reduce_into_supercell(rel, sc_matrix)
                 index = keys.setdefault(tuple(rel), len(keys))
                 cells[index] = rel
                 j = site_of[j_conv]

@@ -5,6 +5,7 @@ with respect to the force constants, float64 by default, on CPU or GPU. Eigenvec
 "cell" phase convention (no exp(i q.r) inside), so the structure-factor phase is exp(i Q.r).
 """
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -86,11 +87,24 @@ class PhononModel:
         self.inv_sqrt_mass = torch.as_tensor(1 / np.sqrt(masses), **self.opts)
         self._mass_weight = (self.inv_sqrt_mass[:, None] * self.inv_sqrt_mass[None, :]).reshape(-1)
         self._constant = self._dipole_table(len(vectors), where[len(table.vectors):])
+        self._own_asr = None
         self.fc = torch.as_tensor(fcs.fc, **self.opts)
         self.asr = asr
         self._moves = translations(n, **self.opts)
-        self._own_asr = None
         self.to(device or "cpu")
+
+    @property
+    def fc(self):
+        """The model's own force constants, torch (n_cells, 3N, 3N), eV/Angstrom^2.
+
+        Setting them drops the cached acoustic-sum-rule term of the old ones.
+        """
+        return self._fc
+
+    @fc.setter
+    def fc(self, value):
+        self._fc = value
+        self._own_asr = None
 
     def to(self, device):
         """Move every tensor of the model (and of its dipole sums) to ``device``; returns self."""
@@ -202,7 +216,11 @@ class PhononModel:
         return dyn + (self.dipole.reciprocal(q) * weight)[None]
 
     def _asr_term(self, table, own: bool):
-        """Acoustic-sum-rule correction for each force-constant set, (n_sets, 3N, 3N)."""
+        """Acoustic-sum-rule correction for each force-constant set, (n_sets, 3N, 3N).
+
+        Only the model's own force constants are cached (a batch ``fc`` is never cached, and
+        setting :attr:`fc` or moving the model clears the cache).
+        """
         if own and self._own_asr is not None:
             return self._own_asr
         gamma = _torch().zeros((1, 3), **self.opts)
@@ -232,11 +250,65 @@ class PhononModel:
         """Frequencies (meV, negative = imaginary) and eigenvectors at fractional q (nq, 3)."""
         torch = _torch()
         dyn = self.dynamical_matrix(q, fc, gamma_directions)
-        values, vectors = torch.linalg.eigh(dyn)
-        freqs = torch.sign(values) * torch.sqrt(torch.abs(values)) * FREQUENCY_MEV
+        values, vectors = eigh(dyn)
+        # clamp: sqrt has an infinite slope at 0 (acoustic modes at Gamma), 0 * inf = NaN
+        freqs = torch.sign(values) * torch.sqrt(torch.abs(values).clamp_min(1e-30)) * FREQUENCY_MEV
         n = self.n_atoms
         eig = vectors.transpose(-1, -2).reshape(*vectors.shape[:2], 3 * n, n, 3)
         return Modes(torch.as_tensor(q, **self.opts).reshape(-1, 3), freqs, eig)
+
+
+DEGENERATE = 1e-9  # eV/(Angstrom^2 amu): eigenvalues closer than this count as degenerate
+
+
+def eigh(matrices):
+    """Eigenvalues (ascending) and eigenvectors of Hermitian matrices, with a safe gradient.
+
+    torch.linalg.eigh's backward divides by eigenvalue differences, so any degenerate pair
+    (high-symmetry q-points of a Monkhorst-Pack grid, Gamma) makes the gradient NaN even for
+    quantities that do not depend on how a degenerate subspace is split (Debye-Waller,
+    intensities summed over a multiplet, DOS). This backward drops the terms between
+    eigenvalues closer than :data:`DEGENERATE`: exact for such invariant quantities.
+
+    Parameters
+    ----------
+    matrices : torch.Tensor, complex or real, shape (..., n, n)
+
+    Returns
+    -------
+    values : torch.Tensor, shape (..., n)
+    vectors : torch.Tensor, shape (..., n, n)
+        Columns are the eigenvectors.
+    """
+    return _safe_eigh().apply(matrices)
+
+
+@functools.cache
+def _safe_eigh():
+    torch = _torch()
+
+    class SafeEigh(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, matrices):
+            values, vectors = torch.linalg.eigh(matrices)
+            ctx.save_for_backward(values, vectors)
+            return values, vectors
+
+        @staticmethod
+        def backward(ctx, grad_values, grad_vectors):
+            values, vectors = ctx.saved_tensors
+            inner = torch.zeros_like(vectors)
+            if grad_vectors is not None:
+                inner = vectors.mH @ grad_vectors
+                inner = 0.5 * (inner - inner.mH)  # tangent space: skew-Hermitian part
+                gap = values[..., None, :] - values[..., :, None]  # E_ij = L_j - L_i
+                far = gap.abs() > DEGENERATE
+                inner = torch.where(far, inner / torch.where(far, gap, 1.0), 0.0)
+            if grad_values is not None:
+                inner = inner + torch.diag_embed(grad_values.to(inner.dtype))
+            return vectors @ inner @ vectors.mH
+
+    return SafeEigh
 
 
 DEVICES = ("Auto", "CPU", "GPU")

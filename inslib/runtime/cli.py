@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--emin", type=float, default=8.0, help="compare bins above this E (meV)")
     comp.add_argument("--plot", type=Path, help="save model and data side by side here")
     comp.set_defaults(func=_compare)
+    from inslib.datagen.cli import add_parser as add_datagen  # argparse only, no heavy imports
+
+    add_datagen(commands)
     return parser
 
 

@@ -1,6 +1,6 @@
 """The built-in algorithm host: the subset of Mantid's Python algorithm API inslib uses.
 
-Algorithm files written against :mod:`inslib.mantid_compat` run unchanged here and inside
+Algorithm files written against :mod:`inslib.runtime.compat` run unchanged here and inside
 Mantid: PythonAlgorithm (PyInit, validateInputs, PyExec, declareProperty, getProperty,
 setProperty, setPropertyGroup), properties with Mantid's directions and validators,
 workspace and file properties, Progress and AlgorithmFactory. Workspaces are

@@ -6,7 +6,7 @@ per atom of sample, in mbarn (no Bose factor, no energy broadening). Modes below
 """
 
 
-from inslib.scattering.thermal import HBAR2_AMU_MEV
+from inslib.scattering.thermal import HBAR2_AMU_MEV, bose
 
 FM2_TO_MBARN = 10.0
 
@@ -61,4 +61,61 @@ def coherent_structure_factor(model, modes, dw=None, frequency_min: float = 0.01
     keep = energy > frequency_min
     safe = torch.where(keep, energy, torch.ones_like(energy))
     factor = HBAR2_AMU_MEV * FM2_TO_MBARN / (2 * crystal.n_atoms)
-    return torch.where(keep, factor * torch.abs(f) ** 2 / safe, torch.zeros_like(safe))
+    power = f.real**2 + f.imag**2  # |f|^2 without abs(): abs has no gradient at 0
+    return torch.where(keep, factor * power / safe, torch.zeros_like(safe))
+
+
+def deposit_modes(acc, model, q_frac, rows, edges, resolution, n_window: int, temperature,
+                  dw=None, fc=None, q_weight=None):
+    """Add the coherent one-phonon spectra at q to rows of an accumulator (torch, batched).
+
+    Every mode (n+1 at +E, n at -E) becomes a resolution Gaussian averaged over the energy
+    bins (:func:`inslib.scattering.binning.deposit`), differentiable in the force constants.
+
+    Parameters
+    ----------
+    acc : torch.Tensor, shape (n_sets, n_rows, n_e)
+        Accumulator (not modified; the sum is returned).
+    q_frac : numpy.ndarray, shape (nq, 3)
+        Fractional Q in the model's reciprocal lattice.
+    rows : torch.Tensor of int, shape (nq,)
+        Row of acc each q adds to.
+    edges : torch.Tensor, shape (n_e + 1,)
+        Energy bin edges, meV.
+    resolution : inslib.scattering.binning.Resolution
+    n_window : int
+        :func:`inslib.scattering.binning.window` of the resolution and edges.
+    temperature : float
+        K.
+    dw : torch.Tensor, optional, shape (n_sets, n_atoms, 3, 3)
+        Debye-Waller matrices, Angstrom^2.
+    fc : torch.Tensor, optional, shape (n_sets, n_cells, 3N, 3N)
+        Force-constant sets (the model's own by default).
+    q_weight : torch.Tensor, optional, shape (nq,)
+        Weight of each q (1 by default).
+
+    Returns
+    -------
+    torch.Tensor, shape (n_sets, n_rows, n_e)
+        acc plus mbarn/meV per atom (bin averages) of every q, times its weight.
+    """
+    import torch
+
+    from inslib.scattering.binning import REACH, deposit
+
+    modes = model.modes(q_frac, fc)
+    sf = coherent_structure_factor(model, modes, dw)
+    if q_weight is not None:
+        sf = sf * q_weight[None, :, None]
+    occupation = bose(modes.frequencies, temperature)
+    energy = torch.cat([modes.frequencies, -modes.frequencies], dim=-1)
+    weight = torch.cat([sf * (occupation + 1), sf * occupation], dim=-1)
+    n_sets, n_rows = acc.shape[0], acc.shape[1]
+    offset = torch.arange(n_sets, device=edges.device)[:, None, None] * n_rows
+    flat_rows = (offset + rows[None, :, None]).expand_as(energy)
+    reach = REACH * resolution.largest
+    near = (energy > edges[0] - reach) & (energy < edges[-1] + reach) & (weight > 0)
+    energy, weight, flat_rows = energy[near], weight[near], flat_rows[near]
+    flat = deposit(acc.reshape(n_sets * n_rows, -1), flat_rows, energy, weight,
+                   resolution(energy), edges, n_window)
+    return flat.reshape(acc.shape)

@@ -11,6 +11,7 @@ and (2) below E_c = E_max / n, the energy of one mesh step on a zone-boundary sc
 it by the Debye law g = a E^2 holding the same number of states.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,26 +74,90 @@ def weighted_dos(partial: np.ndarray, crystal, cross_section: str = "total") -> 
     return np.einsum("k,ke->e", factor, partial)
 
 
-def grid_modes(model, grid, chunk: int = 4096):
-    """Yield Modes on a Monkhorst-Pack grid in chunks."""
+def grid_modes(model, grid, chunk: int = 4096, fc=None):
+    """Yield Modes on a Monkhorst-Pack grid in chunks (``fc``: force-constant sets, optional)."""
     q = mp_grid(grid)
     for start in range(0, len(q), chunk):
-        yield model.modes(q[start:start + chunk])
+        yield model.modes(q[start:start + chunk], fc)
 
 
-def regularise(partial: np.ndarray, energy: np.ndarray, width: float, e_max: float,
-               grid: int) -> np.ndarray:
-    """Smooth and Debye-extrapolate a mesh DOS (see the module notes), shape kept (n_atoms, n_e)."""
-    from scipy.ndimage import gaussian_filter1d
+def deposit_pdos(freqs, atom_weights, width: float, n_e: int, frequency_min: float = 0.01):
+    """Partial DOS by linear deposit of modes on bin centres (torch, differentiable in energy).
 
-    sigma = e_max / (4 * grid) / width
-    mirrored = np.concatenate([partial[:, ::-1], partial], axis=1)  # even about E = 0
-    smooth = gaussian_filter1d(mirrored, sigma, axis=1)[:, partial.shape[1]:]
-    cut = energy < e_max / grid
-    states = smooth[:, cut].sum(axis=1) * width
-    debye = states[:, None] * 3 * energy[cut] ** 2 / (e_max / grid) ** 3
-    smooth[:, cut] = debye
-    return smooth
+    A mode at E between the centres c_k and c_k+1 gives (1 - t) to bin k and t to bin k+1,
+    t = (E - c_k) / width, so its weight moves smoothly with E (a histogram would not). Below
+    the first centre the share of the bin at -width/2 goes to bin 0 (no state is lost).
+
+    Parameters
+    ----------
+    freqs : torch.Tensor, shape (n_sets, nq, n_modes)
+        Mode energies, meV (modes at or below ``frequency_min`` are left out).
+    atom_weights : torch.Tensor, shape (n_sets, nq, n_modes, n_atoms)
+        |e_k|^2 of every mode on every atom.
+    width : float
+        Bin width, meV; bin k is centred on (k + 1/2) width.
+    n_e : int
+        Number of bins.
+
+    Returns
+    -------
+    torch.Tensor, shape (n_sets, n_atoms, n_e)
+        States per meV per atom (each row integrates to 3 when every mode is kept).
+    """
+    import torch
+
+    n_sets, n_q, _, n_atoms = atom_weights.shape
+    keep = freqs > frequency_min
+    pos = freqs / width - 0.5
+    low = pos.floor()
+    frac = pos - low
+    low = low.long()
+    out = torch.zeros((n_sets, n_atoms, n_e + 2), dtype=atom_weights.dtype,
+                      device=atom_weights.device)
+    sets = torch.arange(n_sets, device=freqs.device)[:, None, None].expand_as(low)
+    for shift, share in ((0, 1 - frac), (1, frac)):
+        slot = (low + shift + 1).clamp(0, n_e + 1)  # slot 0 and n_e + 1 collect the overflow
+        value = torch.where(keep, share, 0.0)[..., None] * atom_weights
+        index = (sets * (n_e + 2) + slot).reshape(-1)
+        flat = out.transpose(1, 2).reshape(-1, n_atoms)
+        out = flat.index_add(0, index, value.reshape(-1, n_atoms)).reshape(
+            n_sets, n_e + 2, n_atoms).transpose(1, 2)
+    # below the first centre the share of the (empty) bin at -width/2 folds back onto bin 0
+    inside = out[..., 1:-1] + torch.nn.functional.pad(out[..., :1], (0, n_e - 1))
+    return inside / (n_q * width)
+
+
+def regularise(partial, energy: np.ndarray, width: float, e_max, grid: int):
+    """Smooth and Debye-extrapolate mesh partial DOS (see the module notes), torch, batched.
+
+    Parameters
+    ----------
+    partial : torch.Tensor, shape (n_sets, n_atoms, n_e)
+        States per meV per atom on bin centres ``energy`` (meV, uniform ``width``).
+    e_max : torch.Tensor, shape (n_sets,)
+        Highest mode energy of each set, meV: sets the smoothing width e_max / (4 n) and the
+        Debye region E < e_max / n, n = ``grid`` (the mesh size).
+
+    Returns
+    -------
+    torch.Tensor, shape (n_sets, n_atoms, n_e)
+    """
+    import torch
+
+    n_e = partial.shape[-1]
+    mirrored = torch.cat([partial.flip(-1), partial], dim=-1)  # even about E = 0
+    length = 4 * n_e  # zero padding: no wrap-around of the circular convolution
+    k = torch.fft.rfftfreq(length, d=1.0, device=partial.device).to(partial.dtype)
+    sigma = (e_max / (4 * grid) / width)[:, None, None]
+    transfer = torch.exp(-2 * (math.pi * k) ** 2 * sigma**2)
+    smooth = torch.fft.irfft(torch.fft.rfft(mirrored, n=length) * transfer, n=length)
+    smooth = smooth[..., n_e:2 * n_e]
+    centres = torch.as_tensor(energy, dtype=partial.dtype, device=partial.device)
+    cut_energy = (e_max / grid)[:, None, None]
+    cut = centres[None, None, :] < cut_energy
+    states = torch.where(cut, smooth, 0.0).sum(dim=-1, keepdim=True) * width
+    debye = states * 3 * centres**2 / cut_energy**3
+    return torch.where(cut, debye, smooth)
 
 
 def histogram_pdos(freqs, atom_weights, edges, q_weights=None, frequency_min: float = 0.01):
@@ -125,19 +190,56 @@ def histogram_pdos(freqs, atom_weights, edges, q_weights=None, frequency_min: fl
 
 def density_of_states(model, grid=(16, 16, 16), width: float = 0.1, e_max=None,
                       frequency_min: float = 0.01, smooth: bool = True) -> DensityOfStates:
-    """Partial DOS by histogramming grid modes into bins of ``width`` meV (regularised)."""
-    all_modes = list(grid_modes(model, grid))
-    freqs = np.concatenate([m.frequencies[0].cpu().numpy() for m in all_modes])
-    weights = np.concatenate([
-        (np.abs(m.eigenvectors[0].cpu().numpy()) ** 2).sum(axis=-1) for m in all_modes])
-    top = float(freqs.max()) * 1.05 if e_max is None else float(e_max)
-    edges = np.arange(0.0, top + width, width)
-    partial = histogram_pdos(freqs, weights, edges, frequency_min=frequency_min)
-    centres = 0.5 * (edges[1:] + edges[:-1])
-    if smooth and freqs.max() > frequency_min:
-        partial = regularise(partial, centres, width, float(freqs.max()), min(grid))
+    """Partial DOS of the model's own force constants on a Monkhorst-Pack grid (regularised).
+
+    Linear deposit on bins of ``width`` meV up to ``e_max`` (1.05 x the highest mode by
+    default); see :func:`mesh_dos` for force-constant sets and gradients.
+    """
+    import torch
+
+    with torch.no_grad():
+        modes = list(grid_modes(model, grid))
+        freqs = torch.cat([m.frequencies for m in modes], dim=1)
+        weights = torch.cat([(m.eigenvectors.abs() ** 2).sum(-1) for m in modes], dim=1)
+        partial, centres = mesh_dos(freqs, weights, width, min(grid), e_max, frequency_min,
+                                    smooth)
+    freqs = freqs[0].cpu().numpy()
     imaginary = freqs < -frequency_min
     lowest = float(freqs.min()) if imaginary.any() else 0.0
     where = mp_grid(grid)[np.unravel_index(np.argmin(freqs), freqs.shape)[0]]
-    return DensityOfStates(centres, width, partial, int(imaginary.sum()), lowest,
-                           where if imaginary.any() else None)
+    return DensityOfStates(centres, width, partial[0].cpu().numpy(), int(imaginary.sum()),
+                           lowest, where if imaginary.any() else None)
+
+
+def mesh_dos(freqs, atom_weights, width: float, grid: int, e_max=None,
+             frequency_min: float = 0.01, smooth: bool = True):
+    """Partial DOS of force-constant sets from their mesh modes (torch, differentiable).
+
+    Parameters
+    ----------
+    freqs : torch.Tensor, shape (n_sets, nq, n_modes)
+        Mode energies on the mesh, meV.
+    atom_weights : torch.Tensor, shape (n_sets, nq, n_modes, n_atoms)
+        |e_k|^2 of every mode on every atom.
+    width : float
+        Bin width, meV.
+    grid : int
+        Mesh size n (smallest of the three), for :func:`regularise`.
+    e_max : float, optional
+        Top of the energy range, meV (1.05 x the highest mode of all sets by default).
+
+    Returns
+    -------
+    partial : torch.Tensor, shape (n_sets, n_atoms, n_e)
+        States per meV per atom.
+    centres : numpy.ndarray, shape (n_e,)
+        Bin centres, meV.
+    """
+    top = float(freqs.max()) * 1.05 if e_max is None else float(e_max)
+    n_e = max(math.ceil(top / width), 2)
+    centres = (np.arange(n_e) + 0.5) * width
+    partial = deposit_pdos(freqs, atom_weights, width, n_e, frequency_min)
+    highest = freqs.reshape(len(freqs), -1).max(dim=1).values
+    if smooth and float(highest.min()) > frequency_min:
+        partial = regularise(partial, centres, width, highest, grid)
+    return partial, centres

@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import fftconvolve
 
 from inslib.scattering.thermal import HBAR2_AMU_MEV, K_B
 
@@ -22,7 +21,7 @@ BARN_TO_MBARN = 1000.0
 
 @dataclass
 class MultiphononTerms:
-    """The normalised n-phonon spectra of every atom.
+    """The normalised n-phonon spectra of every atom (one force-constant set, numpy).
 
     Attributes
     ----------
@@ -39,87 +38,188 @@ class MultiphononTerms:
     msd: np.ndarray
 
 
-def _thermal_one_phonon(dos, temperature: float, energy: np.ndarray) -> np.ndarray:
-    """T_1 (unnormalised) of every atom on the symmetric grid, shape (n_atoms, n_e)."""
-    absolute = np.abs(energy)
-    g = np.stack([np.interp(absolute, dos.energy, row, left=0.0, right=0.0)
-                  for row in dos.partial])
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        base = np.where(absolute > 0, g / absolute, 0.0)
-        if temperature > 0:
-            occupation = 1.0 / np.expm1(absolute / (K_B * temperature))
-            occupation = np.where(absolute > 0, occupation, 0.0)
-        else:
-            occupation = np.zeros_like(absolute)
-    factor = np.where(energy > 0, occupation + 1.0, occupation)
-    return base * factor[None]
+def _interp_uniform(x, grid_start: float, grid_step: float, values):
+    """Linear interpolation of values (..., n) on a uniform grid at x (m,), 0 outside."""
+    import torch
+
+    pos = (x - grid_start) / grid_step
+    low = pos.floor().long()
+    frac = (pos - low).to(values.dtype)
+    n = values.shape[-1]
+    inside_low = (low >= 0) & (low < n)
+    inside_high = (low + 1 >= 0) & (low + 1 < n)
+    left = torch.where(inside_low, values[..., low.clamp(0, n - 1)], 0.0)
+    right = torch.where(inside_high, values[..., (low + 1).clamp(0, n - 1)], 0.0)
+    return left * (1 - frac) + right * frac
+
+
+def thermal_one_phonon(partial, dos_energy: np.ndarray, temperature: float,
+                       energy: np.ndarray):
+    """T_1 (unnormalised): g_k(|E|)/|E| times n(|E|) + 1 (E > 0) or n(|E|) (E < 0).
+
+    Parameters
+    ----------
+    partial : torch.Tensor, shape (n_sets, n_atoms, n_dos)
+        Partial DOS (states per meV per atom) on the uniform bin centres ``dos_energy`` (meV).
+    energy : numpy.ndarray, shape (n_e,)
+        Energy transfers, meV.
+
+    Returns
+    -------
+    torch.Tensor, shape (n_sets, n_atoms, n_e)
+    """
+    import torch
+
+    opts = {"dtype": partial.dtype, "device": partial.device}
+    absolute = torch.as_tensor(np.abs(energy), **opts)
+    step = float(dos_energy[1] - dos_energy[0])
+    g = _interp_uniform(absolute, float(dos_energy[0]), step, partial)
+    g = torch.where(absolute >= dos_energy[0], g, 0.0)  # np.interp's left=0 below the grid
+    safe = torch.where(absolute > 0, absolute, 1.0)
+    if temperature > 0:
+        occupation = torch.where(absolute > 0, 1.0 / torch.expm1(safe / (K_B * temperature)),
+                                 0.0)
+    else:
+        occupation = torch.zeros_like(absolute)
+    factor = torch.where(torch.as_tensor(energy, **opts) > 0, occupation + 1.0, occupation)
+    return torch.where(absolute > 0, g / safe, 0.0) * factor
+
+
+def mean_square_displacement(partial, dos_energy: np.ndarray, masses, temperature: float):
+    """Isotropic u^2 per atom from partial DOS, Angstrom^2, shape (n_sets, n_atoms).
+
+    u^2 = hbar^2 / (2 M) int g(E) / (3 E) coth(E / 2kT) dE, on the bin centres ``dos_energy``
+    (meV, uniform); ``partial`` (n_sets, n_atoms, n_dos) in states per meV per atom.
+    """
+    import torch
+
+    opts = {"dtype": partial.dtype, "device": partial.device}
+    e = torch.as_tensor(dos_energy, **opts)
+    coth = 1.0 / torch.tanh(e / (2 * K_B * temperature)) if temperature > 0 else 1.0
+    width = float(dos_energy[1] - dos_energy[0])
+    integral = (partial / 3.0 / e * coth).sum(dim=-1) * width
+    return HBAR2_AMU_MEV / (2 * torch.as_tensor(masses, **opts)) * integral
 
 
 def msd_from_dos(dos, crystal, temperature: float) -> np.ndarray:
-    """Isotropic mean-square displacement per atom from the partial DOS, Angstrom^2 (n_atoms,)."""
-    e = dos.energy
-    coth = 1.0 / np.tanh(e / (2 * K_B * temperature)) if temperature > 0 else np.ones_like(e)
-    integral = np.sum(dos.partial / 3.0 / e * coth, axis=1) * dos.width
-    return HBAR2_AMU_MEV / (2 * crystal.masses) * integral
+    """Isotropic mean-square displacement per atom from a DensityOfStates, Angstrom^2 (n_atoms,)."""
+    import torch
+
+    partial = torch.as_tensor(dos.partial)[None]
+    return mean_square_displacement(partial, dos.energy, crystal.masses, temperature)[0].numpy()
+
+
+def multiphonon_grid(dos_top: float, max_order: int, e_limit: float, step: float) -> np.ndarray:
+    """Symmetric energy grid (meV, odd length) holding +-e_limit and max_order x the band."""
+    half = math.ceil((e_limit + dos_top * max_order) / step)
+    return np.arange(-half, half + 1) * step
+
+
+def multiphonon_orders(partial, dos_energy: np.ndarray, temperature: float, max_order: int,
+                       energy: np.ndarray, creation_only: bool = False):
+    """T_n for n = 1..max_order of force-constant sets (torch, batched, differentiable).
+
+    T_n = T_1 * T_n-1 by FFT on the symmetric grid ``energy`` (:func:`multiphonon_grid`, wide
+    enough that no order wraps around); ``creation_only`` builds n >= 2 from the E > 0 part
+    of T_1 alone (OCLIMAX's "0 -> n" convention). The complete expansion (default) lets an
+    n-phonon process annihilate thermal phonons too and obeys detailed balance.
+
+    Parameters
+    ----------
+    partial : torch.Tensor, shape (n_sets, n_atoms, n_dos)
+        Partial DOS, states per meV per atom, on the uniform centres ``dos_energy`` (meV).
+    energy : numpy.ndarray, shape (n_e,)
+        Symmetric grid, meV.
+
+    Returns
+    -------
+    torch.Tensor, shape (n_sets, max_order, n_atoms, n_e)
+        T_n,k(E) per meV, each integrating to 1.
+    """
+    import torch
+
+    step = float(energy[1] - energy[0])
+    one = thermal_one_phonon(partial, dos_energy, temperature, energy)
+    one = one / (one.sum(dim=-1, keepdim=True) * step)
+    positive = torch.as_tensor(energy > 0, device=one.device)
+    base = torch.where(positive, one, 0.0) if creation_only else one
+    n = len(energy)
+    centre = torch.fft.ifftshift
+    spectrum_base = torch.fft.rfft(centre(base, dim=-1), n=n)
+    orders, current = [one], spectrum_base
+    for _ in range(1, max_order):  # T_n = base * ... * base (n times; base = T_1 by default)
+        current = current * spectrum_base * step
+        order = torch.fft.fftshift(torch.fft.irfft(current, n=n), dim=-1)
+        orders.append(order.clamp_min(0.0))  # FFT round-off below zero
+    return torch.stack(orders, dim=1)
 
 
 def multiphonon_terms(dos, crystal, temperature: float, max_order: int, e_limit: float,
                       step: float | None = None, creation_only: bool = False
                       ) -> MultiphononTerms:
-    """T_n for n = 1..max_order on a grid covering +-e_limit meV (plus the phonon band).
+    """T_n for n = 1..max_order of one DensityOfStates on a grid covering +-e_limit meV.
 
-    ``creation_only``: build the n >= 2 terms from phonon creation alone (the E > 0 part of
-    T_1), OCLIMAX's "0 -> n" convention. The default is the complete expansion, where an
-    n-phonon process may also annihilate thermal phonons (it obeys detailed balance; at
-    room temperature it puts noticeably more weight in the n >= 2 terms).
+    The numpy view of :func:`multiphonon_orders` (same computation, one set).
     """
+    import torch
+
     step = step or dos.width
-    half = math.ceil((e_limit + dos.energy[-1] * max_order) / step)
-    energy = np.arange(-half, half + 1) * step
-    one = _thermal_one_phonon(dos, temperature, energy)
-    one /= one.sum(axis=1, keepdims=True) * step
-    base = np.where(energy[None] > 0, one, 0.0) if creation_only else one
-    orders, previous = [one], base
-    for _ in range(1, max_order):
-        previous = np.stack([np.clip(fftconvolve(a, b, mode="same") * step, 0.0, None)
-                             for a, b in zip(previous, base, strict=True)])
-        orders.append(previous)
-    return MultiphononTerms(energy, np.stack(orders), msd_from_dos(dos, crystal, temperature))
+    energy = multiphonon_grid(float(dos.energy[-1]), max_order, e_limit, step)
+    partial = torch.as_tensor(dos.partial)[None]
+    orders = multiphonon_orders(partial, dos.energy, temperature, max_order, energy,
+                                creation_only)
+    msd = mean_square_displacement(partial, dos.energy, crystal.masses, temperature)
+    return MultiphononTerms(energy, orders[0].numpy(), msd[0].numpy())
 
 
-def order_weights(terms: MultiphononTerms, q) -> np.ndarray:
-    """Weights exp(-Q^2 u^2) (Q^2 u^2)^n / n! at |Q| = q: shape (max_order, n_atoms, *q.shape)."""
-    q = np.asarray(q, dtype=float)
-    x = q[None, ...] ** 2 * terms.msd.reshape((-1,) + (1,) * q.ndim)
-    n = np.arange(1, len(terms.orders) + 1).reshape((-1,) + (1,) * (q.ndim + 1))
-    log_w = -x[None] + n * np.log(np.where(x > 0, x, 1e-300))[None] - np.vectorize(
-        math.lgamma)(n + 1)
-    return np.where(x[None] > 0, np.exp(log_w), 0.0)
-
-
-def incoherent_sqe(terms: MultiphononTerms, crystal, q, sigma_one, sigma_multi, energy=None):
-    """S_inc(|Q|, E) per atom, summed over orders, on the terms' grid or at ``energy``.
+def order_weights(msd, q, max_order: int):
+    """Weights exp(-Q^2 u^2) (Q^2 u^2)^n / n!, n = 1..max_order (torch).
 
     Parameters
     ----------
-    q : numpy.ndarray, shape (n_q,)
-        |Q| in 1/Angstrom.
-    sigma_one, sigma_multi : numpy.ndarray, shape (n_atoms,)
-        Cross-sections (barn) for the one-phonon and the n >= 2 terms.
-    energy : numpy.ndarray, optional, shape (n_e,)
-        Energies (meV) to interpolate the spectra to (the terms' grid when None).
+    msd : torch.Tensor, shape (n_sets, n_atoms)
+        u^2, Angstrom^2.
+    q : torch.Tensor, shape (n_q,)
+        |Q|, 1/Angstrom.
 
     Returns
     -------
-    numpy.ndarray, shape (n_q, n_e)
+    torch.Tensor, shape (n_sets, max_order, n_atoms, n_q)
+    """
+    import torch
+
+    x = q[None, None, :] ** 2 * msd[:, :, None]  # (n_sets, n_atoms, n_q)
+    n = torch.arange(1, max_order + 1, dtype=x.dtype, device=x.device)[None, :, None, None]
+    safe = torch.where(x > 0, x, 1.0)[:, None]
+    log_w = -safe + n * torch.log(safe) - torch.lgamma(n + 1)
+    return torch.where(x[:, None] > 0, torch.exp(log_w), 0.0)
+
+
+def incoherent_sqe(orders, msd, q, sigma_one, sigma_multi, n_atoms: int):
+    """S_inc(|Q|, E) per atom, summed over orders, on the orders' energy grid (torch).
+
+    Parameters
+    ----------
+    orders : torch.Tensor, shape (n_sets, max_order, n_atoms, n_e)
+        T_n (per meV), :func:`multiphonon_orders`.
+    msd : torch.Tensor, shape (n_sets, n_atoms)
+        u^2, Angstrom^2.
+    q : torch.Tensor, shape (n_q, n_sub)
+        |Q| sample points of each output |Q| bin (1/Angstrom); the weights are averaged.
+    sigma_one, sigma_multi : numpy.ndarray, shape (n_atoms,)
+        Cross-sections (barn) for the one-phonon and the n >= 2 terms.
+
+    Returns
+    -------
+    torch.Tensor, shape (n_sets, n_q, n_e)
         mbarn/meV per atom.
     """
-    weights = order_weights(terms, q)  # (n_orders, n_atoms, n_q)
-    sigma = np.stack([sigma_one] + [sigma_multi] * (len(terms.orders) - 1))  # (n_orders, n_atoms)
-    scale = sigma * BARN_TO_MBARN / (4 * math.pi) / crystal.n_atoms
-    orders = terms.orders
-    if energy is not None:
-        orders = np.stack([[np.interp(energy, terms.energy, row) for row in order]
-                           for order in orders])
-    coefficients = (scale[:, :, None] * weights).reshape(-1, len(q))  # (orders*atoms, n_q)
-    return coefficients.T @ orders.reshape(-1, orders.shape[-1])
+    import torch
+
+    max_order = orders.shape[1]
+    weights = order_weights(msd, q.reshape(-1), max_order)
+    weights = weights.reshape(*weights.shape[:3], *q.shape).mean(dim=-1)
+    sigma = np.stack([sigma_one] + [sigma_multi] * (max_order - 1))  # (n_orders, n_atoms)
+    scale = torch.as_tensor(sigma * BARN_TO_MBARN / (4 * math.pi) / n_atoms,
+                            dtype=orders.dtype, device=orders.device)
+    return torch.einsum("oa,soaq,soae->sqe", scale, weights, orders)

@@ -3,7 +3,8 @@
 Each |Q| bin is sampled on ``n_shells`` shells at the midpoints of equal sub-intervals (so the
 result is the bin average, not the centre value), each shell with ``n_directions`` points of a
 Fibonacci sphere turned by a seeded random rotation. Mode intensities (times n+1 at +E and n at
--E) are accumulated on a fine energy grid; resolution and binning are applied afterwards.
+-E) are deposited as resolution Gaussians averaged over the energy bins (torch, batched over
+force-constant sets, differentiable).
 Two interleaved halves of the directions are kept apart, so the relative difference between
 them, after resolution and binning, estimates the sampling error (:func:`convergence`).
 """
@@ -14,18 +15,35 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from inslib.scattering.coherent import coherent_structure_factor
-from inslib.scattering.thermal import bose
+from inslib.scattering.coherent import deposit_modes
 
 
 @dataclass
 class PowderSampling:
-    """How the sphere of each |Q| is sampled (n_shells per bin, n_directions per shell)."""
+    """How the sphere of each |Q| is sampled.
+
+    Attributes
+    ----------
+    n_shells : int
+        Shells per |Q| bin (midpoints of equal sub-intervals).
+    n_directions : int
+        Directions per shell.
+    seed : int
+        Seed of the random rotation of each shell's Fibonacci sphere.
+    chunk : int
+        Most q-points per batch of modes.
+    irreducible : bool
+        Place the directions in one irreducible wedge of the crystal's Laue group (S(gQ, E) =
+        S(Q, E) for every rotation g of the point group and inversion, so the wedge average is
+        the sphere average): the same cost samples the sphere |G| times more densely (48 x
+        for cubic crystals). Needs ``crystal`` in :func:`shell_vectors`.
+    """
 
     n_shells: int = 2
     n_directions: int = 500
     seed: int = 0
     chunk: int = 20000
+    irreducible: bool = False
 
 
 def fibonacci_sphere(n: int) -> np.ndarray:
@@ -37,74 +55,111 @@ def fibonacci_sphere(n: int) -> np.ndarray:
                      np.cos(polar)], axis=1)
 
 
-def shell_vectors(q_edges, sampling: PowderSampling):
-    """Cartesian Q (1/Angstrom) of every sample point and its |Q| bin.
+def laue_rotations(crystal) -> np.ndarray:
+    """Cartesian rotations of the crystal's Laue group (point group and inversion), (n, 3, 3)."""
+    from inslib.structure import symmetry
+
+    ops = symmetry(crystal).point_group_cartesian(crystal.cell)
+    return np.unique(np.round(np.concatenate([ops, -ops]), 8), axis=0)
+
+
+def in_wedge(directions: np.ndarray, rotations: np.ndarray) -> np.ndarray:
+    """Whether unit vectors lie in the Dirichlet wedge of a generic axis, shape (n,) bool.
+
+    u is kept when u.v >= (g u).v for every rotation g: one wedge of equal solid angle per
+    group element, tiling the sphere (ties have zero measure).
+    """
+    axis = np.array([0.8191520442889918, 0.3987490689252462, 0.41217039744412245])
+    moved = rotations.transpose(0, 2, 1) @ axis  # g^T v for every g, (n_ops, 3)
+    return np.all(directions @ (axis[None] - moved).T >= -1e-12, axis=1)
+
+
+def shell_vectors(q_edges, sampling: PowderSampling, crystal=None):
+    """Cartesian Q (1/Angstrom) of every sample point, its |Q| bin, half and weight.
 
     Returns
     -------
-    vectors : numpy.ndarray, shape (n_bins * n_shells * n_directions, 3)
-    bin_index : numpy.ndarray of int, same length
-    half : numpy.ndarray of int (0 or 1), same length: which interleaved half
+    vectors : numpy.ndarray, shape (n_points, 3)
+    bin_index : numpy.ndarray of int, shape (n_points,)
+    half : numpy.ndarray of int (0 or 1), shape (n_points,): which interleaved half
+    weight : numpy.ndarray, shape (n_points,)
+        Weights summing to 1 over each (bin, half): the mean over the half's directions.
     """
     q_edges = np.asarray(q_edges, dtype=float)
     frac = (np.arange(sampling.n_shells) + 0.5) / sampling.n_shells
-    radii = q_edges[:-1, None] + np.diff(q_edges)[:, None] * frac[None]  # (n_bins, n_shells)
-    sphere = fibonacci_sphere(sampling.n_directions)
-    rotations = Rotation.random(radii.size, random_state=sampling.seed).as_matrix()
-    dirs = np.einsum("sij,nj->sni", rotations, sphere)  # (n_bins*n_shells, n_dir, 3)
-    vectors = dirs * radii.reshape(-1, 1, 1)
-    bin_index = np.repeat(np.arange(len(q_edges) - 1), sampling.n_shells * sampling.n_directions)
-    half = np.tile(np.arange(sampling.n_directions) % 2, radii.size)
-    return vectors.reshape(-1, 3), bin_index, half
+    radii = (q_edges[:-1, None] + np.diff(q_edges)[:, None] * frac[None]).ravel()
+    rotations = laue_rotations(crystal) if sampling.irreducible else np.eye(3)[None]
+    sphere = fibonacci_sphere(sampling.n_directions * len(rotations))
+    turns = Rotation.random(radii.size, random_state=sampling.seed).as_matrix()
+    vectors, bin_index, half, weight = [], [], [], []
+    for shell, (radius, turn) in enumerate(zip(radii, turns, strict=True)):
+        dirs = sphere @ turn.T
+        dirs = dirs[in_wedge(dirs, rotations)] if len(rotations) > 1 else dirs
+        halves = np.arange(len(dirs)) % 2
+        counts = np.bincount(halves, minlength=2)
+        vectors.append(dirs * radius)
+        bin_index.append(np.full(len(dirs), shell // sampling.n_shells))
+        half.append(halves)
+        weight.append(1.0 / (sampling.n_shells * counts[halves]))
+    return (np.concatenate(vectors), np.concatenate(bin_index), np.concatenate(half),
+            np.concatenate(weight))
 
 
-def coherent_powder(model, q_edges, fine_edges, temperature, dw=None,
-                    sampling: PowderSampling | None = None, progress=None):
-    """Coherent one-phonon S(|Q|, E) accumulated on a fine energy grid.
+def coherent_powder(model, q_edges, e_edges, resolution, temperature, dw=None,
+                    sampling: PowderSampling | None = None, fc=None, progress=None,
+                    budget: int = 4_000_000):
+    """Coherent one-phonon S(|Q|, E), resolution-broadened and bin-averaged (torch).
+
+    Every mode (n+1 at +E, n at -E) is deposited as a Gaussian of the resolution's width
+    (:func:`inslib.scattering.binning.deposit`), so the result is differentiable in the force
+    constants through energies and intensities alike.
 
     Parameters
     ----------
     model : PhononModel
     q_edges : numpy.ndarray, shape (n_q + 1,)
         |Q| bin edges, 1/Angstrom.
-    fine_edges : numpy.ndarray, shape (n_fine + 1,)
-        Fine energy-transfer edges (meV), uniform.
+    e_edges : numpy.ndarray, shape (n_e + 1,)
+        Energy-transfer bin edges, meV (ascending; uniform or not).
+    resolution : inslib.scattering.binning.Resolution
+        Gaussian sigma(E), meV.
     temperature : float
         K, for the Bose factor.
-    dw : torch.Tensor, optional, shape (1, n_atoms, 3, 3)
+    dw : torch.Tensor, optional, shape (n_sets, n_atoms, 3, 3)
         Debye-Waller matrices, Angstrom^2.
+    fc : torch.Tensor, optional, shape (n_sets, n_cells, 3N, 3N)
+        Force-constant sets (the model's own by default: n_sets = 1).
+    budget : int
+        Rough number of (delta, bin) pairs held at once; sets the q chunk.
 
     Returns
     -------
-    numpy.ndarray, shape (2, n_q, n_fine)
-        mbarn per atom per fine bin (weights, not densities), averaged over the sphere, for
-        the two interleaved halves of the directions (their mean is the result).
+    torch.Tensor, shape (n_sets, 2, n_q, n_e)
+        mbarn/meV per atom (bin averages), averaged over the sphere, for the two interleaved
+        halves of the directions (their mean is the result).
     """
     import torch
 
+    from inslib.scattering.binning import window
+
     sampling = sampling or PowderSampling()
-    vectors, bin_index, half = shell_vectors(q_edges, sampling)
-    n_q, n_fine = len(q_edges) - 1, len(fine_edges) - 1
-    acc = torch.zeros(2 * n_q * n_fine, dtype=torch.float64)
+    vectors, bin_index, half, q_weight = shell_vectors(q_edges, sampling, model.crystal)
+    n_q = len(q_edges) - 1
+    n_sets = 1 if fc is None else fc.shape[0]
+    edges = torch.as_tensor(e_edges, **model.opts)
+    n_window = window(resolution.largest, e_edges)
+    chunk = max(64, min(sampling.chunk, budget // (n_sets * 6 * model.n_atoms * (n_window + 1))))
+    acc = torch.zeros((n_sets, 2 * n_q, len(e_edges) - 1), **model.opts)
+    rows = torch.as_tensor(half * n_q + bin_index, device=edges.device)
+    q_weight = torch.as_tensor(q_weight, **model.opts)
     inv_recip = np.linalg.inv(model.crystal.reciprocal)
-    e0, de = float(fine_edges[0]), float(fine_edges[1] - fine_edges[0])
-    for start in range(0, len(vectors), sampling.chunk):
-        stop = min(start + sampling.chunk, len(vectors))
-        q_frac = vectors[start:stop] @ inv_recip
-        modes = model.modes(q_frac)
-        sf = coherent_structure_factor(model, modes, dw)[0].cpu()  # histograms on the CPU
-        freqs = modes.frequencies[0].cpu()
-        occupation = bose(freqs, temperature)
-        slot = torch.as_tensor((half[start:stop] * n_q + bin_index[start:stop]) * n_fine)
-        for energy, weight in ((freqs, sf * (occupation + 1)), (-freqs, sf * occupation)):
-            e_bin = torch.floor((energy - e0) / de).long()
-            inside = (e_bin >= 0) & (e_bin < n_fine)
-            index = (slot[:, None] + e_bin)[inside]
-            acc += torch.bincount(index, weights=weight[inside], minlength=acc.numel())
+    for start in range(0, len(vectors), chunk):
+        stop = min(start + chunk, len(vectors))
+        acc = deposit_modes(acc, model, vectors[start:stop] @ inv_recip, rows[start:stop], edges,
+                            resolution, n_window, temperature, dw, fc, q_weight[start:stop])
         if progress is not None:
             progress(stop / len(vectors))
-    per_point = sampling.n_shells * sampling.n_directions / 2
-    return (acc.reshape(2, n_q, n_fine) / per_point).numpy()
+    return acc.reshape(n_sets, 2, n_q, -1)
 
 
 def convergence(halves: np.ndarray) -> float:

@@ -13,8 +13,10 @@ import pytest
 from inslib.compare import compare
 from inslib.io.histogram_h5 import read_histogram_h5
 from inslib.scattering.powder import PowderSampling
-from inslib.simulate import PowderRequest, simulate_powder
-from inslib.templates import TemplateRequest
+from inslib.simulation.powder import simulate_powder
+from inslib.simulation.requests import PowderRequest, TemplateRequest
+
+pytestmark = [pytest.mark.validation, pytest.mark.slow]
 
 R_MIN = 0.85
 

@@ -1,0 +1,1 @@
+"""Training-data engine: seeded, resumable, chunked HDF5 shards of simulated spectra."""

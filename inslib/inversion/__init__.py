@@ -1,0 +1,1 @@
+"""Inversion: force-constant parameters from measured spectra (objective, amortized, refine)."""

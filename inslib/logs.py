@@ -1,0 +1,30 @@
+"""Names of the sample logs inslib writes and reads, in one place.
+
+A log is a named value on :class:`inslib.histogram.Metadata` (``metadata.logs[NAME]``); inside
+Mantid it is a sample log of the workspace's run. Code uses these constants, never the literal.
+"""
+
+# Written by the simulations
+POWDER_CONVERGENCE = "PowderConvergence"  # relative sampling error of the powder average
+IMAGINARY_MODES = "ImaginaryModes"  # number of imaginary modes on the set-up mesh
+DEVICE = "Device"  # where the phonon modes were computed (cpu, cuda)
+WARNINGS = "Warnings"  # "; "-joined notes a user should read before trusting the result
+LOWEST_MODE_ENERGY = "LowestModeEnergy"  # meV, lowest mode on the mesh (negative: imaginary)
+MULTIPHONON_ORDER = "MultiphononOrder"  # highest n-phonon term included
+RESOLUTION_FWHM = "ResolutionFWHM"  # meV per energy bin (templates, indirect spectra)
+KINEMATIC_MASK = "KinematicMask"  # instrument and fixed energy of a single-crystal mask
+SAMPLES_PER_BIN = "SamplesPerBin"  # random points per bin and Q dimension (grids)
+Q_RESOLUTION = "QResolution"  # 1/Angstrom, Gaussian Q FWHM (grids)
+PATH_HALF_WIDTH = "PathHalfWidth"  # 1/Angstrom, integration around a folded q-path
+
+# Mantid's own log names (processed NeXus, MD files)
+EI = "Ei"  # meV
+EFIXED = "EFixed"  # meV
+DELTAE_MODE = "deltaE-mode"  # Direct / Indirect
+TEMPERATURE = "temperature"  # K
+TEMPERATURE_ALIASES = (TEMPERATURE, "SampleTemp", "sample_temperature")
+INSTRUMENT = "instrument"
+W_MATRIX = "W_MATRIX"  # 9 numbers, row-major projection matrix
+Q_CONVENTION = "QConvention"  # Inelastic / Crystallography (SaveMD attribute)
+PATH_TICK_POSITIONS = "PathTickPositions"  # 1/Angstrom, q-path tick positions
+PATH_TICK_LABELS = "PathTickLabels"  # space-separated q-path tick labels

@@ -1,0 +1,1 @@
+"""Molecular dynamics: trajectories -> S(Q,E) (dynasor), quantum correction."""

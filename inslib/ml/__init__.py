@@ -1,0 +1,1 @@
+"""Machine learning: graphs, networks, datasets, training, weights with model cards, prediction."""

@@ -1,0 +1,143 @@
+"""Property declarations shared by the algorithms, and reading them back into requests.
+
+One declaration per property name: ForceConstantsFile, StructureFile, Instrument, Ei,
+Temperature, MeshSize, QResolution and Device mean the same thing in every algorithm that has
+them (only the doc line may say what the algorithm does with it). The template properties of
+CreateSQETemplate and SimulatePowderSQE (and later PredictSQE) are declared together and read
+back into a :class:`inslib.simulation.requests.TemplateRequest`. Only the Mantid API subset of
+:mod:`inslib.runtime.compat` is used, and torch is not imported, so the algorithms load fast
+and run inside Mantid unchanged.
+"""
+
+from inslib.instruments import available_instruments
+from inslib.phonons.model import DEVICES
+from inslib.runtime.compat import (
+    Direction,
+    FileAction,
+    FileProperty,
+    FloatBoundedValidator,
+    IntBoundedValidator,
+    MatrixWorkspaceProperty,
+    PropertyMode,
+    StringListValidator,
+    WorkspaceUnitValidator,
+    from_workspace,
+)
+from inslib.simulation.requests import UNKNOWN_TEMPERATURE, TemplateRequest
+from inslib.units import energy_units
+
+
+def declare_force_constants_properties(algorithm, fc_doc: str, structure_doc: str) -> None:
+    """Declare ForceConstantsFile (required) and StructureFile (optional)."""
+    algorithm.declareProperty(FileProperty("ForceConstantsFile", "", FileAction.Load, doc=fc_doc))
+    algorithm.declareProperty(FileProperty("StructureFile", "", FileAction.OptionalLoad,
+                                           doc=structure_doc))
+
+
+def declare_instrument_property(algorithm, doc: str) -> None:
+    """Declare Instrument: one of the instrument files, or empty."""
+    algorithm.declareProperty("Instrument", "",
+                              StringListValidator(["", *available_instruments()]), doc=doc)
+
+
+def declare_ei_property(algorithm, doc: str) -> None:
+    """Declare Ei: incident energy in meV (0 = not given)."""
+    algorithm.declareProperty("Ei", 0.0, FloatBoundedValidator(lower=0.0), doc=doc)
+
+
+def declare_temperature_property(algorithm, doc: str) -> None:
+    """Declare Temperature in K; -1 = unknown."""
+    algorithm.declareProperty("Temperature", UNKNOWN_TEMPERATURE, doc=doc)
+
+
+def temperature_value(algorithm):
+    """Return the Temperature property in K, or None for -1 (unknown); negatives are kept."""
+    temperature = algorithm.getProperty("Temperature").value
+    return None if temperature == UNKNOWN_TEMPERATURE else temperature
+
+
+def declare_mesh_property(algorithm, doc: str) -> None:
+    """Declare MeshSize: n of the n x n x n mesh of the model set-up."""
+    algorithm.declareProperty("MeshSize", 16, IntBoundedValidator(lower=2, upper=64), doc=doc)
+
+
+def declare_q_resolution_property(algorithm, doc: str) -> None:
+    """Declare QResolution: Gaussian Q FWHM in 1/Angstrom, 0 = none."""
+    algorithm.declareProperty("QResolution", 0.0, FloatBoundedValidator(lower=0.0), doc=doc)
+
+
+def declare_device_property(algorithm) -> None:
+    """Declare the Device property (Auto, CPU, GPU)."""
+    algorithm.declareProperty(
+        "Device", "Auto", StringListValidator(list(DEVICES)),
+        doc="Where the phonon modes are computed: Auto (a CUDA GPU where torch sees one, else "
+            "the CPU), CPU or GPU. Histogramming runs on the CPU either way.")
+
+
+def declare_template_properties(algorithm) -> None:
+    """Declare InputWorkspace, Instrument, Ei, EFixed, chopper settings, binning, Temperature."""
+    algorithm.declareProperty(MatrixWorkspaceProperty(
+        "InputWorkspace", "", Direction.Input, PropertyMode.Optional,
+        validator=WorkspaceUnitValidator("DeltaE"),
+        doc="Measured powder S(|Q|,E) (SofQW output): its bins, mask and logs are used."))
+    declare_instrument_property(algorithm, "Instrument; empty = the InputWorkspace's.")
+    declare_ei_property(algorithm, "Incident energy (meV), direct geometry; 0 = the "
+                                   "InputWorkspace's Ei log.")
+    algorithm.declareProperty("EFixed", 0.0, FloatBoundedValidator(lower=0.0),
+                              doc="Final energy (meV), indirect geometry; 0 = the instrument's.")
+    algorithm.declareProperty("ChopperPackage", "",
+                              doc="Chopper package (monochromator on Lagrange); empty = default.")
+    algorithm.declareProperty("ChopperFrequency", 0.0, FloatBoundedValidator(lower=0.0),
+                              doc="Resolution chopper frequency (Hz); 0 = the default.")
+    algorithm.declareProperty("QBinning", "", doc="|Q| bins 'start,step,end' in 1/Angstrom; "
+                                                  "empty = 0 to the largest reachable |Q|.")
+    algorithm.declareProperty("EBinning", "", doc="Energy-transfer bins 'start,step,end' in "
+                                                  "EnergyUnit; empty = -0.25 Ei to 0.95 Ei.")
+    algorithm.declareProperty("EnergyUnit", "meV", StringListValidator(energy_units()),
+                              doc="Unit of EBinning; the output is always in meV.")
+    declare_temperature_property(algorithm, "Sample temperature (K); -1 = unknown (or the "
+                                            "InputWorkspace's).")
+    for name in ("Ei", "EFixed", "ChopperPackage", "ChopperFrequency"):
+        algorithm.setPropertyGroup(name, "Instrument setting")
+    for name in ("QBinning", "EBinning", "EnergyUnit"):
+        algorithm.setPropertyGroup(name, "Binning")
+
+
+def template_request(algorithm) -> TemplateRequest:
+    """Read the template properties back as a request."""
+    workspace = algorithm.getProperty("InputWorkspace").value
+    return TemplateRequest(
+        instrument=algorithm.getProperty("Instrument").value,
+        ei=algorithm.getProperty("Ei").value or None,
+        efixed=algorithm.getProperty("EFixed").value or None,
+        q_binning=algorithm.getProperty("QBinning").value,
+        e_binning=algorithm.getProperty("EBinning").value,
+        energy_unit=algorithm.getProperty("EnergyUnit").value,
+        settings={"ChopperPackage": algorithm.getProperty("ChopperPackage").value,
+                  "ChopperFrequency": algorithm.getProperty("ChopperFrequency").value},
+        temperature=temperature_value(algorithm),
+        template=from_workspace(workspace) if workspace is not None else None,
+    )
+
+
+class ValidatedRequest:
+    """The request validateInputs checked, handed to the PyExec that follows it.
+
+    The host (and Mantid's Algorithm::execute) calls validateInputs and then PyExec on the same
+    algorithm with the same property values: PyExec takes the request validateInputs built (and
+    whose check result it carries) instead of building and checking a new one. A PyExec without
+    a preceding validateInputs builds its own request, which the run function checks once.
+    """
+
+    def __init__(self, build, validate):
+        self._build, self._validate, self._last = build, validate, None
+
+    def errors(self) -> dict:
+        """Build the request, check it (once) and keep it for PyExec; {property: message}."""
+        self._last = self._build()
+        return self._validate(self._last)
+
+    def take(self):
+        """Return the request validateInputs checked (a new one without it); forget it."""
+        request, self._last = self._last, None
+        return request if request is not None else self._build()

@@ -1,0 +1,339 @@
+"""Differentiable forward models: force-constant sets -> instrument-binned, masked spectra.
+
+One torch computation from force constants (n_sets, n_cells, 3N, 3N) to what an instrument
+records: Debye-Waller and partial DOS from the mesh, Bose factor, coherent one-phonon powder
+average, incoherent one-phonon and multiphonon terms, energy resolution, |Q| resolution and the
+template's mask; powder maps (:class:`PowderForward`), indirect S(E) per analyser bank
+(:class:`IndirectForward`) and single-crystal q-points grouped into rows (:class:`RowsForward`:
+q-paths and grids). Batched over the leading axis, on the model's device; the simulation
+algorithms run these same objects on the model's own force constants (``fc=None``).
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from inslib.scattering.binning import FWHM_TO_SIGMA, Resolution, bin_kernel, window
+from inslib.scattering.incoherent import (
+    incoherent_sqe,
+    mean_square_displacement,
+    multiphonon_grid,
+    multiphonon_orders,
+    order_weights,
+)
+from inslib.scattering.mesh import DOS_MARGIN, MeshResults, mesh_results
+from inslib.scattering.powder import PowderSampling, coherent_powder
+
+Q_SUBSAMPLES = 4  # |Q| points per bin for the (smooth) incoherent terms
+OVERSAMPLE = 8  # multiphonon grid points per (smallest) output energy bin
+
+
+@dataclass
+class Thermal:
+    """Temperature and mesh settings shared by every forward model.
+
+    Attributes
+    ----------
+    temperature : float
+        K.
+    grid : int
+        Monkhorst-Pack mesh n x n x n for Debye-Waller and DOS.
+    e_max : float or None
+        Top of the DOS grid, meV: fixed (:func:`dos_top`) so that a batch and single runs
+        agree; None = 1.05 x the highest mode of the force constants (one set at a time).
+    """
+
+    temperature: float
+    grid: int = 16
+    e_max: float | None = None
+
+    def mesh(self, model, fc=None) -> MeshResults:
+        """Debye-Waller matrices and partial DOS of the sets ``fc`` (model's own: None)."""
+        return mesh_results(model, self.temperature, self.grid, self.e_max, fc)
+
+
+def dos_top(model, grid: int, headroom: float = 1.0) -> float:
+    """DOS grid top (meV) for a model: DOS_MARGIN x its highest mesh mode x ``headroom``."""
+    import torch
+
+    from inslib.scattering.thermal import mp_grid
+
+    with torch.no_grad():
+        highest = float(model.modes(mp_grid((grid,) * 3)).frequencies.max())
+    return DOS_MARGIN * highest * headroom
+
+
+@dataclass
+class Multiphonon:
+    """Incoherent one-phonon + multiphonon terms (incoherent approximation) on output bins.
+
+    Attributes
+    ----------
+    e_edges : numpy.ndarray, shape (n_e + 1,)
+        Energy-transfer bin edges, meV.
+    resolution : Resolution
+    max_order : int
+        Highest n-phonon order (>= 1).
+    creation_only : bool
+        n >= 2 from phonon creation only (OCLIMAX's convention).
+    """
+
+    e_edges: np.ndarray
+    resolution: Resolution
+    max_order: int = 10
+    creation_only: bool = False
+
+    def grid(self, dos_top: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Symmetric grid (meV), the points near the output range and the binning kernel.
+
+        ``dos_top`` (meV): the highest DOS bin centre; the grid holds max_order times it.
+
+        Returns
+        -------
+        energy : numpy.ndarray, shape (n_grid,)
+        near : numpy.ndarray of bool, shape (n_grid,)
+        kernel : numpy.ndarray, shape (n_e, n_near)
+            Bin averages of the resolution Gaussians of the near points (per unit weight).
+        """
+        import torch
+
+        edges = self.e_edges
+        step = float(np.min(np.diff(edges))) / OVERSAMPLE
+        e_limit = float(max(abs(edges[0]), abs(edges[-1])))
+        energy = multiphonon_grid(dos_top, self.max_order, e_limit, step)
+        pad = 5 * self.resolution.largest + step
+        near = (energy > edges[0] - pad) & (energy < edges[-1] + pad)
+        sigma = self.resolution(torch.as_tensor(energy[near])).numpy()
+        return energy, near, bin_kernel(energy[near], sigma, edges) * step
+
+    def orders(self, mesh: MeshResults, temperature: float, energy: np.ndarray):
+        """T_n of every set on ``energy`` (torch, (n_sets, max_order, n_atoms, n_grid))."""
+        return multiphonon_orders(mesh.partial, mesh.dos_energy, temperature, self.max_order,
+                                  energy, self.creation_only)
+
+
+def _msd(mesh: MeshResults, crystal, temperature: float):
+    return mean_square_displacement(mesh.partial, mesh.dos_energy, crystal.masses, temperature)
+
+
+def _cross_sections(crystal, coherent: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(sigma for n = 1, sigma for n >= 2), barn: incoherent + total, or total for both."""
+    data = crystal.scattering
+    total = data["sigma_coh"] + data["sigma_inc"]
+    return (data["sigma_inc"] if coherent else total), total
+
+
+@dataclass
+class PowderResult:
+    """A batch of powder maps.
+
+    Attributes
+    ----------
+    signal : torch.Tensor, shape (n_sets, n_q, n_e)
+        mbarn/meV per atom (bin averages); 0 in masked bins.
+    halves : torch.Tensor or None, shape (n_sets, 2, n_q, n_e)
+        Coherent part from the two interleaved halves of the directions (convergence).
+    mesh : MeshResults
+    """
+
+    signal: object
+    halves: object
+    mesh: MeshResults
+
+
+@dataclass
+class PowderForward:
+    """Powder S(|Q|, E) on a template's bins, mask and resolution, for force-constant sets.
+
+    Attributes
+    ----------
+    model : PhononModel
+    q_edges : numpy.ndarray, shape (n_q + 1,)
+        |Q| bin edges, 1/Angstrom.
+    mask : numpy.ndarray of bool, shape (n_q, n_e)
+        True where a bin is not covered (set to 0).
+    thermal : Thermal
+    multiphonon : Multiphonon
+        Energy bins, resolution and incoherent-term settings.
+    coherent, incoherent : bool
+        Which terms (with ``coherent`` off, every order uses the total cross-section).
+    sampling : PowderSampling
+    q_resolution : float
+        Gaussian |Q| FWHM, 1/Angstrom (0 = none).
+    """
+
+    model: object
+    q_edges: np.ndarray
+    mask: np.ndarray
+    thermal: Thermal
+    multiphonon: Multiphonon
+    coherent: bool = True
+    incoherent: bool = True
+    sampling: PowderSampling = field(default_factory=PowderSampling)
+    q_resolution: float = 0.0
+
+    def __call__(self, fc=None, mesh: MeshResults | None = None, progress=None) -> PowderResult:
+        """Compute maps of the sets ``fc`` (n_sets, n_cells, 3N, 3N); the model's own by default.
+
+        ``mesh`` reuses Debye-Waller and DOS computed before (a cached set-up).
+        """
+        import torch
+
+        report = progress or (lambda _fraction: None)
+        mesh = mesh if mesh is not None else self.thermal.mesh(self.model, fc)
+        e_edges = self.multiphonon.e_edges
+        n_sets = mesh.dw.shape[0]
+        signal = torch.zeros((n_sets, len(self.q_edges) - 1, len(e_edges) - 1),
+                             **self.model.opts)
+        halves = None
+        if self.coherent:
+            halves = coherent_powder(self.model, self.q_edges, e_edges,
+                                     self.multiphonon.resolution, self.thermal.temperature,
+                                     mesh.dw, self.sampling, fc, progress=report)
+            signal = signal + halves.mean(dim=1)
+        if self.incoherent:
+            signal = signal + self._incoherent(mesh)
+        signal = self._q_broadening(signal)
+        mask = torch.as_tensor(self.mask, device=signal.device)
+        return PowderResult(torch.where(mask, 0.0, signal), halves, mesh)
+
+    def _incoherent(self, mesh: MeshResults):
+        import torch
+
+        opts = self.model.opts
+        energy, near, kernel = self.multiphonon.grid(float(mesh.dos_energy[-1]))
+        orders = self.multiphonon.orders(mesh, self.thermal.temperature, energy)[..., near]
+        frac = (np.arange(Q_SUBSAMPLES) + 0.5) / Q_SUBSAMPLES
+        q = self.q_edges[:-1, None] + np.diff(self.q_edges)[:, None] * frac[None]
+        crystal = self.model.crystal
+        sigma_one, sigma_multi = _cross_sections(crystal, self.coherent)
+        sqe = incoherent_sqe(orders, _msd(mesh, crystal, self.thermal.temperature),
+                             torch.as_tensor(q, **opts), sigma_one, sigma_multi,
+                             crystal.n_atoms)
+        return sqe @ torch.as_tensor(kernel.T, **opts)
+
+    def _q_broadening(self, signal):
+        import torch
+
+        if self.q_resolution <= 0:
+            return signal
+        centres = 0.5 * (self.q_edges[1:] + self.q_edges[:-1])
+        kernel = bin_kernel(centres, self.q_resolution * FWHM_TO_SIGMA, self.q_edges)
+        kernel = kernel * np.diff(self.q_edges)[:, None]
+        return torch.as_tensor(kernel, **self.model.opts) @ signal
+
+
+def indirect_q(energy, efixed: float, angle_deg: float) -> np.ndarray:
+    """|Q| (1/Angstrom) at energy transfers E (meV) for a bank at 2theta; NaN where E <= -Ef."""
+    from inslib.units import wavevector
+
+    energy = np.asarray(energy, dtype=float)
+    ki = wavevector(np.where(energy + efixed > 0, energy + efixed, np.nan))
+    kf = wavevector(efixed)
+    return np.sqrt(np.clip(ki**2 + kf**2 - 2 * ki * kf * math.cos(math.radians(angle_deg)),
+                           0.0, None))
+
+
+@dataclass
+class IndirectForward:
+    """S(E) per analyser bank of an indirect-geometry instrument, per order, for FC sets.
+
+    Incoherent approximation with the total cross-section for every order (OCLIMAX TASK=0):
+    each bank sees one |Q|(E) trajectory at fixed final energy.
+
+    Attributes
+    ----------
+    model : PhononModel
+    thermal : Thermal
+    multiphonon : Multiphonon
+    efixed : float
+        Final energy, meV.
+    angles : numpy.ndarray, shape (n_banks,)
+        Scattering angle of each bank, degrees.
+    """
+
+    model: object
+    thermal: Thermal
+    multiphonon: Multiphonon
+    efixed: float
+    angles: np.ndarray
+
+    def __call__(self, fc=None, mesh: MeshResults | None = None):
+        """Spectra (torch, (n_sets, n_banks, max_order, n_e)), mbarn/meV per atom."""
+        import torch
+
+        opts = self.model.opts
+        mesh = mesh if mesh is not None else self.thermal.mesh(self.model, fc)
+        energy, near, kernel = self.multiphonon.grid(float(mesh.dos_energy[-1]))
+        orders = self.multiphonon.orders(mesh, self.thermal.temperature, energy)[..., near]
+        crystal = self.model.crystal
+        _, total = _cross_sections(crystal, coherent=False)
+        scale = torch.as_tensor(total * 1000.0 / (4 * math.pi) / crystal.n_atoms, **opts)
+        msd = _msd(mesh, crystal, self.thermal.temperature)
+        kernel = torch.as_tensor(kernel.T, **opts)
+        banks = []
+        for angle in self.angles:
+            q = torch.as_tensor(np.nan_to_num(indirect_q(energy[near], self.efixed, angle)),
+                                **opts)
+            weights = order_weights(msd, q, self.multiphonon.max_order)
+            banks.append(torch.einsum("a,soae,soae->soe", scale, weights, orders) @ kernel)
+        return torch.stack(banks, dim=1)
+
+
+@dataclass
+class RowsForward:
+    """Coherent one-phonon S(Q, E) of fixed q-points summed into rows (q-path bins, grid bins).
+
+    Attributes
+    ----------
+    model : PhononModel
+    q_frac : numpy.ndarray, shape (nq, 3)
+        Fractional Q in the model's reciprocal lattice (the sample points).
+    rows : numpy.ndarray of int, shape (nq,)
+        Output row of each point.
+    n_rows : int
+    per_row : float
+        Points per row the sum is divided by (the mean over a row's samples).
+    e_edges : numpy.ndarray, shape (n_e + 1,)
+        Energy bin edges, meV.
+    resolution : Resolution
+    thermal : Thermal
+    chunk : int
+        q-points per batch of modes.
+    """
+
+    model: object
+    q_frac: np.ndarray
+    rows: np.ndarray
+    n_rows: int
+    per_row: float
+    e_edges: np.ndarray
+    resolution: Resolution
+    thermal: Thermal
+    chunk: int = 20000
+
+    def __call__(self, fc=None, dw=None, progress=None):
+        """Spectra (torch, (n_sets, n_rows, n_e)), mbarn/meV per atom (bin averages).
+
+        ``dw`` (n_sets, n_atoms, 3, 3), Angstrom^2: Debye-Waller matrices computed before;
+        from the mesh of ``fc`` when None.
+        """
+        import torch
+
+        from inslib.scattering.coherent import deposit_modes
+
+        if dw is None:
+            dw = self.thermal.mesh(self.model, fc).dw
+        edges = torch.as_tensor(self.e_edges, **self.model.opts)
+        n_window = window(self.resolution.largest, self.e_edges)
+        acc = torch.zeros((dw.shape[0], self.n_rows, len(self.e_edges) - 1), **self.model.opts)
+        rows = torch.as_tensor(self.rows, device=edges.device)
+        for start in range(0, len(self.q_frac), self.chunk):
+            stop = min(start + self.chunk, len(self.q_frac))
+            acc = deposit_modes(acc, self.model, self.q_frac[start:stop], rows[start:stop],
+                                edges, self.resolution, n_window, self.thermal.temperature,
+                                dw, fc)
+            if progress is not None:
+                progress(stop / len(self.q_frac))
+        return acc / self.per_row

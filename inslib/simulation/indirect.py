@@ -1,0 +1,66 @@
+"""1D S(E) of indirect-geometry spectrometers (TOSCA, VISION).
+
+Fixed final energy: each analyser bank sees one |Q|(E) trajectory.
+The spectrum is the incoherent approximation with the total cross-section for every order (the
+standard treatment of these instruments, OCLIMAX TASK=0): coherent effects average out over the
+large |Q| of each trajectory. Energies in meV, S in mbarn/meV per atom.
+"""
+
+import numpy as np
+
+from inslib.axes import Axis, energy_axis, parse_binning
+from inslib.histogram import Histogram, Log, Metadata
+from inslib.instruments.resolution import resolution_fwhm, resolved_settings
+from inslib.logs import MULTIPHONON_ORDER, RESOLUTION_FWHM
+from inslib.scattering.binning import Resolution
+from inslib.simulation.forward import IndirectForward, Multiphonon, Thermal
+from inslib.simulation.requests import (
+    PowderRequest,
+    powder_temperature,
+    require_valid,
+    template_instrument,
+)
+from inslib.simulation.setup import cached_setup, setup_logs
+from inslib.units import to_mev
+
+DEFAULT_BINNING = "2,0.5,500"  # meV
+
+
+def simulate_indirect(request: PowderRequest, progress=None) -> Histogram:
+    """S(E) per analyser bank of an indirect-geometry instrument (spectra = banks)."""
+    require_valid(request)
+    report = progress or (lambda _fraction, _message: None)
+    template = request.template
+    instrument = template_instrument(template)
+    temperature = float(powder_temperature(request))
+    efixed = template.efixed or instrument.final_energy
+    e_edges = to_mev(parse_binning(template.e_binning or DEFAULT_BINNING, "EBinning",
+                                   template.energy_unit), template.energy_unit)
+    settings = resolved_settings(instrument, template.settings)
+
+    def fwhm(energy):
+        return resolution_fwhm(instrument, energy, ei=efixed, settings=settings)
+
+    setup = cached_setup(request.force_constants, request.structure, temperature, request.grid,
+                         request.device)
+    report(0.5, "modes on the grid and DOS")
+    angles = instrument.banks_deg.mean(axis=1)
+    multiphonon = Multiphonon(e_edges, Resolution.of(fwhm, e_edges), request.multiphonon_order,
+                              request.creation_only)
+    forward = IndirectForward(setup.model, Thermal(temperature, request.grid), multiphonon,
+                              efixed, angles)
+    signal = forward(mesh=setup.mesh)[0].sum(dim=1).cpu().numpy()
+    report(1.0, "done")
+    meta = Metadata(
+        instrument=instrument.name, emode="Indirect", efixed=efixed, temperature=temperature,
+        title=f"Simulated {instrument.name} S(E), {temperature:g} K",
+        provenance=[f"SimulatePowderSQE: incoherent approximation, total cross-section, "
+                    f"multiphonon order {request.multiphonon_order} ("
+                    f"{'creation only' if request.creation_only else 'complete'}), "
+                    f"mesh {request.grid}^3, "
+                    f"force constants {setup.source}"],
+        logs={MULTIPHONON_ORDER: Log(float(request.multiphonon_order)), **setup_logs(setup),
+              RESOLUTION_FWHM: Log(fwhm(0.5 * (e_edges[1:] + e_edges[:-1])), "meV")})
+    axes = (Axis(angles, "Degrees", "2Theta", is_edges=False), energy_axis(e_edges))
+    return Histogram(axes, signal, np.zeros(signal.shape), np.zeros(signal.shape, bool), meta,
+                     y_unit_label="mbarn/meV per atom")

@@ -1,0 +1,433 @@
+"""The request vocabulary of the algorithms and its validation: the one place a request is checked.
+
+A request holds what an algorithm's properties say, under one name per concept across
+algorithms (``q_resolution`` is QResolution everywhere, ``temperature`` is Temperature in K,
+``device`` is Device). Requests are frozen: a ``validate_*`` function checks a request once and
+keeps the result on it, so the algorithm's validateInputs, the run function and the template
+builder it calls all share one check. :func:`require_valid` raises the errors of any request.
+
+Every message names the property, the bad value and what is valid.
+"""
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from inslib.axes import parse_binning
+from inslib.histogram import Histogram
+from inslib.instruments import Instrument, InstrumentFileError, load_instrument
+from inslib.instruments.resolution import resolved_settings
+from inslib.scattering.powder import PowderSampling
+from inslib.simulation.errors import raise_errors
+from inslib.units import to_mev
+
+DEFAULT_E_BINS = 200  # energy bins of a template without EBinning
+INDIRECT_E_RANGE = (-2.0, 500.0)  # meV, TOSCA/VISION's usual energy-transfer window
+UNKNOWN_TEMPERATURE = -1.0  # the Temperature property's "unknown"
+
+
+@dataclass(frozen=True)
+class TemplateRequest:
+    """What CreateSQETemplate was asked for (property names in the comments).
+
+    Parameters
+    ----------
+    instrument : str
+        Instrument name (Instrument); taken from ``template`` when empty.
+    ei : float or None
+        Incident energy in meV (Ei), direct geometry; from ``template`` when None.
+    efixed : float or None
+        Final energy in meV (EFixed), indirect geometry; the instrument's when None.
+    q_binning, e_binning : str
+        "start,step,end" (QBinning in 1/Angstrom, EBinning in ``energy_unit``); "" = default.
+    energy_unit : str
+        Unit of EBinning: "meV", "cm^-1" or "THz".
+    settings : dict
+        Algorithm property -> value for instrument settings (ChopperPackage...).
+    temperature : float or None
+        Sample temperature in K (Temperature); None = unknown.
+    template : Histogram or None
+        Measured workspace giving bins, mask and metadata (InputWorkspace).
+    """
+
+    instrument: str = ""
+    ei: float | None = None
+    efixed: float | None = None
+    q_binning: str = ""
+    e_binning: str = ""
+    energy_unit: str = "meV"
+    settings: dict = field(default_factory=dict)
+    temperature: float | None = None
+    template: Histogram | None = None
+
+
+@dataclass(frozen=True)
+class PowderRequest:
+    """Inputs of a powder simulation (SimulatePowderSQE property names in the comments).
+
+    Parameters
+    ----------
+    force_constants : str
+        ForceConstantsFile.
+    structure : str
+        StructureFile ("" = from the force-constants file).
+    template : TemplateRequest
+        Instrument, Ei/EFixed, binning or InputWorkspace, temperature.
+    coherent, incoherent : bool
+        Coherent, Incoherent.
+    multiphonon_order : int
+        MultiphononOrder (highest n-phonon term of the incoherent approximation, >= 1).
+    creation_only : bool
+        MultiphononMode "CreationOnly": n >= 2 terms from phonon creation only (OCLIMAX's
+        convention); "Complete" (False, default) keeps annihilation of thermal phonons too.
+    grid : int
+        MeshSize: Monkhorst-Pack n x n x n for DOS and Debye-Waller.
+    sampling : PowderSampling
+        Powder-average sampling (ShellsPerBin, DirectionsPerShell, Seed).
+    q_resolution : float
+        QResolution: Gaussian |Q| FWHM in 1/Angstrom (0 = none).
+    device : str
+        Device: "Auto" (the GPU where torch sees one), "CPU" or "GPU".
+    """
+
+    force_constants: str
+    structure: str = ""
+    template: TemplateRequest = field(default_factory=TemplateRequest)
+    coherent: bool = True
+    incoherent: bool = True
+    multiphonon_order: int = 10
+    creation_only: bool = False
+    grid: int = 16
+    sampling: PowderSampling = field(default_factory=PowderSampling)
+    q_resolution: float = 0.0
+    device: str = "Auto"
+
+
+@dataclass(frozen=True)
+class SingleCrystalRequest:
+    """Inputs of a single-crystal simulation (SimulateSingleCrystalSQE property names).
+
+    Parameters
+    ----------
+    force_constants, structure : str
+        ForceConstantsFile, StructureFile.
+    projections : numpy.ndarray, shape (3, 3)
+        QDimension0..2 (rows, r.l.u. of the HKL cell).
+    q_binning : list of str
+        Dimension0Binning..Dimension2Binning ("min,step,max" or "min,max" = integrated).
+    e_binning : str
+        Dimension3Binning, meV.
+    temperature : float or None
+        Temperature, K; None = unknown (refused).
+    instrument, ei : str, float or None
+        Instrument and Ei for the energy resolution (else ``fwhm``).
+    fwhm : float
+        EnergyResolution: constant FWHM in meV when no instrument is given.
+    q_resolution : float
+        QResolution: isotropic Gaussian Q resolution FWHM in 1/Angstrom (grids; 0 = none).
+    hkl : str
+        HKLCell: "Conventional" (spglib standard cell) or "Primitive" (the model's cell).
+    samples, seed, grid : int
+        SamplesPerBin, Seed, MeshSize (Debye-Waller).
+    path : str
+        QPath: "" = grid; "auto" = seekpath's path; or labels such as "G-X-U|K-G-L".
+    path_step : float
+        PathStep, 1/Angstrom.
+    template : Histogram or None
+        InputWorkspace: an MD histogram whose dimensions, bins and mask are used.
+    device : str
+        Device: "Auto" (the GPU where torch sees one), "CPU" or "GPU".
+    """
+
+    force_constants: str
+    structure: str = ""
+    projections: np.ndarray = field(default_factory=lambda: np.eye(3))
+    q_binning: list = field(default_factory=lambda: ["-2,0.05,2", "-0.05,0.05", "-0.05,0.05"])
+    e_binning: str = "0,0.5,40"
+    temperature: float | None = None
+    instrument: str = ""
+    ei: float | None = None
+    fwhm: float = 0.0
+    q_resolution: float = 0.0
+    hkl: str = "Conventional"
+    samples: int = 1
+    seed: int = 0
+    grid: int = 16
+    path: str = ""
+    path_step: float = 0.02
+    template: Histogram | None = None
+    device: str = "Auto"
+
+
+def _once(request, check) -> dict:
+    """Run ``check`` on a request the first time only; keep {property: message} on it."""
+    errors = request.__dict__.get("_errors")
+    if errors is None:
+        errors = check(request)
+        object.__setattr__(request, "_errors", errors)
+    return dict(errors)
+
+
+def require_valid(request) -> None:
+    """Raise SimulationError naming every bad property of a request (checked once)."""
+    raise_errors(_VALIDATORS[type(request)](request))
+
+
+# --- shared checks ----------------------------------------------------------------------------
+
+
+def temperature_errors(temperature, required: bool) -> dict:
+    """{"Temperature": message} for a missing (when required) or negative temperature (K)."""
+    if temperature is None:
+        return {"Temperature": "give the sample temperature in K (>= 0)"} if required else {}
+    if not math.isfinite(temperature) or temperature < 0:
+        return {"Temperature": f"must be >= 0 K, or -1 for unknown; got {temperature}"}
+    return {}
+
+
+def device_errors(choice: str) -> dict:
+    """{"Device": reason} where the Device property cannot be used, else {} (torch only for GPU)."""
+    from inslib.phonons.model import device_problem
+
+    problem = device_problem(choice)
+    return {"Device": problem} if problem else {}
+
+
+def _file_errors(force_constants: str, structure: str) -> dict:
+    errors = {}
+    if not Path(force_constants).is_file():
+        errors["ForceConstantsFile"] = f"file not found: {force_constants!r}"
+    if structure and not Path(structure).is_file():
+        errors["StructureFile"] = f"file not found: {structure!r}"
+    return errors
+
+
+# --- templates (CreateSQETemplate and the powder simulation's grid) ---------------------------
+
+
+def template_instrument(request: TemplateRequest) -> Instrument:
+    """Return the request's instrument, or the InputWorkspace's."""
+    name = request.instrument or (request.template.metadata.instrument if request.template else "")
+    if not name:
+        msg = "no instrument given and the InputWorkspace records none"
+        raise ValueError(msg)
+    return load_instrument(name)
+
+
+def fixed_energy(request: TemplateRequest, instrument: Instrument) -> float:
+    """Return Ei (direct geometry) or Ef (indirect), meV."""
+    if instrument.geometry == "indirect":
+        return request.efixed or instrument.final_energy
+    ei = request.ei or (request.template.metadata.ei if request.template else None)
+    if not ei:
+        msg = "Ei is required for a direct-geometry instrument"
+        raise ValueError(msg)
+    return ei
+
+
+def energy_edges(request: TemplateRequest, instrument: Instrument) -> np.ndarray:
+    """Energy-transfer bin edges (meV) of a template without InputWorkspace, shape (n_e + 1,)."""
+    if request.e_binning:
+        edges = parse_binning(request.e_binning, "EBinning", request.energy_unit)
+        return to_mev(edges, request.energy_unit)
+    fixed = fixed_energy(request, instrument)
+    low, high = ((-0.25 * fixed, 0.95 * fixed) if instrument.geometry == "direct"
+                 else INDIRECT_E_RANGE)
+    step = float(f"{(high - low) / DEFAULT_E_BINS:.1g}")
+    return parse_binning(f"{low:g},{step:g},{high:g}")
+
+
+def validate_template(request: TemplateRequest) -> dict:
+    """Check a template request once; return {property name: message} (empty: it can run)."""
+    return _once(request, _check_template_request)
+
+
+def _check_template_request(request: TemplateRequest) -> dict:
+    errors = temperature_errors(request.temperature, required=False)
+    try:
+        instrument = template_instrument(request)
+    except (ValueError, InstrumentFileError) as err:
+        return errors | {"Instrument": str(err)}
+    energy = _check_energy(request, instrument)
+    if energy:
+        return errors | energy
+    try:
+        resolved_settings(instrument, request.settings)
+    except ValueError as err:
+        errors["ChopperFrequency"] = str(err)
+    if request.template is not None:
+        errors.update(_check_workspace(request.template))
+    else:
+        errors.update(_check_binning(request, instrument))
+    return errors
+
+
+def _check_energy(request, instrument) -> dict:
+    if instrument.geometry == "indirect":
+        if request.ei:
+            return {"Ei": f"{instrument.name} is an indirect-geometry instrument: set EFixed "
+                          f"(default {instrument.final_energy} meV), not Ei."}
+        return {}
+    try:
+        ei = fixed_energy(request, instrument)
+    except ValueError:
+        return {"Ei": f"Ei is required for {instrument.name} (direct geometry), in meV, "
+                      "unless the InputWorkspace has an Ei log."}
+    low, high = instrument.incident_energy_range
+    if not low <= ei <= high:
+        return {"Ei": f"Ei={ei:g} meV is outside {instrument.name}'s incident-energy range "
+                      f"{low:g}-{high:g} meV."}
+    return {}
+
+
+def _check_workspace(template: Histogram) -> dict:
+    units = [axis.unit for axis in template.axes]
+    if units != ["MomentumTransfer", "DeltaE"]:
+        return {"InputWorkspace": f"the workspace axes are in {units}; a powder S(|Q|,E) "
+                                  "needs |Q| (MomentumTransfer) vertical and DeltaE along X, "
+                                  "as SofQW produces."}
+    return {}
+
+
+def _check_binning(request, instrument) -> dict:
+    errors = {}
+    try:
+        e_edges = energy_edges(request, instrument)
+        fixed = fixed_energy(request, instrument)
+        if instrument.geometry == "direct" and e_edges[-1] >= fixed:
+            errors["EBinning"] = (f"the energy range ends at {e_edges[-1]:g} meV, at or above "
+                                  f"Ei={fixed:g} meV: a neutron cannot lose more than Ei; end "
+                                  f"EBinning below {fixed:g}.")
+        if instrument.geometry == "indirect" and e_edges[0] <= -fixed:
+            errors["EBinning"] = (f"the energy range starts at {e_edges[0]:g} meV, at or below "
+                                  f"-EFixed={-fixed:g} meV; start EBinning above {-fixed:g}.")
+    except ValueError as err:
+        errors["EBinning"] = str(err)
+    try:
+        if request.q_binning:
+            parse_binning(request.q_binning, "QBinning", "1/Angstrom")
+    except ValueError as err:
+        errors["QBinning"] = str(err)
+    return errors
+
+
+# --- powder -----------------------------------------------------------------------------------
+
+
+def powder_temperature(request: PowderRequest):
+    """Temperature (K) of a powder request: its own, else the InputWorkspace's; None if neither."""
+    template = request.template
+    if template.temperature is not None:
+        return template.temperature
+    return template.template.metadata.temperature if template.template is not None else None
+
+
+def validate_powder(request: PowderRequest) -> dict:
+    """Check a powder request once; return {property: message} for everything wrong."""
+    return _once(request, _check_powder)
+
+
+def _check_powder(request: PowderRequest) -> dict:
+    errors = validate_template(request.template)
+    errors |= _file_errors(request.force_constants, request.structure)
+    errors |= temperature_errors(powder_temperature(request), required=True)
+    if not (request.coherent or request.incoherent):
+        errors["Coherent"] = "both Coherent and Incoherent are off: nothing to simulate"
+    if request.multiphonon_order < 1:
+        errors["MultiphononOrder"] = f"must be >= 1, got {request.multiphonon_order}"
+    if request.grid < 2:
+        errors["MeshSize"] = f"must be >= 2, got {request.grid}"
+    if request.sampling.n_directions < 2 or request.sampling.n_directions % 2:
+        errors["DirectionsPerShell"] = "must be an even number >= 2"
+    if request.q_resolution < 0:
+        errors["QResolution"] = f"must be >= 0 (1/Angstrom), got {request.q_resolution}"
+    return errors | device_errors(request.device)
+
+
+# --- single crystal ---------------------------------------------------------------------------
+
+
+def q_edges(text, index: int) -> tuple[np.ndarray, bool]:
+    """Bin edges (r.l.u.) of Q dimension ``index`` and whether it is integrated (one bin).
+
+    ``text`` is "min,step,max", "min,max" (integrated) or edges taken from a template.
+    """
+    if not isinstance(text, str):  # edges taken from a template workspace
+        edges = np.asarray(text, dtype=float)
+        return edges, len(edges) == 2
+    values = [float(v) for v in text.replace(" ", "").split(",") if v]
+    prop = f"Dimension{index}Binning"
+    if len(values) == 2:
+        if values[1] <= values[0]:
+            msg = f"{prop}: integration range {text!r} must have max > min"
+            raise ValueError(msg)
+        return np.array(values), True
+    return parse_binning(text, prop, "r.l.u."), False
+
+
+def crystal_instrument(request: SingleCrystalRequest):
+    """Return the instrument and its fixed energy (Ei or Ef, meV); (None, None) without one."""
+    if not request.instrument:
+        return None, None
+    instrument = load_instrument(request.instrument)
+    fixed = request.ei if instrument.geometry == "direct" else instrument.final_energy
+    return instrument, fixed
+
+
+def validate_single_crystal(request: SingleCrystalRequest) -> dict:
+    """Check a single-crystal request once; return {property: message} for everything wrong."""
+    return _once(request, _check_single_crystal)
+
+
+def _check_single_crystal(request: SingleCrystalRequest) -> dict:
+    errors = _file_errors(request.force_constants, "")
+    errors |= temperature_errors(request.temperature, required=True)
+    projections = np.asarray(request.projections, dtype=float)
+    if projections.shape != (3, 3) or abs(np.linalg.det(projections)) < 1e-9:
+        errors["QDimension2"] = "QDimension0..2 must be three independent HKL vectors"
+    if request.template is not None and len(request.template.axes) != 4:
+        errors["InputWorkspace"] = (f"needs a 4D MD histogram (3 HKL dimensions + DeltaE), got "
+                                    f"{len(request.template.axes)} dimensions")
+    errors |= _crystal_binning_errors(request)
+    if request.samples < 1:
+        errors["SamplesPerBin"] = f"must be >= 1, got {request.samples}"
+    if request.q_resolution < 0:
+        errors["QResolution"] = f"must be >= 0 (1/Angstrom), got {request.q_resolution}"
+    elif request.path and request.q_resolution > 0:
+        errors["QResolution"] = (f"applies to grids only, not to QPath {request.path!r}: "
+                                 "set it to 0")
+    return errors | _crystal_instrument_errors(request) | device_errors(request.device)
+
+
+def _crystal_binning_errors(request: SingleCrystalRequest) -> dict:
+    errors = {}
+    for index, text in enumerate(request.q_binning):
+        if isinstance(text, str):
+            try:
+                if len(q_edges(text, index)[0]) < 2:
+                    errors[f"Dimension{index}Binning"] = (f"Dimension{index}Binning {text!r} "
+                                                          "gives no bins")
+            except ValueError as err:
+                errors[f"Dimension{index}Binning"] = str(err)
+    try:
+        if isinstance(request.e_binning, str):
+            parse_binning(request.e_binning, "Dimension3Binning", "meV")
+    except ValueError as err:
+        errors["Dimension3Binning"] = str(err)
+    return errors
+
+
+def _crystal_instrument_errors(request: SingleCrystalRequest) -> dict:
+    try:
+        instrument, fixed = crystal_instrument(request)
+    except InstrumentFileError as err:
+        return {"Instrument": str(err)}
+    if instrument is not None and instrument.geometry == "direct" and not fixed:
+        return {"Ei": f"give the incident energy for {instrument.name} (meV)"}
+    return {}
+
+
+_VALIDATORS = {TemplateRequest: validate_template, PowderRequest: validate_powder,
+               SingleCrystalRequest: validate_single_crystal}

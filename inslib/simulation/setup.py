@@ -1,0 +1,181 @@
+"""The model set-up every simulation shares: modes on a mesh, Debye-Waller, DOS; cached.
+
+:func:`build_setup` works on force constants in memory (a file, a fit, a force field, a sampled
+training set); :func:`cached_setup` caches it on the *content* of the force constants (a
+SHA-256 of every array), the temperature, the mesh and the device, so a live-reduction loop
+that calls an algorithm again with the same model reuses it. Given a file path, it reads the
+file (cached on the path, mtime and size of the file and of phonopy's files beside it) and
+then goes through the same content key.
+"""
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from inslib.histogram import Log
+from inslib.logs import DEVICE, IMAGINARY_MODES, WARNINGS
+from inslib.phonons.force_constants import ForceConstants, load_force_constants, to_primitive
+from inslib.simulation.errors import SimulationError
+
+MAX_IMAGINARY_FRACTION = 0.05  # more imaginary modes than this on the grid: refused
+CACHE_SIZE = 4  # set-ups kept (and as many files read)
+PHONOPY_SIBLINGS = ("FORCE_SETS", "FORCE_CONSTANTS", "BORN", "SPOSCAR")
+
+_SETUPS: dict = {}
+_FILES: dict = {}
+
+
+@dataclass
+class Setup:
+    """Everything expensive that depends only on the model, temperature and mesh.
+
+    Attributes
+    ----------
+    model : PhononModel
+        The forward model on the primitive cell, on its device.
+    mesh : inslib.scattering.mesh.MeshResults
+        Debye-Waller matrices and regularised partial DOS (torch, one set) at the temperature.
+    dos : inslib.scattering.dos.DensityOfStates
+        The same DOS as numpy, with the imaginary-mode count and the lowest mode.
+    source : str
+        Where the force constants came from (provenance).
+    warnings : list of str
+        What a user should know before trusting the result.
+    """
+
+    model: object
+    mesh: object
+    dos: object
+    source: str
+    warnings: list = field(default_factory=list)
+
+    @property
+    def dw(self):
+        """Debye-Waller matrices, torch (1, n_atoms, 3, 3), Angstrom^2."""
+        return self.mesh.dw
+
+
+def setup_logs(setup: Setup) -> dict:
+    """Return the logs every simulation carries about its model (modes, device, warnings)."""
+    logs = {IMAGINARY_MODES: Log(float(setup.dos.n_imaginary)),
+            DEVICE: Log(str(setup.model.opts["device"]))}
+    if setup.warnings:
+        logs[WARNINGS] = Log("; ".join(setup.warnings))
+    return logs
+
+
+def build_setup(fcs: ForceConstants, temperature: float, grid: int,
+                device: str = "Auto") -> Setup:
+    """Model (primitive cell), DOS and Debye-Waller on a grid^3 mesh, not cached.
+
+    Parameters
+    ----------
+    fcs : ForceConstants
+        In memory; reduced to the primitive cell first.
+    temperature : float
+        K.
+    grid : int
+        n of the n x n x n Monkhorst-Pack mesh.
+    device : str
+        Device property value: Auto, CPU or GPU.
+
+    Raises
+    ------
+    SimulationError
+        When more than 5 % of the modes on the mesh are imaginary (an unstable model).
+    """
+    import torch
+
+    from inslib.phonons.model import PhononModel, resolve_device
+    from inslib.scattering.dos import DensityOfStates
+    from inslib.scattering.mesh import mesh_results
+
+    primitive = to_primitive(fcs)
+    model = PhononModel(primitive, device=resolve_device(device))
+    with torch.no_grad():
+        mesh = mesh_results(model, temperature, grid)
+    dos = DensityOfStates(mesh.dos_energy, mesh.width, mesh.partial[0].cpu().numpy(),
+                          int(mesh.n_imaginary[0]), float(min(mesh.lowest[0], 0.0)),
+                          mesh.lowest_q[0] if mesh.n_imaginary[0] else None)
+    n_modes = grid**3 * 3 * primitive.crystal.n_atoms
+    if dos.n_imaginary > MAX_IMAGINARY_FRACTION * n_modes:
+        msg = (f"ForceConstantsFile: {dos.n_imaginary} of {n_modes} modes on the {grid}^3 mesh are "
+               f"imaginary (down to {dos.lowest:.2f} meV at q = {np.round(dos.lowest_q, 3)}): "
+               "the structure is dynamically unstable "
+               "or the force constants are not converged; relax the structure or enlarge the "
+               "supercell")
+        raise SimulationError(msg)
+    return Setup(model, mesh, dos, fcs.source, model_warnings(primitive, dos))
+
+
+def cached_setup(force_constants, structure: str, temperature: float, grid: int,
+                 device: str = "Auto") -> Setup:
+    """Return the set-up for force constants in memory or in a file, cached on their content.
+
+    Parameters
+    ----------
+    force_constants : ForceConstants or str or pathlib.Path
+        In memory, or a file :func:`load_force_constants` reads.
+    structure : str
+        StructureFile for a file ("" = none); must be "" with force constants in memory.
+    temperature, grid, device
+        As :func:`build_setup`.
+    """
+    from inslib.phonons.model import resolve_device
+
+    fcs = force_constants
+    if not isinstance(fcs, ForceConstants):
+        fcs = _read(str(force_constants), structure)
+    elif structure:
+        msg = "StructureFile: give it with a force-constants file, not with ForceConstants"
+        raise SimulationError(msg)
+    key = (fcs.digest(), fcs.source, float(temperature), int(grid), resolve_device(device))
+    if key not in _SETUPS:
+        _remember(_SETUPS, key, build_setup(fcs, temperature, grid, device))
+    return _SETUPS[key]
+
+
+def clear_cache() -> None:
+    """Forget every cached set-up and file (the next call builds and reads again)."""
+    _SETUPS.clear()
+    _FILES.clear()
+
+
+def _read(path: str, structure: str) -> ForceConstants:
+    """Force constants of a file, read again only when it or its phonopy siblings change."""
+    key = (file_key(path), file_key(structure))
+    if key not in _FILES:
+        fcs = load_force_constants(path, structure=structure or None)
+        _remember(_FILES, key, replace(fcs, source=path))
+    return _FILES[key]
+
+
+def _remember(cache: dict, key, value) -> None:
+    if len(cache) >= CACHE_SIZE:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
+
+
+def file_key(path: str) -> tuple:
+    """Identity of an input file and of the phonopy files read beside it (name, mtime, size)."""
+    if not path:
+        return ("",)
+    path = Path(path)
+    siblings = [path.parent / name for name in PHONOPY_SIBLINGS]
+    return tuple((str(f.resolve()), f.stat().st_mtime_ns, f.stat().st_size)
+                 for f in [path, *siblings] if f.is_file())
+
+
+def model_warnings(fcs: ForceConstants, dos) -> list:
+    """Things a user should know about the model before trusting the result."""
+    warnings = []
+    if not fcs.has_born and len(set(fcs.crystal.symbols)) > 1:
+        warnings.append("no Born charges: if the material is polar (ionic), LO-TO splitting and "
+                        "the long-range dipole forces are missing; put BORN beside the phonopy "
+                        "file")
+    if dos.n_imaginary:
+        warnings.append(f"{dos.n_imaginary} imaginary modes on the mesh (down to "
+                        f"{dos.lowest:.2f} meV at q = {np.round(dos.lowest_q, 3).tolist()}, "
+                        "r.l.u. of the primitive cell): left out of the intensities")
+    return warnings

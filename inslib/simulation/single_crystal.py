@@ -1,0 +1,134 @@
+"""What SimulateSingleCrystalSQE runs: 4D grids, cuts and slices, or q-paths, from force constants.
+
+The model set-up (modes on the mesh, Debye-Waller) is cached with the powder simulation's. The
+energy resolution is the instrument's (Instrument + Ei) or a constant FWHM. With a template
+(an MDNorm / SaveMD histogram) the result has its dimensions, bins, mask and metadata.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from inslib.axes import parse_binning
+from inslib.histogram import Histogram, Log
+from inslib.instruments.kinematics import interval_coverage
+from inslib.instruments.resolution import resolution_fwhm, resolved_settings
+from inslib.logs import KINEMATIC_MASK
+from inslib.scattering.binning import Resolution
+from inslib.simulation.forward import RowsForward, Thermal
+from inslib.simulation.grid import (
+    CHUNK,
+    GridRequest,
+    bin_q_ranges,
+    hkl_cell,
+    simulate_grid,
+)
+from inslib.simulation.qpath import parse_path, path_histogram, path_samples
+from inslib.simulation.requests import SingleCrystalRequest, crystal_instrument, require_valid
+from inslib.simulation.setup import cached_setup, setup_logs
+
+
+def run_single_crystal(request: SingleCrystalRequest, progress=None) -> Histogram:
+    """Simulate a grid (or a q-path) for a request (validated once, see require_valid)."""
+    require_valid(request)
+    report = progress or (lambda _fraction, _message: None)
+    setup = cached_setup(request.force_constants, request.structure, request.temperature,
+                         request.grid, request.device)
+    report(0.1, "modes on the mesh, Debye-Waller")
+    instrument, fixed = crystal_instrument(request)
+    fwhm = _resolution(request, instrument, fixed)
+    if request.path:
+        result = simulate_path(setup, request, fwhm, lambda f: report(0.1 + 0.9 * f, "q-path"))
+        result.metadata.provenance.append(
+            f"SimulateSingleCrystalSQE: coherent one-phonon along {request.path!r}, force "
+            f"constants {setup.source}")
+        result.metadata.logs.update(setup_logs(setup))
+        return result
+    grid = _grid_request(request, setup, fwhm)
+    result = simulate_grid(setup.model, grid, setup.dw,
+                           progress=lambda f: report(0.1 + 0.9 * f, "grid"))
+    if request.template is None:
+        _kinematic_mask(result, grid, instrument, fixed)
+    return _finish(result, request, setup)
+
+
+def _kinematic_mask(result: Histogram, grid: GridRequest, instrument, fixed) -> None:
+    """Mask (NaN) the bins that no sample orientation reaches on the instrument.
+
+    A bin is kept when its |Q| range (bounded from its centre and circumradius) overlaps a
+    detector bank's reach at some energy of the bin; a rotation scan covers at most this.
+    """
+    if instrument is None:
+        return
+    q_lo, q_hi = bin_q_ranges(result.axes[:3], grid.projections, grid.hkl_cell)
+    covered = interval_coverage(q_lo, q_hi, result.axes[3].edges, fixed, instrument.geometry,
+                                instrument.banks_deg)
+    result.mask = ~covered.reshape(result.signal.shape)
+    result.signal = np.where(result.mask, np.nan, result.signal)
+    meta = result.metadata
+    meta.instrument = instrument.name
+    if instrument.geometry == "direct":
+        meta.emode, meta.ei = "Direct", fixed
+    else:
+        meta.emode, meta.efixed = "Indirect", fixed
+    meta.logs[KINEMATIC_MASK] = Log(
+        f"{instrument.name}, {fixed:g} meV: bins no sample orientation reaches")
+
+
+def _resolution(request: SingleCrystalRequest, instrument, fixed):
+    if instrument is None:
+        return float(request.fwhm)
+    settings = resolved_settings(instrument, {})
+
+    def fwhm(energy):
+        return resolution_fwhm(instrument, energy, ei=fixed, settings=settings)
+
+    return fwhm
+
+
+def _grid_request(request, setup, fwhm) -> GridRequest:
+    cell = hkl_cell(setup.model.crystal) if request.hkl == "Conventional" \
+        else setup.model.crystal.cell
+    projections, q_binning, e_binning = request.projections, request.q_binning, request.e_binning
+    if request.template is not None:
+        axes = request.template.axes
+        projections = np.array([axis.projection for axis in axes[:3]], dtype=float)
+        q_binning = [axis.edges for axis in axes[:3]]
+        e_binning = axes[3].edges
+    return GridRequest(np.asarray(projections, float), list(q_binning), e_binning,
+                       float(request.temperature), fwhm, request.samples, request.seed, cell,
+                       q_resolution=float(request.q_resolution))
+
+
+def _finish(result: Histogram, request, setup) -> Histogram:
+    meta = result.metadata
+    if request.template is not None:
+        base = request.template.metadata
+        result.mask = np.asarray(request.template.mask, bool).copy()
+        result.signal = np.where(result.mask, np.nan, result.signal)
+        meta.ub, meta.instrument, meta.ei = base.ub, base.instrument, base.ei
+        meta.provenance = list(base.provenance)
+    meta.title = (f"Simulated S(Q,E): {Path(request.force_constants).name}, "
+                  f"{request.temperature:g} K")
+    meta.provenance = [*meta.provenance,
+                       f"SimulateSingleCrystalSQE: coherent one-phonon, {request.hkl} HKL cell, "
+                       f"{request.samples} sample(s) per bin and Q dimension, force constants "
+                       f"{setup.source}"]
+    meta.logs.update(setup_logs(setup))
+    return result
+
+
+def simulate_path(setup, request: SingleCrystalRequest, fwhm, progress=None) -> Histogram:
+    """S(q, E) along the requested path: Histogram (path distance, DeltaE)."""
+    model = setup.model
+    segments = parse_path(request.path, model.crystal)
+    rng = np.random.default_rng(request.seed)
+    q, bins, edges, ticks = path_samples(segments, model.crystal.reciprocal, request.path_step,
+                                         request.samples, rng)
+    e_edges = parse_binning(request.e_binning, "Dimension3Binning", "meV")
+    forward = RowsForward(model, q, bins, len(edges) - 1, float(request.samples), e_edges,
+                          Resolution.of(fwhm, e_edges), Thermal(float(request.temperature)),
+                          CHUNK)
+    signal = forward(dw=setup.dw, progress=progress)[0].cpu().numpy()
+    return path_histogram(edges, ticks, e_edges, signal,
+                          float(request.temperature))
