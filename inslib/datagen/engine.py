@@ -146,43 +146,31 @@ def _template_request(spec):
                            q_binning=spec.q_binning, e_binning=spec.e_binning, template=hist)
 
 
-def _resolution(request, e_edges):
-    from inslib.instruments.resolution import resolution_fwhm, resolved_settings
-    from inslib.scattering.binning import Resolution
-    from inslib.simulation.requests import fixed_energy, template_instrument
-
-    instrument = template_instrument(request)
-    fixed = fixed_energy(request, instrument)
-    settings = resolved_settings(instrument, request.settings)
-
-    def fwhm(energy):
-        return resolution_fwhm(instrument, energy, ei=fixed, settings=settings)
-
-    return Resolution.from_fwhm(fwhm, e_edges[0] - 1, e_edges[-1] + 1), instrument, fixed
-
-
 def _powder(config, model, thermal):
     from inslib.instruments.templates import create_sqe_template
     from inslib.scattering.powder import PowderSampling
     from inslib.simulation.forward import Multiphonon, PowderForward
+    from inslib.simulation.powder import template_resolution
 
-    hist = create_sqe_template(_template_request(config.template))
+    request = _template_request(config.template)
+    hist = create_sqe_template(request)
     q_edges, e_edges = hist.axes[0].edges, hist.axes[1].edges
-    resolution, _, _ = _resolution(_template_request(config.template), e_edges)
-    sampling = PowderSampling(config.n_shells, config.n_directions, config.seed)
+    # training data: directions in the irreducible wedge (|G| x denser at the same cost)
+    sampling = PowderSampling(config.n_shells, config.n_directions, config.seed,
+                              irreducible=True)
     forward = PowderForward(model, q_edges, hist.mask, thermal,
-                            Multiphonon(e_edges, resolution, config.max_order),
+                            Multiphonon(e_edges, template_resolution(request, hist),
+                                        config.max_order),
                             config.coherent, config.incoherent, sampling)
     return forward, {"q_edges": q_edges, "e_edges": e_edges, "mask": hist.mask}
 
 
 def _indirect(config, model, thermal):
     from inslib.simulation.forward import IndirectForward, Multiphonon
-    from inslib.simulation.requests import energy_edges, template_instrument
+    from inslib.simulation.indirect import indirect_setting
 
-    request = _template_request(config.template)
-    e_edges = energy_edges(request, template_instrument(request))
-    resolution, instrument, efixed = _resolution(request, e_edges)
+    instrument, efixed, e_edges, resolution = indirect_setting(
+        _template_request(config.template))
     angles = instrument.banks_deg.mean(axis=1)
     forward = IndirectForward(model, thermal, Multiphonon(e_edges, resolution, config.max_order),
                               efixed, angles)

@@ -12,10 +12,11 @@ from inslib.axes import Axis, energy_axis, parse_binning
 from inslib.histogram import Histogram, Log, Metadata
 from inslib.instruments.resolution import resolution_fwhm, resolved_settings
 from inslib.logs import MULTIPHONON_ORDER, RESOLUTION_FWHM
-from inslib.scattering.binning import Resolution
+from inslib.scattering.binning import FWHM_TO_SIGMA, Resolution
 from inslib.simulation.forward import IndirectForward, Multiphonon, Thermal
 from inslib.simulation.requests import (
     PowderRequest,
+    TemplateRequest,
     powder_temperature,
     require_valid,
     template_instrument,
@@ -26,13 +27,17 @@ from inslib.units import to_mev
 DEFAULT_BINNING = "2,0.5,500"  # meV
 
 
-def simulate_indirect(request: PowderRequest, progress=None) -> Histogram:
-    """S(E) per analyser bank of an indirect-geometry instrument (spectra = banks)."""
-    require_valid(request)
-    report = progress or (lambda _fraction, _message: None)
-    template = request.template
+def indirect_setting(template: TemplateRequest):
+    """Instrument, final energy (meV), energy bin edges (meV) and resolution of a request.
+
+    Returns
+    -------
+    instrument : Instrument
+    efixed : float
+    e_edges : numpy.ndarray, shape (n_e + 1,)
+    resolution : Resolution
+    """
     instrument = template_instrument(template)
-    temperature = float(powder_temperature(request))
     efixed = template.efixed or instrument.final_energy
     e_edges = to_mev(parse_binning(template.e_binning or DEFAULT_BINNING, "EBinning",
                                    template.energy_unit), template.energy_unit)
@@ -41,11 +46,29 @@ def simulate_indirect(request: PowderRequest, progress=None) -> Histogram:
     def fwhm(energy):
         return resolution_fwhm(instrument, energy, ei=efixed, settings=settings)
 
+    return instrument, efixed, e_edges, Resolution.of(fwhm, e_edges)
+
+
+def _fwhm(resolution: Resolution, e_edges: np.ndarray) -> np.ndarray:
+    """FWHM (meV) of the resolution at the bin centres, shape (n_e,)."""
+    import torch
+
+    centres = torch.as_tensor(0.5 * (e_edges[1:] + e_edges[:-1]))
+    return resolution(centres).numpy() / FWHM_TO_SIGMA
+
+
+def simulate_indirect(request: PowderRequest, progress=None) -> Histogram:
+    """S(E) per analyser bank of an indirect-geometry instrument (spectra = banks)."""
+    require_valid(request)
+    report = progress or (lambda _fraction, _message: None)
+    template = request.template
+    instrument, efixed, e_edges, resolution = indirect_setting(template)
+    temperature = float(powder_temperature(request))
     setup = cached_setup(request.force_constants, request.structure, temperature, request.grid,
                          request.device)
     report(0.5, "modes on the grid and DOS")
     angles = instrument.banks_deg.mean(axis=1)
-    multiphonon = Multiphonon(e_edges, Resolution.of(fwhm, e_edges), request.multiphonon_order,
+    multiphonon = Multiphonon(e_edges, resolution, request.multiphonon_order,
                               request.creation_only)
     forward = IndirectForward(setup.model, Thermal(temperature, request.grid), multiphonon,
                               efixed, angles)
@@ -60,7 +83,7 @@ def simulate_indirect(request: PowderRequest, progress=None) -> Histogram:
                     f"mesh {request.grid}^3, "
                     f"force constants {setup.source}"],
         logs={MULTIPHONON_ORDER: Log(float(request.multiphonon_order)), **setup_logs(setup),
-              RESOLUTION_FWHM: Log(fwhm(0.5 * (e_edges[1:] + e_edges[:-1])), "meV")})
+              RESOLUTION_FWHM: Log(_fwhm(resolution, e_edges), "meV")})
     axes = (Axis(angles, "Degrees", "2Theta", is_edges=False), energy_axis(e_edges))
     return Histogram(axes, signal, np.zeros(signal.shape), np.zeros(signal.shape, bool), meta,
                      y_unit_label="mbarn/meV per atom")
