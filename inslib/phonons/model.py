@@ -250,11 +250,15 @@ class PhononModel:
         """Frequencies (meV, negative = imaginary) and eigenvectors at fractional q (nq, 3)."""
         torch = _torch()
         dyn = self.dynamical_matrix(q, fc, gamma_directions)
+        if self.n_atoms == 1 and self.dipole is None:
+            # a Bravais lattice is centrosymmetric: Phi(L) = Phi(-L) = Phi(L)^T, D(q) is real
+            dyn = dyn.real
         values, vectors = eigh(dyn)
         # clamp: sqrt has an infinite slope at 0 (acoustic modes at Gamma), 0 * inf = NaN
         freqs = torch.sign(values) * torch.sqrt(torch.abs(values).clamp_min(1e-30)) * FREQUENCY_MEV
         n = self.n_atoms
         eig = vectors.transpose(-1, -2).reshape(*vectors.shape[:2], 3 * n, n, 3)
+        eig = eig if eig.is_complex() else torch.complex(eig, torch.zeros_like(eig))
         return Modes(torch.as_tensor(q, **self.opts).reshape(-1, 3), freqs, eig)
 
 
@@ -268,7 +272,10 @@ def eigh(matrices):
     (high-symmetry q-points of a Monkhorst-Pack grid, Gamma) makes the gradient NaN even for
     quantities that do not depend on how a degenerate subspace is split (Debye-Waller,
     intensities summed over a multiplet, DOS). This backward drops the terms between
-    eigenvalues closer than :data:`DEGENERATE`: exact for such invariant quantities.
+    eigenvalues closer than :data:`DEGENERATE`: exact for such invariant quantities and for
+    perturbations that keep the crystal's symmetry (within a multiplet they are then a multiple
+    of the identity, Schur's lemma), which parameter bases do. Where no gradient is recorded,
+    real 3 x 3 matrices (one-atom cells) go to :func:`inslib.phonons.eigen3.symmetric3_eigh`.
 
     Parameters
     ----------
@@ -280,6 +287,13 @@ def eigh(matrices):
     vectors : torch.Tensor, shape (..., n, n)
         Columns are the eigenvectors.
     """
+    torch = _torch()
+    fast = (matrices.shape[-1] == 3 and not matrices.is_complex()
+            and not (torch.is_grad_enabled() and matrices.requires_grad))
+    if fast:  # one-atom cells: closed form, 2-3x faster than LAPACK's batched eigh
+        from inslib.phonons.eigen3 import symmetric3_eigh
+
+        return symmetric3_eigh(matrices)
     return _safe_eigh().apply(matrices)
 
 

@@ -65,26 +65,23 @@ def coherent_structure_factor(model, modes, dw=None, frequency_min: float = 0.01
     return torch.where(keep, factor * power / safe, torch.zeros_like(safe))
 
 
-def deposit_modes(acc, model, q_frac, rows, edges, resolution, n_window: int, temperature,
-                  dw=None, fc=None, q_weight=None):
+def deposit_modes(acc, model, q_frac, rows, deposit, temperature, dw=None, fc=None,
+                  q_weight=None):
     """Add the coherent one-phonon spectra at q to rows of an accumulator (torch, batched).
 
     Every mode (n+1 at +E, n at -E) becomes a resolution Gaussian averaged over the energy
-    bins (:func:`inslib.scattering.binning.deposit`), differentiable in the force constants.
+    bins (see :mod:`inslib.scattering.binning`), differentiable in the force constants.
 
     Parameters
     ----------
-    acc : torch.Tensor, shape (n_sets, n_rows, n_e)
+    acc : torch.Tensor, shape (n_sets, n_rows, deposit.n_columns)
         Accumulator (not modified; the sum is returned).
     q_frac : numpy.ndarray, shape (nq, 3)
         Fractional Q in the model's reciprocal lattice.
     rows : torch.Tensor of int, shape (nq,)
         Row of acc each q adds to.
-    edges : torch.Tensor, shape (n_e + 1,)
-        Energy bin edges, meV.
-    resolution : inslib.scattering.binning.Resolution
-    n_window : int
-        :func:`inslib.scattering.binning.window` of the resolution and edges.
+    deposit : ExactDeposit or SplineDeposit
+        :func:`inslib.scattering.binning.depositor` of the resolution and energy bins.
     temperature : float
         K.
     dw : torch.Tensor, optional, shape (n_sets, n_atoms, 3, 3)
@@ -96,12 +93,10 @@ def deposit_modes(acc, model, q_frac, rows, edges, resolution, n_window: int, te
 
     Returns
     -------
-    torch.Tensor, shape (n_sets, n_rows, n_e)
-        acc plus mbarn/meV per atom (bin averages) of every q, times its weight.
+    torch.Tensor, shape (n_sets, n_rows, deposit.n_columns)
+        acc plus mbarn/meV per atom of every q, times its weight (``deposit.finish`` bins it).
     """
     import torch
-
-    from inslib.scattering.binning import REACH, deposit
 
     modes = model.modes(q_frac, fc)
     sf = coherent_structure_factor(model, modes, dw)
@@ -111,11 +106,10 @@ def deposit_modes(acc, model, q_frac, rows, edges, resolution, n_window: int, te
     energy = torch.cat([modes.frequencies, -modes.frequencies], dim=-1)
     weight = torch.cat([sf * (occupation + 1), sf * occupation], dim=-1)
     n_sets, n_rows = acc.shape[0], acc.shape[1]
-    offset = torch.arange(n_sets, device=edges.device)[:, None, None] * n_rows
+    offset = torch.arange(n_sets, device=energy.device)[:, None, None] * n_rows
     flat_rows = (offset + rows[None, :, None]).expand_as(energy)
-    reach = REACH * resolution.largest
-    near = (energy > edges[0] - reach) & (energy < edges[-1] + reach) & (weight > 0)
-    energy, weight, flat_rows = energy[near], weight[near], flat_rows[near]
-    flat = deposit(acc.reshape(n_sets * n_rows, -1), flat_rows, energy, weight,
-                   resolution(energy), edges, n_window)
+    near = ((energy > deposit.lo - deposit.reach) & (energy < deposit.hi + deposit.reach)
+            & (weight > 0))
+    flat = deposit.add(acc.reshape(n_sets * n_rows, -1), flat_rows[near], energy[near],
+                       weight[near])
     return flat.reshape(acc.shape)

@@ -140,26 +140,26 @@ def coherent_powder(model, q_edges, e_edges, resolution, temperature, dw=None,
     """
     import torch
 
-    from inslib.scattering.binning import window
+    from inslib.scattering.binning import depositor
 
     sampling = sampling or PowderSampling()
     vectors, bin_index, half, q_weight = shell_vectors(q_edges, sampling, model.crystal)
     n_q = len(q_edges) - 1
     n_sets = 1 if fc is None else fc.shape[0]
-    edges = torch.as_tensor(e_edges, **model.opts)
-    n_window = window(resolution.largest, e_edges)
-    chunk = max(64, min(sampling.chunk, budget // (n_sets * 6 * model.n_atoms * (n_window + 1))))
-    acc = torch.zeros((n_sets, 2 * n_q, len(e_edges) - 1), **model.opts)
-    rows = torch.as_tensor(half * n_q + bin_index, device=edges.device)
+    deposit = depositor(resolution, e_edges, model.opts, n_sets * 2 * n_q)
+    per_q = n_sets * 6 * model.n_atoms * min(deposit.n_columns, 16)
+    chunk = max(64, min(sampling.chunk, budget // per_q))
+    acc = torch.zeros((n_sets, 2 * n_q, deposit.n_columns), **model.opts)
+    rows = torch.as_tensor(half * n_q + bin_index, device=acc.device)
     q_weight = torch.as_tensor(q_weight, **model.opts)
     inv_recip = np.linalg.inv(model.crystal.reciprocal)
     for start in range(0, len(vectors), chunk):
         stop = min(start + chunk, len(vectors))
-        acc = deposit_modes(acc, model, vectors[start:stop] @ inv_recip, rows[start:stop], edges,
-                            resolution, n_window, temperature, dw, fc, q_weight[start:stop])
+        acc = deposit_modes(acc, model, vectors[start:stop] @ inv_recip, rows[start:stop],
+                            deposit, temperature, dw, fc, q_weight[start:stop])
         if progress is not None:
             progress(stop / len(vectors))
-    return acc.reshape(n_sets, 2, n_q, -1)
+    return deposit.finish(acc).reshape(n_sets, 2, n_q, -1)
 
 
 def convergence(halves: np.ndarray) -> float:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from inslib.scattering.binning import FWHM_TO_SIGMA, Resolution, bin_kernel, window
+from inslib.scattering.binning import FWHM_TO_SIGMA, Resolution, bin_kernel
 from inslib.scattering.incoherent import (
     incoherent_sqe,
     mean_square_displacement,
@@ -321,19 +321,18 @@ class RowsForward:
         """
         import torch
 
+        from inslib.scattering.binning import ExactDeposit
         from inslib.scattering.coherent import deposit_modes
 
         if dw is None:
             dw = self.thermal.mesh(self.model, fc).dw
-        edges = torch.as_tensor(self.e_edges, **self.model.opts)
-        n_window = window(self.resolution.largest, self.e_edges)
-        acc = torch.zeros((dw.shape[0], self.n_rows, len(self.e_edges) - 1), **self.model.opts)
-        rows = torch.as_tensor(self.rows, device=edges.device)
+        deposit = ExactDeposit(self.resolution, self.e_edges, self.model.opts)
+        acc = torch.zeros((dw.shape[0], self.n_rows, deposit.n_columns), **self.model.opts)
+        rows = torch.as_tensor(self.rows, device=acc.device)
         for start in range(0, len(self.q_frac), self.chunk):
             stop = min(start + self.chunk, len(self.q_frac))
             acc = deposit_modes(acc, self.model, self.q_frac[start:stop], rows[start:stop],
-                                edges, self.resolution, n_window, self.thermal.temperature,
-                                dw, fc)
+                                deposit, self.thermal.temperature, dw, fc)
             if progress is not None:
                 progress(stop / len(self.q_frac))
         return acc / self.per_row
