@@ -8,7 +8,7 @@ such maps (phonopy + OCLIMAX).
 
 Usage::
 
-    python benchmarks/bench_datagen.py [--batches 1 64 512] [--directions 32] [--threads 1] \\
+    python benchmarks/bench_datagen.py [--batches 1 64 512] [--directions 200] [--threads 1] \\
         [--end-to-end 512 --workers 2] [--profile]
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inslib.datagen.config import DatagenConfig, TemplateSpec
+from inslib.datagen.config import DEFAULT_DIRECTIONS, DatagenConfig, TemplateSpec
 from inslib.datagen.engine import BATCH, _convergence, build_engine, shard_parameters, spectra
 
 AL = Path(__file__).resolve().parent.parent / "tests" / "data" / "Al_phonopy" / "phonopy.yaml"
@@ -90,7 +90,7 @@ def main() -> None:
     """Print maps per second for each batch size and powder sampling."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 64, 512])
-    parser.add_argument("--directions", type=int, nargs="+", default=[32])
+    parser.add_argument("--directions", type=int, nargs="+", default=[DEFAULT_DIRECTIONS])
     parser.add_argument("--shells", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--profile", action="store_true")

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from inslib.datagen.config import (
+    DEFAULT_DIRECTIONS,
     OUTPUTS,
     DatagenConfig,
     DatagenConfigError,
@@ -57,7 +58,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-coherent", action="store_true")
     p.add_argument("--no-incoherent", action="store_true")
     p.add_argument("--shells-per-bin", type=int, default=1)
-    p.add_argument("--directions", type=int, default=100, help="directions per |Q| shell")
+    p.add_argument("--directions", type=int, default=DEFAULT_DIRECTIONS,
+                   help="directions per |Q| shell (in the irreducible wedge)")
     p.add_argument("--store-noise", action="store_true", help="also store a noisy copy")
     p.add_argument("--scheduler", default="local", help='"local" (LocalCluster), "none" '
                    '(this process) or a dask scheduler address tcp://host:port')

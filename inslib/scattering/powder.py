@@ -43,7 +43,7 @@ class PowderSampling:
     n_directions: int = 500
     seed: int = 0
     chunk: int = 20000
-    irreducible: bool = False
+    irreducible: bool = True
 
 
 def fibonacci_sphere(n: int) -> np.ndarray:
@@ -94,8 +94,10 @@ def shell_vectors(q_edges, sampling: PowderSampling, crystal=None):
     vectors, bin_index, half, weight = [], [], [], []
     for shell, (radius, turn) in enumerate(zip(radii, turns, strict=True)):
         dirs = sphere @ turn.T
-        dirs = dirs[in_wedge(dirs, rotations)] if len(rotations) > 1 else dirs
-        halves = np.arange(len(dirs)) % 2
+        halves = np.arange(len(dirs)) % 2  # by Fibonacci index: two interleaved spirals
+        if len(rotations) > 1:
+            keep = in_wedge(dirs, rotations)
+            dirs, halves = dirs[keep], halves[keep]
         counts = np.bincount(halves, minlength=2)
         vectors.append(dirs * radius)
         bin_index.append(np.full(len(dirs), shell // sampling.n_shells))
