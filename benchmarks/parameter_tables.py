@@ -6,9 +6,11 @@ the smallest n x n x n primitive supercell in which every kept pair has one near
 
 (b) Truncation: DFT force constants projected onto n shells; relative residual
 ||fc - P fc|| / ||fc||, and Pearson r between the spectra of the full and the projected force
-constants: the neutron-weighted DOS (16^3 mesh, 0.25 meV bins, 0.5 meV Gaussian) and a coherent
-one-phonon powder map S(|Q|, E) at 300 K (0.5-8 1/A in 0.1 1/A bins x 0.5 meV, 300 random
-directions per |Q|, no Debye-Waller factor, the same for both). With Born charges (NaCl) the
+constants, both through the product's own forward model: the neutron-weighted, regularised DOS
+(inslib.scattering.mesh, 16^3 mesh, 300 K) and the coherent one-phonon powder map
+(inslib.simulation.forward.PowderForward: 300 K, Debye-Waller on a 12^3 mesh, 1 meV FWHM,
+0.5-8 1/A in 0.1 1/A bins x 0.5 meV, 300 directions per |Q| in the irreducible wedge, the same
+for both). With Born charges (NaCl) the
 dipole part stays as it is; only the short-ranged force constants are projected.
 
     .venv/bin/python benchmarks/parameter_tables.py
@@ -24,6 +26,11 @@ from ase.build import bulk
 from inslib.phonons.force_constants import load_force_constants, to_primitive
 from inslib.phonons.model import PhononModel
 from inslib.phonons.parameters import ParameterBasis
+from inslib.scattering.binning import Resolution
+from inslib.scattering.dos import weighted_dos
+from inslib.scattering.mesh import mesh_results
+from inslib.scattering.powder import PowderSampling
+from inslib.simulation.forward import Multiphonon, PowderForward, Thermal, dos_top
 from inslib.structure import from_ase
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,9 +44,7 @@ DFT = {"Al (ABACUS, 2x2x2 conv.)": (ROOT / "tests/data/Al_phonopy/phonopy.yaml",
                                      FC / "pathSQE_Ge_ARCS/POSCAR"),
        "NaCl (phonopy example, 2x2x2 conv., Born)": (
            FC / "phonopy_example_NaCl/phonopy_disp.yaml", None)}
-KELVIN_MEV = 0.08617333262  # k_B in meV/K
 TEMPERATURE = 300.0  # K
-RNG = np.random.default_rng(0)
 
 
 def count_table() -> None:
@@ -56,45 +61,21 @@ def count_table() -> None:
               + f" | {' + '.join(map(str, per))} |")
 
 
-def dos(model, fc) -> np.ndarray:
-    """Neutron-weighted DOS on a 16^3 mesh, (n_bins,) arbitrary units."""
-    axes = np.arange(16) / 16 + 1 / 32
-    q = np.array(np.meshgrid(axes, axes, axes, indexing="ij")).reshape(3, -1).T
-    modes = model.modes(q, fc=fc)
-    scatter = model.crystal.scattering
-    weight = (scatter["sigma_coh"] + scatter["sigma_inc"]) / model.crystal.masses
-    amplitude = (modes.eigenvectors.abs() ** 2).sum(-1)[0].numpy() @ weight  # (nq, 3N)
-    edges = np.arange(0.0, 60.0, 0.25)
-    hist = np.histogram(modes.frequencies[0].numpy().ravel(), edges, weights=amplitude.ravel())
-    return smooth(hist[0], 0.5 / 0.25)
+def dos(model, fc, e_max: float) -> np.ndarray:
+    """Neutron-weighted, regularised DOS on a 16^3 mesh at 300 K, (n_bins,) mbarn/meV per atom."""
+    with torch.no_grad():
+        mesh = mesh_results(model, TEMPERATURE, 16, e_max, fc)
+    return weighted_dos(mesh.partial[0].numpy(), model.crystal)
 
 
-def powder(model, fc, q_edges, e_edges, n_dirs=300) -> np.ndarray:
-    """Coherent one-phonon S(|Q|, E) at 300 K (no Debye-Waller), (n_q, n_e) arbitrary units."""
-    crystal = model.crystal
-    centres = 0.5 * (q_edges[1:] + q_edges[:-1])
-    dirs = RNG.normal(size=(n_dirs, 3))
-    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
-    q_cart = (centres[:, None, None] * dirs[None]).reshape(-1, 3)
-    modes = model.modes(q_cart @ crystal.cell.T / (2 * np.pi), fc=fc)
-    freq = modes.frequencies[0].numpy()
-    b = crystal.scattering["b_coh"] / np.sqrt(crystal.masses)
-    phase = np.exp(1j * q_cart @ crystal.cartesian.T) * b  # (nq, N)
-    amp = np.einsum("qk,qmkc,qc->qm", phase, modes.eigenvectors[0].numpy(), q_cart)
-    with np.errstate(divide="ignore", over="ignore"):
-        bose = 1 / (1 - np.exp(-freq / (KELVIN_MEV * TEMPERATURE)))
-    intensity = np.where(freq > 0.5, np.abs(amp) ** 2 / freq * bose, 0.0)
-    shell = np.repeat(np.arange(len(centres)), n_dirs)[:, None].repeat(freq.shape[1], 1)
-    grid = np.histogram2d(centres[shell].ravel(), freq.ravel(), [q_edges, e_edges],
-                          weights=intensity.ravel())[0]
-    return np.apply_along_axis(smooth, 1, grid, 1.0)
-
-
-def smooth(values: np.ndarray, sigma_bins: float) -> np.ndarray:
-    """Gaussian smoothing along the last axis (sigma in bins)."""
-    x = np.arange(-4 * int(np.ceil(sigma_bins)), 4 * int(np.ceil(sigma_bins)) + 1)
-    kernel = np.exp(-0.5 * (x / sigma_bins) ** 2)
-    return np.convolve(values, kernel / kernel.sum(), mode="same")
+def powder(model, fc, q_edges, e_edges, e_max: float) -> np.ndarray:
+    """Coherent one-phonon S(|Q|, E) at 300 K with DW, 1 meV FWHM, (n_q, n_e) mbarn/meV."""
+    mask = np.zeros((len(q_edges) - 1, len(e_edges) - 1), bool)
+    forward = PowderForward(model, q_edges, mask, Thermal(TEMPERATURE, 12, e_max),
+                            Multiphonon(e_edges, Resolution.constant(1.0), 1), incoherent=False,
+                            sampling=PowderSampling(1, 300, seed=1))
+    with torch.no_grad():
+        return forward(fc).signal[0].numpy()
 
 
 def truncation_table(max_shells: int = 5) -> None:
@@ -106,8 +87,9 @@ def truncation_table(max_shells: int = 5) -> None:
         full = to_primitive(load_force_constants(path, structure))
         model = PhononModel(full)
         reference = torch.as_tensor(full.fc)[None]
-        state = RNG.bit_generator.state
-        ref_dos, ref_map = dos(model, reference), powder(model, reference, q_edges, e_edges)
+        e_max = dos_top(model, 16, headroom=1.3)
+        ref_dos = dos(model, reference, e_max)
+        ref_map = powder(model, reference, q_edges, e_edges, e_max)
         for shells in range(1, max_shells + 1):
             try:
                 basis = ParameterBasis.from_force_constants(full, shells=shells)
@@ -116,9 +98,9 @@ def truncation_table(max_shells: int = 5) -> None:
                 break
             params, residual = basis.project(full)
             fc = basis.to_force_constants(params)
-            RNG.bit_generator.state = state  # the same directions as the reference map
-            r_dos = np.corrcoef(ref_dos, dos(model, fc))[0, 1]
-            r_map = np.corrcoef(ref_map.ravel(), powder(model, fc, q_edges, e_edges).ravel())
+            r_dos = np.corrcoef(ref_dos, dos(model, fc, e_max))[0, 1]
+            r_map = np.corrcoef(ref_map.ravel(),
+                                powder(model, fc, q_edges, e_edges, e_max).ravel())
             print(f"| {label} | {shells} | {basis.n_params} | "
                   f"{residual[0] / np.linalg.norm(full.fc):.3f} | {r_dos:.4f} | "
                   f"{r_map[0, 1]:.4f} |")

@@ -126,8 +126,8 @@ def deposit(acc, rows, energy, weight, sigma, edges, n_window: int):
 
     Parameters
     ----------
-    acc : torch.Tensor, shape (n_rows, n_bins)
-        Accumulator (a new tensor is returned; ``acc`` is not modified).
+    acc : torch.Tensor, shape (n_rows, n_bins), contiguous
+        Accumulator, added to in place (autograd records it) and returned.
     rows : torch.Tensor of int, shape (n,)
         Row of each delta.
     energy, weight, sigma : torch.Tensor, shape (n,)
@@ -156,7 +156,8 @@ def deposit(acc, rows, energy, weight, sigma, edges, n_window: int):
     widths = (edges[1:] - edges[:-1])[bins.clamp(max=n_bins - 1)]
     values = torch.where(inside, (cdf[:, 1:] - cdf[:, :-1]) / widths, 0.0) * weight[:, None]
     flat = rows[:, None] * n_bins + bins.clamp(max=n_bins - 1)
-    return acc.reshape(-1).index_add(0, flat.reshape(-1), values.reshape(-1)).reshape(acc.shape)
+    acc.view(-1).index_add_(0, flat.reshape(-1), values.reshape(-1))
+    return acc
 
 
 class ExactDeposit:
@@ -182,7 +183,7 @@ class ExactDeposit:
         self.lo, self.hi = float(e_edges[0]), float(e_edges[-1])
 
     def add(self, acc, rows, energy, weight):
-        """Return acc (n_rows, n_columns) plus the deltas (rows, energy in meV, weight)."""
+        """Add the deltas (rows, energy in meV, weight) to acc (n_rows, n_columns) in place."""
         return deposit(acc, rows, energy, weight, self.resolution(energy), self.edges,
                        self.n_window)
 
@@ -233,7 +234,7 @@ class SplineDeposit:
         return cls(float(centres[0]), step, kernel, reach, float(e_edges[0]), float(e_edges[-1]))
 
     def add(self, acc, rows, energy, weight):
-        """Return acc (n_rows, n_fine) plus the deltas (rows, energy in meV, weight)."""
+        """Add the deltas (rows, energy in meV, weight) to acc (n_rows, n_fine) in place."""
         import torch
 
         pos = (energy - self.start) / self.step
@@ -246,8 +247,8 @@ class SplineDeposit:
         inside = (nodes >= 0) & (nodes < self.n_columns)
         values = torch.where(inside, shares * weight[:, None], 0.0)
         flat = rows[:, None] * self.n_columns + nodes.clamp(0, self.n_columns - 1)
-        return acc.reshape(-1).index_add(0, flat.reshape(-1), values.reshape(-1)).reshape(
-            acc.shape)
+        acc.view(-1).index_add_(0, flat.reshape(-1), values.reshape(-1))
+        return acc
 
     def finish(self, acc):
         """Return the binned result (n_rows, n_e) of an accumulator (n_rows, n_fine)."""

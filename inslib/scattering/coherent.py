@@ -74,8 +74,8 @@ def deposit_modes(acc, model, q_frac, rows, deposit, temperature, dw=None, fc=No
 
     Parameters
     ----------
-    acc : torch.Tensor, shape (n_sets, n_rows, deposit.n_columns)
-        Accumulator (not modified; the sum is returned).
+    acc : torch.Tensor, shape (n_sets, n_rows, deposit.n_columns), contiguous
+        Accumulator, added to in place and returned.
     q_frac : numpy.ndarray, shape (nq, 3)
         Fractional Q in the model's reciprocal lattice.
     rows : torch.Tensor of int, shape (nq,)
@@ -110,6 +110,5 @@ def deposit_modes(acc, model, q_frac, rows, deposit, temperature, dw=None, fc=No
     flat_rows = (offset + rows[None, :, None]).expand_as(energy)
     near = ((energy > deposit.lo - deposit.reach) & (energy < deposit.hi + deposit.reach)
             & (weight > 0))
-    flat = deposit.add(acc.reshape(n_sets * n_rows, -1), flat_rows[near], energy[near],
-                       weight[near])
-    return flat.reshape(acc.shape)
+    deposit.add(acc.view(n_sets * n_rows, -1), flat_rows[near], energy[near], weight[near])
+    return acc

@@ -109,7 +109,7 @@ def shell_vectors(q_edges, sampling: PowderSampling, crystal=None):
 
 def coherent_powder(model, q_edges, e_edges, resolution, temperature, dw=None,
                     sampling: PowderSampling | None = None, fc=None, progress=None,
-                    budget: int = 4_000_000):
+                    budget: int = 4_000_000, shells=None):
     """Coherent one-phonon S(|Q|, E), resolution-broadened and bin-averaged (torch).
 
     Every mode (n+1 at +E, n at -E) is deposited as a Gaussian of the resolution's width
@@ -133,6 +133,9 @@ def coherent_powder(model, q_edges, e_edges, resolution, temperature, dw=None,
         Force-constant sets (the model's own by default: n_sets = 1).
     budget : int
         Rough number of (delta, bin) pairs held at once; sets the q chunk.
+    shells : tuple, optional
+        :func:`shell_vectors` of ``q_edges`` and ``sampling`` computed before (they do not
+        depend on the force constants).
 
     Returns
     -------
@@ -145,7 +148,8 @@ def coherent_powder(model, q_edges, e_edges, resolution, temperature, dw=None,
     from inslib.scattering.binning import depositor
 
     sampling = sampling or PowderSampling()
-    vectors, bin_index, half, q_weight = shell_vectors(q_edges, sampling, model.crystal)
+    shells = shells or shell_vectors(q_edges, sampling, model.crystal)
+    vectors, bin_index, half, q_weight = shells
     n_q = len(q_edges) - 1
     n_sets = 1 if fc is None else fc.shape[0]
     deposit = depositor(resolution, e_edges, model.opts, n_sets * 2 * n_q)

@@ -9,6 +9,7 @@ q-paths and grids). Batched over the leading axis, on the model's device; the si
 algorithms run these same objects on the model's own force constants (``fc=None``).
 """
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -23,7 +24,7 @@ from inslib.scattering.incoherent import (
     order_weights,
 )
 from inslib.scattering.mesh import DOS_MARGIN, MeshResults, mesh_results
-from inslib.scattering.powder import PowderSampling, coherent_powder
+from inslib.scattering.powder import PowderSampling, coherent_powder, shell_vectors
 
 Q_SUBSAMPLES = 4  # |Q| points per bin for the (smooth) incoherent terms
 OVERSAMPLE = 8  # multiphonon grid points per (smallest) output energy bin
@@ -173,6 +174,11 @@ class PowderForward:
     sampling: PowderSampling = field(default_factory=PowderSampling)
     q_resolution: float = 0.0
 
+    @functools.cached_property
+    def shells(self) -> tuple:
+        """Sample points of the powder average (fixed: computed once per forward model)."""
+        return shell_vectors(self.q_edges, self.sampling, self.model.crystal)
+
     def __call__(self, fc=None, mesh: MeshResults | None = None, progress=None) -> PowderResult:
         """Compute maps of the sets ``fc`` (n_sets, n_cells, 3N, 3N); the model's own by default.
 
@@ -190,7 +196,8 @@ class PowderForward:
         if self.coherent:
             halves = coherent_powder(self.model, self.q_edges, e_edges,
                                      self.multiphonon.resolution, self.thermal.temperature,
-                                     mesh.dw, self.sampling, fc, progress=report)
+                                     mesh.dw, self.sampling, fc, progress=report,
+                                     shells=self.shells)
             signal = signal + halves.mean(dim=1)
         if self.incoherent:
             signal = signal + self._incoherent(mesh)
