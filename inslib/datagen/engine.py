@@ -20,7 +20,7 @@ from inslib.datagen.config import (
     reference_force_constants,
 )
 
-BATCH = 16  # parameter sets per forward call (fixed: part of what makes a shard reproducible)
+BATCH = 64  # parameter sets per forward call (fixed: part of what makes a shard reproducible)
 MAX_DRAWS = 20  # draws per wanted set before the box is declared hopeless
 HEADROOM = 1.25  # DOS grid top over sqrt(largest factor) x the reference's highest mode
 KB_MEV = 0.08617333262  # Boltzmann constant, meV/K
