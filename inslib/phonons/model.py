@@ -304,7 +304,7 @@ def _safe_eigh():
     class SafeEigh(torch.autograd.Function):
         @staticmethod
         def forward(ctx, matrices):
-            values, vectors = torch.linalg.eigh(matrices)
+            values, vectors = _batched_eigh(matrices)
             ctx.save_for_backward(values, vectors)
             return values, vectors
 
@@ -323,6 +323,36 @@ def _safe_eigh():
             return vectors @ inner @ vectors.mH
 
     return SafeEigh
+
+
+PARALLEL_EIGH_MIN = 2048  # matrices per batch before eigh is split over threads
+
+
+def _batched_eigh(matrices):
+    """torch.linalg.eigh, with a large CPU batch split over torch's threads.
+
+    LAPACK's batched eigh in torch runs the matrices one after another on one thread; split
+    into one chunk per thread (torch releases the GIL), the 24 x 24 matrices of an 8-atom cell
+    take 0.76 s instead of 1.38 s per 20,000 on two threads.
+    """
+    torch = _torch()
+    threads = torch.get_num_threads()
+    batch = matrices.shape[:-2]
+    count = math.prod(batch)
+    if matrices.device.type != "cpu" or threads < 2 or count < PARALLEL_EIGH_MIN:
+        return torch.linalg.eigh(matrices)
+    flat = matrices.reshape(count, *matrices.shape[-2:])
+    parts = list(_pool(threads).map(torch.linalg.eigh, flat.chunk(threads)))
+    values = torch.cat([v for v, _ in parts]).reshape(*batch, -1)
+    vectors = torch.cat([e for _, e in parts]).reshape(matrices.shape)
+    return values, vectors
+
+
+@functools.cache
+def _pool(threads: int):
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(threads, thread_name_prefix="inslib-eigh")
 
 
 DEVICES = ("Auto", "CPU", "GPU")
