@@ -75,8 +75,10 @@ def read_bare_fc(path: Path, structure, supercell) -> dict:
     crystal = load_structure(structure)
     fc = _read_fc_array(path)
     matrix = _supercell_matrix(path, crystal, supercell, fc.shape[1])
+    # the symmetry search (0.45 s for Ge) only serves phonopy's own symmetrisations; the
+    # force constants are taken as they are (BORN below is still symmetrised by phonopy)
     phonon = phonopy.Phonopy(phonopy_atoms(crystal), supercell_matrix=matrix,
-                             primitive_matrix=None, log_level=0)
+                             primitive_matrix=None, is_symmetry=False, log_level=0)
     phonon.force_constants = fc
     born = path.parent / "BORN"
     if born.is_file():
