@@ -43,6 +43,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--q-binning", default="", help="start,step,end in 1/Angstrom")
     p.add_argument("--e-binning", default="", help="start,step,end in meV")
     p.add_argument("--workspace", default="", help="measured template workspace file")
+    p.add_argument("--path", default="", help='QPath: "auto" or labels, e.g. "G-X-U|K-G-L"')
+    p.add_argument("--path-step", type=float, default=0.02, help="QPath bin width, 1/Angstrom")
+    p.add_argument("--samples", type=int, default=4, help="QPath: q-points per path bin")
+    p.add_argument("--fwhm", type=float, default=0.0,
+                   help="QPath without --instrument: energy resolution FWHM, meV")
     p.add_argument("--temperature", type=float, default=300.0, help="K")
     p.add_argument("--shells", type=int, default=2, help="neighbour shells of the parameters")
     p.add_argument("--box", type=float, nargs=2, default=(0.5, 1.5), metavar=("LOW", "HIGH"),
@@ -76,7 +81,8 @@ def config_from_args(args) -> DatagenConfig:
     return DatagenConfig(
         force_constants=args.force_constants, n_spectra=args.n_spectra,
         template=TemplateSpec(args.instrument, args.ei, args.efixed, args.q_binning,
-                              args.e_binning, args.workspace),
+                              args.e_binning, args.workspace, args.path, args.path_step,
+                              args.samples, args.fwhm),
         output=args.kind, temperature=args.temperature, shells=args.shells,
         box=tuple(args.box), box_per_parameter=boxes, sets=tuple(args.sets),
         shard_size=args.shard_size, seed=args.seed, grid=args.grid, max_order=args.max_order,

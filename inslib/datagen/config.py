@@ -15,7 +15,7 @@ from pathlib import Path
 
 import inslib
 
-OUTPUTS = ("PowderSQE", "PowderChi", "IndirectSE", "DOS")
+OUTPUTS = ("PowderSQE", "PowderChi", "IndirectSE", "DOS", "QPath")
 DEFAULT_BACKGROUNDS = (0.0, 0.05, 0.1, 0.2, 0.5)  # constant background / mean signal per bin
 DEFAULT_COUNTS = (1e3, 1e4, 1e5, 1e6, 1e7)  # total counts per spectrum
 
@@ -49,6 +49,15 @@ class TemplateSpec:
         "start,step,end" in 1/Angstrom and meV ("" = the template's default).
     workspace : str
         A measured workspace file (.nxs or .h5) whose bins and mask are used instead.
+    path : str
+        QPath output: the high-symmetry path ("auto" = seekpath's, or labels / [h,k,l] points
+        as SimulateSingleCrystalSQE's QPath, e.g. "G-X-U|K-G-L"): FoldBrillouinZone's geometry.
+    path_step : float
+        QPath output: path bin width, 1/Angstrom.
+    samples : int
+        QPath output: random q-points per path bin.
+    fwhm : float
+        QPath output without an instrument: constant energy resolution FWHM, meV.
     """
 
     instrument: str = ""
@@ -57,6 +66,10 @@ class TemplateSpec:
     q_binning: str = ""
     e_binning: str = ""
     workspace: str = ""
+    path: str = ""
+    path_step: float = 0.02
+    samples: int = 4
+    fwhm: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -248,6 +261,9 @@ def _check_template(config: DatagenConfig) -> None:
         return
     if config.output == "DOS":
         return
+    if config.output == "QPath":
+        _check_path(config)
+        return
     if not spec.instrument:
         _fail("template.instrument", spec.instrument,
               "give an instrument name (e.g. ARCS) or template.workspace")
@@ -259,6 +275,37 @@ def _check_template(config: DatagenConfig) -> None:
                                                spec.q_binning, spec.e_binning))
     for prop, message in errors.items():
         _fail(f"template ({prop})", asdict(spec), message)
+
+
+def _check_path(config: DatagenConfig) -> None:
+    """Refuse a q-path template that SimulateSingleCrystalSQE would refuse."""
+    from inslib.simulation.qpath import parse_path
+    from inslib.simulation.requests import validate_single_crystal
+
+    spec = config.template
+    if not spec.path:
+        _fail("template.path", spec.path, "the QPath output needs a path: 'auto' or labels "
+              "such as 'G-X-U|K-G-L'")
+    errors = validate_single_crystal(path_request(config))
+    for prop, message in errors.items():
+        _fail(f"template ({prop})", asdict(spec), message)
+    crystal = reference_force_constants(config.force_constants, config.shells).crystal
+    try:
+        parse_path(spec.path, crystal)
+    except ValueError as exc:
+        _fail("template.path", spec.path, str(exc))
+
+
+def path_request(config: DatagenConfig):
+    """Return the SingleCrystalRequest of a QPath configuration (one request vocabulary)."""
+    from inslib.simulation.requests import SingleCrystalRequest
+
+    spec = config.template
+    return SingleCrystalRequest(config.force_constants, e_binning=spec.e_binning or "0,0.5,40",
+                                temperature=float(config.temperature),
+                                instrument=spec.instrument, ei=spec.ei, fwhm=spec.fwhm,
+                                samples=spec.samples, seed=config.seed, grid=config.grid,
+                                path=spec.path, path_step=spec.path_step)
 
 
 def _check_noise(noise: NoiseSpec) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 from inslib.datagen.config import (
     DatagenConfig,
     DatagenConfigError,
+    path_request,
     reference_basis,
     reference_force_constants,
 )
@@ -23,7 +24,6 @@ from inslib.datagen.config import (
 BATCH = 64  # parameter sets per forward call (fixed: part of what makes a shard reproducible)
 MAX_DRAWS = 20  # draws per wanted set before the box is declared hopeless
 HEADROOM = 1.25  # DOS grid top over sqrt(largest factor) x the reference's highest mode
-KB_MEV = 0.08617333262  # Boltzmann constant, meV/K
 
 
 @dataclass
@@ -69,6 +69,8 @@ class Engine:
             return (len(self.template["energy"]),)
         if self.config.output == "IndirectSE":
             return (len(self.template["angles"]), len(self.template["e_edges"]) - 1)
+        if self.config.output == "QPath":
+            return (len(self.template["path_edges"]) - 1, len(self.template["e_edges"]) - 1)
         return tuple(self.template["mask"].shape)
 
 
@@ -131,6 +133,8 @@ def _forward(config, model, thermal):
             return None, {"energy": thermal.mesh(model).dos_energy}
     if config.output == "IndirectSE":
         return _indirect(config, model, thermal)
+    if config.output == "QPath":
+        return _qpath(config, model, thermal)
     return _powder(config, model, thermal)
 
 
@@ -175,6 +179,23 @@ def _indirect(config, model, thermal):
     forward = IndirectForward(model, thermal, Multiphonon(e_edges, resolution, config.max_order),
                               efixed, angles)
     return forward, {"e_edges": e_edges, "angles": angles}
+
+
+def _qpath(config, model, thermal):
+    from inslib.simulation.single_crystal import energy_resolution, path_forward
+
+    request = path_request(config)
+    instrument = None
+    if request.instrument:
+        from inslib.instruments import load_instrument
+
+        instrument = load_instrument(request.instrument)
+    fwhm = energy_resolution(request, instrument, request.ei)
+    forward, edges, ticks = path_forward(model, request, fwhm, thermal)
+    template = {"path_edges": edges, "e_edges": forward.e_edges,
+                "tick_positions": np.array([position for position, _ in ticks]),
+                "tick_labels": np.array([label for _, label in ticks], dtype="S")}
+    return forward, template
 
 
 def shard_seeds(config: DatagenConfig, index: int):
@@ -261,6 +282,8 @@ def _batch(engine: Engine, fc):
         return engine.thermal.mesh(engine.model, fc).partial.mean(dim=1).numpy(), None
     if output == "IndirectSE":
         return engine.forward(fc).sum(dim=2).numpy(), None
+    if output == "QPath":
+        return engine.forward(fc).numpy(), None
     result = engine.forward(fc)
     signal = result.signal.numpy()
     halves = None if result.halves is None else result.halves.numpy()
@@ -274,7 +297,9 @@ def _batch(engine: Engine, fc):
 def detailed_balance(e_edges: np.ndarray, temperature: float) -> np.ndarray:
     """1 - exp(-E/kT) at the bin centres, shape (n_e,): chi'' = S(Q,E) x this (= S / (n+1))."""
     centres = 0.5 * (e_edges[1:] + e_edges[:-1])
-    return -np.expm1(-centres / (KB_MEV * temperature))
+    from inslib.scattering.thermal import K_B
+
+    return -np.expm1(-centres / (K_B * temperature))
 
 
 def _convergence(halves: np.ndarray) -> np.ndarray:

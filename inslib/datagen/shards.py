@@ -9,7 +9,8 @@ Layout of ``shard_00000.h5`` (n spectra):
 - ``noisy`` float32 (n, *shape) and ``noise_levels`` float64 (n, 2) = (background, counts) when
   the noise is stored;
 - group ``template``: ``q_edges`` (1/Angstrom), ``e_edges`` (meV), ``mask`` (bool), ``angles``
-  (degrees) or ``energy`` (meV, DOS), whichever the output has;
+  (degrees), ``energy`` (meV, DOS) or ``path_edges`` (1/Angstrom), ``tick_positions``
+  (1/Angstrom) and ``tick_labels`` (bytes, QPath), whichever the output has;
 - attributes: ``config_hash``, ``config`` (JSON), ``shard_index``, ``n_spectra``, ``seed``
   (JSON [config seed, shard index]: numpy SeedSequence entropy), ``rejected_unstable``,
   ``attempts``, ``sampling`` (JSON), ``code_version``, ``git_hash``, ``date``, ``units``,
@@ -31,7 +32,8 @@ from inslib.datagen.config import DatagenConfigError
 
 MANIFEST = "manifest.json"
 UNITS = {"PowderSQE": "mbarn/meV per atom", "PowderChi": "mbarn/meV per atom (S x (1-exp(-E/kT)))",
-         "IndirectSE": "mbarn/meV per atom", "DOS": "states/meV per atom"}
+         "IndirectSE": "mbarn/meV per atom", "DOS": "states/meV per atom",
+         "QPath": "mbarn/meV per atom (path bins x energy bins)"}
 
 
 def shard_path(folder, index: int) -> Path:

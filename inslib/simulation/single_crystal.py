@@ -36,7 +36,7 @@ def run_single_crystal(request: SingleCrystalRequest, progress=None) -> Histogra
                          request.grid, request.device)
     report(0.1, "modes on the mesh, Debye-Waller")
     instrument, fixed = crystal_instrument(request)
-    fwhm = _resolution(request, instrument, fixed)
+    fwhm = energy_resolution(request, instrument, fixed)
     if request.path:
         result = simulate_path(setup, request, fwhm, lambda f: report(0.1 + 0.9 * f, "q-path"))
         result.metadata.provenance.append(
@@ -75,7 +75,8 @@ def _kinematic_mask(result: Histogram, grid: GridRequest, instrument, fixed) -> 
         f"{instrument.name}, {fixed:g} meV: bins no sample orientation reaches")
 
 
-def _resolution(request: SingleCrystalRequest, instrument, fixed):
+def energy_resolution(request: SingleCrystalRequest, instrument, fixed):
+    """Energy resolution FWHM (meV): the instrument's at Ei (a function) or the constant."""
     if instrument is None:
         return float(request.fwhm)
     settings = resolved_settings(instrument, {})
@@ -120,15 +121,37 @@ def _finish(result: Histogram, request, setup) -> Histogram:
 
 def simulate_path(setup, request: SingleCrystalRequest, fwhm, progress=None) -> Histogram:
     """S(q, E) along the requested path: Histogram (path distance, DeltaE)."""
-    model = setup.model
+    forward, edges, ticks = path_forward(setup.model, request, fwhm)
+    signal = forward(dw=setup.dw, progress=progress)[0].cpu().numpy()
+    return path_histogram(edges, ticks, forward.e_edges, signal, float(request.temperature))
+
+
+def path_forward(model, request: SingleCrystalRequest, fwhm, thermal: Thermal | None = None):
+    """Build the differentiable q-path model of a request (path, steps, samples, energy bins).
+
+    Parameters
+    ----------
+    model : PhononModel
+    fwhm : float or callable
+        Energy resolution FWHM, meV (a constant or a function of energy).
+    thermal : Thermal, optional
+        Temperature and mesh for force-constant sets (the request's temperature by default).
+
+    Returns
+    -------
+    forward : RowsForward
+        Rows = path bins.
+    edges : numpy.ndarray, shape (n_bins + 1,)
+        Path-distance bin edges, 1/Angstrom.
+    ticks : list of (float, str)
+        Labelled positions along the path.
+    """
     segments = parse_path(request.path, model.crystal)
     rng = np.random.default_rng(request.seed)
     q, bins, edges, ticks = path_samples(segments, model.crystal.reciprocal, request.path_step,
                                          request.samples, rng)
     e_edges = parse_binning(request.e_binning, "Dimension3Binning", "meV")
+    thermal = thermal or Thermal(float(request.temperature), request.grid)
     forward = RowsForward(model, q, bins, len(edges) - 1, float(request.samples), e_edges,
-                          Resolution.of(fwhm, e_edges), Thermal(float(request.temperature)),
-                          CHUNK)
-    signal = forward(dw=setup.dw, progress=progress)[0].cpu().numpy()
-    return path_histogram(edges, ticks, e_edges, signal,
-                          float(request.temperature))
+                          Resolution.of(fwhm, e_edges), thermal, CHUNK)
+    return forward, edges, ticks

@@ -8,7 +8,13 @@ import h5py
 import numpy as np
 import pytest
 
-from inslib.datagen.config import DatagenConfig, DatagenConfigError, NoiseSpec, TemplateSpec
+from inslib.datagen.config import (
+    DatagenConfig,
+    DatagenConfigError,
+    NoiseSpec,
+    TemplateSpec,
+    path_request,
+)
 from inslib.datagen.engine import detailed_balance
 from inslib.datagen.run import generate
 from inslib.datagen.shards import shard_path
@@ -199,3 +205,39 @@ def test_cli_writes_and_resumes(reference, tmp_path, capsys):
                              "ARCS", "--ei", "50", "--box", "0", "1", "--output", str(tmp_path)])
     assert bad.func(bad) == 2
     assert "box=(0.0, 1.0)" in capsys.readouterr().err
+
+
+def test_qpath_maps_equal_the_simulation_of_the_same_force_constants(tmp_path):
+    """A QPath shard's spectrum is SimulateSingleCrystalSQE's path map for its parameters.
+
+    The engine and the algorithm share path_forward (same sample points, resolution, mesh):
+    float32 storage leaves 1e-6 relative.
+    """
+    import torch
+
+    from inslib.datagen.engine import build_engine
+    from inslib.simulation.single_crystal import path_forward
+
+    config = tiny(output="QPath", n_spectra=3, shard_size=3, noise=NoiseSpec(),
+                  template=TemplateSpec(path="G-X-W", path_step=0.1, samples=2, fwhm=2.0,
+                                        e_binning="0,1,40"))
+    generate(config, tmp_path, scheduler=None)
+    with h5py.File(shard_path(tmp_path, 0), "r") as f:
+        spectra, params = f["spectra"][()], f["parameters"][()]
+        labels = [label.decode() for label in f["template/tick_labels"][()]]
+    engine = build_engine(config)
+    forward, _, ticks = path_forward(engine.model, path_request(config), 2.0,
+                                     engine.thermal)
+    with torch.no_grad():
+        expected = forward(engine.basis.to_force_constants(params)).numpy()
+    assert spectra.shape == (3, *engine.shape)
+    assert labels == [label for _, label in ticks]
+    np.testing.assert_allclose(spectra, expected, rtol=1e-6, atol=1e-6 * expected.max())
+    assert spectra.max() > 0
+
+
+def test_qpath_needs_a_known_path():
+    with pytest.raises(DatagenConfigError, match=r"template.path='G-Q'"):
+        tiny(output="QPath", template=TemplateSpec(path="G-Q", fwhm=1.0))
+    with pytest.raises(DatagenConfigError, match=r"template.path=''"):
+        tiny(output="QPath", template=TemplateSpec(fwhm=1.0))
