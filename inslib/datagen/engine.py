@@ -20,6 +20,7 @@ from inslib.datagen.config import (
     reference_basis,
     reference_force_constants,
 )
+from inslib.scattering.powder import convergence
 
 BATCH = 64  # parameter sets per forward call (fixed: part of what makes a shard reproducible)
 MAX_DRAWS = 20  # draws per wanted set before the box is declared hopeless
@@ -271,7 +272,7 @@ def spectra(engine: Engine, params: np.ndarray) -> tuple[np.ndarray, np.ndarray 
             values, halves = _batch(engine, fc)
             out.append(values)
             if halves is not None:
-                conv.append(_convergence(halves))
+                conv.append(convergence(halves, engine.template.get("mask")))
     return np.concatenate(out), (np.concatenate(conv) if conv else None)
 
 
@@ -296,14 +297,7 @@ def _batch(engine: Engine, fc):
 
 def detailed_balance(e_edges: np.ndarray, temperature: float) -> np.ndarray:
     """1 - exp(-E/kT) at the bin centres, shape (n_e,): chi'' = S(Q,E) x this (= S / (n+1))."""
-    centres = 0.5 * (e_edges[1:] + e_edges[:-1])
     from inslib.scattering.thermal import K_B
 
+    centres = 0.5 * (e_edges[1:] + e_edges[:-1])
     return -np.expm1(-centres / (K_B * temperature))
-
-
-def _convergence(halves: np.ndarray) -> np.ndarray:
-    """Sum |A - B| / sum |A + B| per set, shape (n_sets,), from (n_sets, 2, n_q, n_e)."""
-    diff = np.abs(halves[:, 0] - halves[:, 1]).sum(axis=(1, 2))
-    total = np.abs(halves[:, 0] + halves[:, 1]).sum(axis=(1, 2))
-    return np.divide(diff, total, out=np.zeros_like(diff), where=total > 0)

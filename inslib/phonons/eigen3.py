@@ -27,10 +27,11 @@ def _cubic_roots(c):
     shift = (xx + yy + zz) / 3
     bx, by, bz = xx - shift, yy - shift, zz - shift
     scale = torch.sqrt((bx * bx + by * by + bz * bz + 2 * (xy * xy + xz * xz + yz * yz)) / 6)
-    det = (bx * (by * bz - yz * yz) - xy * (xy * bz - yz * xz) + xz * (xy * yz - by * xz))
-    flat = scale <= 1e-100  # A = shift I (e.g. D(Gamma) = 0): any angle gives the same roots
-    safe = torch.where(flat, 1.0, scale)
-    angle = torch.acos(torch.where(flat, 0.0, det / (2 * safe**3)).clamp(-1.0, 1.0)) / 3
+    safe = torch.where(scale > 0, scale, 1.0)  # scale = 0: A = shift I, any angle will do
+    bx, by, bz, nxy, nxz, nyz = (x / safe for x in (bx, by, bz, xy, xz, yz))  # no scale^3
+    det = (bx * (by * bz - nyz * nyz) - nxy * (nxy * bz - nyz * nxz)
+           + nxz * (nxy * nyz - by * nxz))
+    angle = torch.acos((det / 2).clamp(-1.0, 1.0)) / 3
     top = shift + 2 * scale * torch.cos(angle)
     bottom = shift + 2 * scale * torch.cos(angle + 2 * math.pi / 3)
     return bottom, 3 * shift - top - bottom, top
@@ -55,9 +56,11 @@ def _isolated_vector(c, value):
         larger = other_size > size
         best = torch.where(larger, other, best)
         size = torch.where(larger, other_size, size)
-    # all three roots equal (A = lambda I): every vector is an eigenvector, take z
-    scale = (xx.abs() + yy.abs() + zz.abs() + xy.abs() + xz.abs() + yz.abs()) * 1e-12
-    degenerate = size <= scale**4
+    # all three roots equal (A = lambda I): the rows of A - lambda I are rounding noise of
+    # size ~ eps |A|, their cross products ~ (eps |A|)^2; every vector is an eigenvector: take z
+    norm = xx.abs() + yy.abs() + zz.abs() + xy.abs() + xz.abs() + yz.abs()
+    noise = (1e3 * torch.finfo(xx.dtype).eps * norm) ** 2
+    degenerate = size <= noise**2
     fallback = torch.stack([torch.zeros_like(xx), torch.zeros_like(xx), torch.ones_like(xx)])
     best = torch.where(degenerate, fallback, best)
     return best / torch.sqrt(torch.where(degenerate, 1.0, size))

@@ -27,6 +27,7 @@ from scipy.special import erf
 
 FWHM_TO_SIGMA = 1.0 / (2.0 * math.sqrt(2.0 * math.log(2.0)))
 REACH = 4.5  # Gaussians are cut at this many standard deviations
+MAX_FINE = 20000  # most fine-grid points of a spline deposit
 
 
 def bin_kernel(points, sigma, edges) -> np.ndarray:
@@ -87,9 +88,16 @@ class Resolution:
 
     @classmethod
     def from_fwhm(cls, fwhm, lo: float, hi: float, n: int = 512) -> "Resolution":
-        """Tabulate ``fwhm(E)`` (callable, meV -> meV; NaN = none) on ``n`` points of [lo, hi]."""
+        """Tabulate ``fwhm(E)`` (callable, meV -> meV; NaN = undefined) on ``n`` points."""
         energy = np.linspace(lo, hi, n)
-        return cls(energy, np.nan_to_num(np.asarray(fwhm(energy), dtype=float)) * FWHM_TO_SIGMA)
+        width = np.asarray(fwhm(energy), dtype=float)
+        known = np.isfinite(width)
+        if not known.any():
+            return cls(energy, np.zeros(n))
+        # beyond the model's range (e.g. E > Ei) hold the nearest defined width: deltas there
+        # only send their tails into the range, which should not sharpen towards the edge
+        width = np.interp(energy, energy[known], width[known])
+        return cls(energy, width * FWHM_TO_SIGMA)
 
     @classmethod
     def constant(cls, fwhm: float) -> "Resolution":
@@ -237,6 +245,8 @@ class SplineDeposit:
         if smallest <= 0:
             return None
         step = min(float(np.diff(e_edges).min()) / 4, smallest)
+        if (e_edges[-1] - e_edges[0] + 2 * reach) / step > MAX_FINE:
+            return None  # a width far below the bins: the exact deposit is cheaper
         start = e_edges[0] - reach - 2 * step
         centres = start + step * np.arange(math.ceil((e_edges[-1] - start + reach) / step) + 3)
         # beyond the range (e.g. E > Ei, where the instrument model has no width) the tails
@@ -269,10 +279,11 @@ class SplineDeposit:
 
 
 def depositor(resolution: Resolution, e_edges, opts: dict, n_rows: int,
-              budget: int = 64_000_000):
+              budget: int = 16_000_000):
     """Choose the cheaper depositor: splines unless sigma reaches 0 or memory is short.
 
-    ``n_rows`` x fine points of the spline accumulator must stay within ``budget`` elements.
+    ``n_rows`` (of ONE force-constant set, so that a batch and its sets alone get the same
+    depositor) x fine points of the spline accumulator must stay within ``budget`` elements.
     """
     spline = SplineDeposit.build(resolution, e_edges, opts)
     if spline is not None and n_rows * spline.n_columns <= budget:

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inslib.scattering.thermal import mp_grid
-
 
 @dataclass
 class DensityOfStates:
@@ -51,21 +49,14 @@ class DensityOfStates:
         """Total DOS, states per meV per cell, shape (n_e,), integrates to 3 N."""
         return self.partial.sum(axis=0)
 
-    def weighted(self, crystal, cross_section: str = "total") -> np.ndarray:
-        """Neutron-weighted DOS per atom of sample, mbarn/meV, shape (n_e,).
-
-        sum_k sigma_k (<M> / M_k) g_k / N: the one-phonon intensity weight of each atom
-        (cross-section over mass), scaled by the mean mass so that a monatomic crystal gives
-        sigma times its DOS per atom (euphonic's convention for weighted PDOS).
-        """
-        return weighted_dos(self.partial, crystal, cross_section)
-
 
 def weighted_dos(partial: np.ndarray, crystal, cross_section: str = "total") -> np.ndarray:
     """Neutron-weighted DOS (mbarn/meV per atom) from partial DOS (n_atoms, n_e).
 
-    See :meth:`DensityOfStates.weighted`; ``cross_section``: "coherent", "incoherent",
-    "total".
+    sum_k sigma_k (<M> / M_k) g_k / N: the one-phonon intensity weight of each atom
+    (cross-section over mass), scaled by the mean mass so that a monatomic crystal gives sigma
+    times its DOS per atom (euphonic's convention for weighted PDOS); ``cross_section``:
+    "coherent", "incoherent", "total".
     """
     data = crystal.scattering
     sigma = {"coherent": data["sigma_coh"], "incoherent": data["sigma_inc"],
@@ -74,14 +65,8 @@ def weighted_dos(partial: np.ndarray, crystal, cross_section: str = "total") -> 
     return np.einsum("k,ke->e", factor, partial)
 
 
-def grid_modes(model, grid, chunk: int = 4096, fc=None):
-    """Yield Modes on a Monkhorst-Pack grid in chunks (``fc``: force-constant sets, optional)."""
-    q = mp_grid(grid)
-    for start in range(0, len(q), chunk):
-        yield model.modes(q[start:start + chunk], fc)
-
-
-def deposit_pdos(freqs, atom_weights, width: float, n_e: int, frequency_min: float = 0.01):
+def deposit_pdos(freqs, atom_weights, width: float, n_e: int, frequency_min: float = 0.01,
+                 q_weights=None):
     """Partial DOS by linear deposit of modes on bin centres (torch, differentiable in energy).
 
     A mode at E between the centres c_k and c_k+1 gives (1 - t) to bin k and t to bin k+1,
@@ -98,6 +83,8 @@ def deposit_pdos(freqs, atom_weights, width: float, n_e: int, frequency_min: flo
         Bin width, meV; bin k is centred on (k + 1/2) width.
     n_e : int
         Number of bins.
+    q_weights : torch.Tensor, optional, shape (nq,)
+        Weights of the q-points (an irreducible mesh), any normalisation; equal by default.
 
     Returns
     -------
@@ -107,6 +94,9 @@ def deposit_pdos(freqs, atom_weights, width: float, n_e: int, frequency_min: flo
     import torch
 
     n_sets, n_q, _, n_atoms = atom_weights.shape
+    if q_weights is not None:
+        q_weights = torch.as_tensor(q_weights, dtype=atom_weights.dtype, device=freqs.device)
+        atom_weights = atom_weights * (q_weights * n_q / q_weights.sum())[None, :, None, None]
     keep = freqs > frequency_min
     pos = freqs / width - 0.5
     low = pos.floor()
@@ -160,57 +150,6 @@ def regularise(partial, energy: np.ndarray, width: float, e_max, grid: int):
     return torch.where(cut, debye, smooth)
 
 
-def histogram_pdos(freqs, atom_weights, edges, q_weights=None, frequency_min: float = 0.01):
-    """Partial DOS by histogramming modes.
-
-    Parameters
-    ----------
-    freqs : numpy.ndarray, shape (nq, n_modes)
-        Mode energies, meV (modes at or below ``frequency_min`` are left out).
-    atom_weights : numpy.ndarray, shape (nq, n_modes, n_atoms)
-        |e_k|^2 of every mode on every atom.
-    edges : numpy.ndarray, shape (n_e + 1,)
-        Energy bin edges, meV.
-    q_weights : numpy.ndarray, optional, shape (nq,)
-        q-point weights (equal by default), any normalisation.
-
-    Returns
-    -------
-    numpy.ndarray, shape (n_atoms, n_e)
-        States per meV per atom; each row integrates to 3 over all modes kept.
-    """
-    q_weights = np.ones(len(freqs)) if q_weights is None else np.asarray(q_weights, float)
-    q_weights = q_weights / q_weights.sum()
-    keep = freqs > frequency_min
-    weight = atom_weights * q_weights[:, None, None]
-    partial = np.stack([np.histogram(freqs[keep], edges, weights=weight[..., k][keep])[0]
-                        for k in range(atom_weights.shape[-1])])
-    return partial / np.diff(edges)[None, :]
-
-
-def density_of_states(model, grid=(16, 16, 16), width: float = 0.1, e_max=None,
-                      frequency_min: float = 0.01, smooth: bool = True) -> DensityOfStates:
-    """Partial DOS of the model's own force constants on a Monkhorst-Pack grid (regularised).
-
-    Linear deposit on bins of ``width`` meV up to ``e_max`` (1.05 x the highest mode by
-    default); see :func:`mesh_dos` for force-constant sets and gradients.
-    """
-    import torch
-
-    with torch.no_grad():
-        modes = list(grid_modes(model, grid))
-        freqs = torch.cat([m.frequencies for m in modes], dim=1)
-        weights = torch.cat([(m.eigenvectors.abs() ** 2).sum(-1) for m in modes], dim=1)
-        partial, centres = mesh_dos(freqs, weights, width, min(grid), e_max, frequency_min,
-                                    smooth)
-    freqs = freqs[0].cpu().numpy()
-    imaginary = freqs < -frequency_min
-    lowest = float(freqs.min()) if imaginary.any() else 0.0
-    where = mp_grid(grid)[np.unravel_index(np.argmin(freqs), freqs.shape)[0]]
-    return DensityOfStates(centres, width, partial[0].cpu().numpy(), int(imaginary.sum()),
-                           lowest, where if imaginary.any() else None)
-
-
 def mesh_dos(freqs, atom_weights, width: float, grid: int, e_max=None,
              frequency_min: float = 0.01, smooth: bool = True):
     """Partial DOS of force-constant sets from their mesh modes (torch, differentiable).
@@ -235,11 +174,11 @@ def mesh_dos(freqs, atom_weights, width: float, grid: int, e_max=None,
     centres : numpy.ndarray, shape (n_e,)
         Bin centres, meV.
     """
-    top = float(freqs.max()) * 1.05 if e_max is None else float(e_max)
-    n_e = max(math.ceil(top / width), 2)
+    top = float(freqs.detach().max()) * 1.05 if e_max is None else float(e_max)
+    n_e = max(math.ceil(top / width) + 1, 2)  # the last centre lies above the top
     centres = (np.arange(n_e) + 0.5) * width
     partial = deposit_pdos(freqs, atom_weights, width, n_e, frequency_min)
     highest = freqs.reshape(len(freqs), -1).max(dim=1).values
-    if smooth and float(highest.min()) > frequency_min:
+    if smooth and float(highest.detach().min()) > frequency_min:
         partial = regularise(partial, centres, width, highest, grid)
     return partial, centres

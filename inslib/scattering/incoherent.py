@@ -10,32 +10,12 @@ Energies in meV (positive = neutron energy loss), |Q| in 1/Angstrom, S in mbarn/
 """
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from inslib.scattering.thermal import HBAR2_AMU_MEV, K_B
 
 BARN_TO_MBARN = 1000.0
-
-
-@dataclass
-class MultiphononTerms:
-    """The normalised n-phonon spectra of every atom (one force-constant set, numpy).
-
-    Attributes
-    ----------
-    energy : numpy.ndarray, shape (n_e,)
-        Symmetric grid (meV) centred on 0, odd length.
-    orders : numpy.ndarray, shape (max_order, n_atoms, n_e)
-        T_n,k(E) per meV; each integrates to 1.
-    msd : numpy.ndarray, shape (n_atoms,)
-        Isotropic mean-square displacement u^2 (Angstrom^2).
-    """
-
-    energy: np.ndarray
-    orders: np.ndarray
-    msd: np.ndarray
 
 
 def _interp_uniform(x, grid_start: float, grid_step: float, values):
@@ -101,14 +81,6 @@ def mean_square_displacement(partial, dos_energy: np.ndarray, masses, temperatur
     return HBAR2_AMU_MEV / (2 * torch.as_tensor(masses, **opts)) * integral
 
 
-def msd_from_dos(dos, crystal, temperature: float) -> np.ndarray:
-    """Isotropic mean-square displacement per atom from a DensityOfStates, Angstrom^2 (n_atoms,)."""
-    import torch
-
-    partial = torch.as_tensor(dos.partial)[None]
-    return mean_square_displacement(partial, dos.energy, crystal.masses, temperature)[0].numpy()
-
-
 def multiphonon_grid(dos_top: float, max_order: int, e_limit: float, step: float) -> np.ndarray:
     """Symmetric energy grid (meV, odd length) holding +-e_limit and max_order x the band."""
     half = math.ceil((e_limit + dos_top * max_order) / step)
@@ -134,7 +106,9 @@ def multiphonon_orders(partial, dos_energy: np.ndarray, temperature: float, max_
     Returns
     -------
     torch.Tensor, shape (n_sets, max_order, n_atoms, n_e)
-        T_n,k(E) per meV, each integrating to 1.
+        T_n,k(E) per meV. Each integrates to 1 in the complete expansion; with
+        ``creation_only`` the n >= 2 terms keep the creation part's weight (below 1), as
+        OCLIMAX's columns do.
     """
     import torch
 
@@ -152,24 +126,6 @@ def multiphonon_orders(partial, dos_energy: np.ndarray, temperature: float, max_
         order = torch.fft.fftshift(torch.fft.irfft(current, n=n), dim=-1)
         orders.append(order.clamp_min(0.0))  # FFT round-off below zero
     return torch.stack(orders, dim=1)
-
-
-def multiphonon_terms(dos, crystal, temperature: float, max_order: int, e_limit: float,
-                      step: float | None = None, creation_only: bool = False
-                      ) -> MultiphononTerms:
-    """T_n for n = 1..max_order of one DensityOfStates on a grid covering +-e_limit meV.
-
-    The numpy view of :func:`multiphonon_orders` (same computation, one set).
-    """
-    import torch
-
-    step = step or dos.width
-    energy = multiphonon_grid(float(dos.energy[-1]), max_order, e_limit, step)
-    partial = torch.as_tensor(dos.partial)[None]
-    orders = multiphonon_orders(partial, dos.energy, temperature, max_order, energy,
-                                creation_only)
-    msd = mean_square_displacement(partial, dos.energy, crystal.masses, temperature)
-    return MultiphononTerms(energy, orders[0].numpy(), msd[0].numpy())
 
 
 def order_weights(msd, q, max_order: int):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inslib.scattering.dos import deposit_pdos, regularise
+from inslib.scattering.dos import mesh_dos
 from inslib.scattering.thermal import (
     check_temperature,
     dw_normalise,
@@ -86,12 +86,8 @@ def mesh_results(model, temperature: float, grid: int, e_max: float | None = Non
         weights.append((modes.eigenvectors.real**2 + modes.eigenvectors.imag**2).sum(-1))
     freqs, weights = torch.cat(freqs, dim=1), torch.cat(weights, dim=1)
     flat = freqs.detach().reshape(len(freqs), -1).cpu()
-    highest = freqs.reshape(len(freqs), -1).max(dim=1).values
     e_max = _dos_top(float(flat.max()), e_max)
-    n_dos = max(round(e_max / width), 2)
-    centres = (np.arange(n_dos) + 0.5) * width
-    partial = regularise(deposit_pdos(freqs, weights, width, n_dos, frequency_min), centres,
-                         width, highest, grid)
+    partial, centres = mesh_dos(freqs, weights, width, grid, e_max, frequency_min)
     dw = symmetrise_dw(dw_normalise(total, model.crystal.masses, len(q)), model.crystal)
     where = flat.argmin(dim=1).numpy() // freqs.shape[-1]
     return MeshResults(dw, partial, centres, (flat < -frequency_min).sum(dim=1).numpy(),

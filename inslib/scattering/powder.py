@@ -152,7 +152,7 @@ def coherent_powder(model, q_edges, e_edges, resolution, temperature, dw=None,
     vectors, bin_index, half, q_weight = shells
     n_q = len(q_edges) - 1
     n_sets = 1 if fc is None else fc.shape[0]
-    deposit = depositor(resolution, e_edges, model.opts, n_sets * 2 * n_q)
+    deposit = depositor(resolution, e_edges, model.opts, 2 * n_q)  # per set: batch = singles
     per_q = n_sets * 6 * model.n_atoms * min(deposit.n_columns, 16)
     chunk = max(64, min(sampling.chunk, budget // per_q))
     acc = torch.zeros((n_sets, 2 * n_q, deposit.n_columns), **model.opts)
@@ -168,8 +168,24 @@ def coherent_powder(model, q_edges, e_edges, resolution, temperature, dw=None,
     return deposit.finish(acc).reshape(n_sets, 2, n_q, -1)
 
 
-def convergence(halves: np.ndarray) -> float:
-    """Sum |A - B| / sum |A + B| of the two half-sample maps: the relative sampling error."""
-    a, b = halves
-    norm = np.abs(a + b).sum()
-    return float(np.abs(a - b).sum() / norm) if norm > 0 else 0.0
+def convergence(halves: np.ndarray, mask=None) -> np.ndarray:
+    """Sum |A - B| / sum |A + B| of the two half-sample maps: the relative sampling error.
+
+    Parameters
+    ----------
+    halves : numpy.ndarray, shape (..., 2, n_q, n_e)
+        The two interleaved halves (any leading axes: force-constant sets).
+    mask : numpy.ndarray of bool, optional, shape (n_q, n_e)
+        Bins left out (not covered).
+
+    Returns
+    -------
+    numpy.ndarray, shape (...)
+        0 where both halves are empty.
+    """
+    if mask is not None:
+        halves = np.where(mask, 0.0, halves)
+    a, b = halves[..., 0, :, :], halves[..., 1, :, :]
+    diff = np.abs(a - b).sum(axis=(-2, -1))
+    total = np.abs(a + b).sum(axis=(-2, -1))
+    return np.divide(diff, total, out=np.zeros_like(diff), where=total > 0)

@@ -201,7 +201,7 @@ class PowderForward:
             signal = signal + halves.mean(dim=1)
         if self.incoherent:
             signal = signal + self._incoherent(mesh)
-        signal = self._q_broadening(signal)
+        signal = q_broadening(signal, self.q_edges, self.q_resolution)
         mask = torch.as_tensor(self.mask, device=signal.device)
         return PowderResult(torch.where(mask, 0.0, signal), halves, mesh)
 
@@ -220,15 +220,29 @@ class PowderForward:
                              crystal.n_atoms)
         return sqe @ torch.as_tensor(kernel.T, **opts)
 
-    def _q_broadening(self, signal):
-        import torch
+def q_broadening(signal, q_edges: np.ndarray, fwhm: float):
+    """Gaussian |Q| resolution of maps whose bins hold averages over |Q| (not densities).
 
-        if self.q_resolution <= 0:
-            return signal
-        centres = 0.5 * (self.q_edges[1:] + self.q_edges[:-1])
-        kernel = bin_kernel(centres, self.q_resolution * FWHM_TO_SIGMA, self.q_edges)
-        kernel = kernel * np.diff(self.q_edges)[:, None]
-        return torch.as_tensor(kernel, **self.model.opts) @ signal
+    Parameters
+    ----------
+    signal : torch.Tensor, shape (n_sets, n_q, n_e)
+    q_edges : numpy.ndarray, shape (n_q + 1,)
+        |Q| bin edges, 1/Angstrom (uniform or not).
+    fwhm : float
+        Gaussian FWHM, 1/Angstrom (0 = none).
+
+    Returns
+    -------
+    torch.Tensor, shape (n_sets, n_q, n_e)
+        out_i = sum_j S_j w_j m_ij / w_i, m_ij the mass of bin j's Gaussian in bin i.
+    """
+    import torch
+
+    if fwhm <= 0:
+        return signal
+    centres = 0.5 * (q_edges[1:] + q_edges[:-1])
+    kernel = bin_kernel(centres, fwhm * FWHM_TO_SIGMA, q_edges) * np.diff(q_edges)[None, :]
+    return torch.as_tensor(kernel, dtype=signal.dtype, device=signal.device) @ signal
 
 
 def indirect_q(energy, efixed: float, angle_deg: float) -> np.ndarray:

@@ -60,7 +60,7 @@ def simulate_powder(request: PowderRequest, progress=None) -> Histogram:
     logs = {}
     if result.halves is not None:
         halves = result.halves[0].cpu().numpy()
-        logs[POWDER_CONVERGENCE] = Log(convergence(np.where(template.mask, 0.0, halves)))
+        logs[POWDER_CONVERGENCE] = Log(float(convergence(halves, template.mask)))
     report(1.0, "done")
     return _result(template, result.signal[0].cpu().numpy(), request, temperature, setup, logs)
 

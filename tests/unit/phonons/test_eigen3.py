@@ -30,6 +30,26 @@ CASES = {
 }
 
 
+def test_float32_scalar_matrices_with_rounding_noise():
+    """A multiple of I turned by random rotations, in float32: finite, all roots equal."""
+    a = _with_spectrum([[2.0, 2.0, 2.0]] * 200).to(torch.float32)
+    values, vectors = symmetric3_eigh(a)
+    assert bool(torch.isfinite(values).all())
+    assert bool(torch.isfinite(vectors).all())
+    np.testing.assert_allclose(values.numpy(), 2.0, rtol=1e-5)
+    eye = torch.eye(3)
+    assert float((vectors.mT @ vectors - eye).abs().max()) < 1e-5
+
+
+def test_float32_random_matrices():
+    a = _random_symmetric(500, seed=3).to(torch.float32)
+    values, vectors = symmetric3_eigh(a)
+    ref = torch.linalg.eigvalsh(a.double())
+    np.testing.assert_allclose(values.double().numpy(), ref.numpy(), atol=1e-4)
+    residual = a @ vectors - vectors * values[..., None, :]
+    assert float(residual.abs().max()) < 1e-4 * float(a.abs().max())
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_matches_lapack(name):
     """Eigenvalues to 1e-12 of the matrix scale; A e = lambda e and orthonormality to 1e-12.

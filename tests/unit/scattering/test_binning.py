@@ -54,3 +54,20 @@ def test_zero_width_falls_back_to_exact_binning():
                                   weights=weight[rows == r].numpy())[0] for r in range(3)])
     hist = hist / np.diff(EDGES)
     np.testing.assert_allclose(binned.numpy(), hist, atol=1e-12)
+
+
+def test_q_resolution_keeps_a_flat_map_flat_on_uneven_bins():
+    """A constant S(|Q|) stays constant inside the range whatever the bin widths (1e-6).
+
+    (A kernel weighted by the target bin's width instead of the source's gave 1.49 in a
+    wide bin next to narrow ones.)
+    """
+    from inslib.simulation.forward import q_broadening
+
+    edges = np.array([0.5, 0.6, 0.7, 0.8, 2.0, 3.5, 5.0, 6.5, 8.0])
+    flat = torch.ones((1, len(edges) - 1, 3), **OPTS)
+    out = q_broadening(flat, edges, 0.3)
+    inside = (edges[:-1] > 1.5) & (edges[1:] < 7.0)  # bins > 3 sigma from both ends
+    np.testing.assert_allclose(out[0, inside].numpy(), 1.0, rtol=1e-6)
+    total = (out[0, :, 0].numpy() * np.diff(edges)).sum()
+    assert total <= (edges[-1] - edges[0]) * (1 + 1e-12)  # only the ends may lose weight
