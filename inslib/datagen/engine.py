@@ -24,7 +24,8 @@ from inslib.scattering.powder import convergence
 
 BATCH = 64  # parameter sets per forward call (fixed: part of what makes a shard reproducible)
 MAX_DRAWS = 20  # draws per wanted set before the box is declared hopeless
-HEADROOM = 1.25  # DOS grid top over sqrt(largest factor) x the reference's highest mode
+HEADROOM = 1.25  # DOS grid top over the highest mode found on a coarser mesh
+MAX_CORNERS = 1024  # sampling-box corners evaluated for the DOS grid top
 
 
 @dataclass
@@ -97,21 +98,35 @@ def build_engine(config: DatagenConfig) -> Engine:
             msg = (f"n_spectra={config.n_spectra}: only {len(given)} of the {len(config.sets)} "
                    f"sets are stable ({rejected} rejected); give n_spectra <= {len(given)}")
             raise DatagenConfigError(msg)
-    thermal = _thermal(config, model, bounds, given, basis)
+    thermal = _thermal(config, model, bounds, given, basis, reference)
     forward, template = _forward(config, model, thermal)
     return Engine(config, basis, model, reference, bounds, forward, template, thermal, given,
                   rejected)
 
 
-def _thermal(config, model, bounds, given, basis):
-    """Thermal settings with a DOS grid top above every set's modes."""
+def _thermal(config, model, bounds, given, basis, reference):
+    """Thermal settings with a DOS grid top above every set's modes.
+
+    D(q) is linear in the parameters, so its largest eigenvalue is a convex function of them
+    and its maximum over the sampling box lies at a corner: the corners' highest mode on the
+    check mesh, times HEADROOM for the finer mesh, bounds every set that can be drawn (up to
+    MAX_CORNERS corners; beyond, sqrt(largest factor) x the reference's highest mode).
+    """
     from inslib.simulation.forward import Thermal, dos_top
 
-    if given is None:
-        top = dos_top(model, config.grid, HEADROOM * math.sqrt(bounds[:, 1].max()))
-    else:
+    if given is not None:
         top = HEADROOM * _highest(model, basis, given, config.grid)
+    elif 2 ** len(bounds) <= MAX_CORNERS:
+        top = HEADROOM * _highest(model, basis, _corners(bounds) * reference, 4)
+    else:
+        top = dos_top(model, config.grid, HEADROOM * math.sqrt(bounds[:, 1].max()))
     return Thermal(float(config.temperature), config.grid, top)
+
+
+def _corners(bounds: np.ndarray) -> np.ndarray:
+    """Every corner of a box of factors, shape (2^n, n)."""
+    grid = np.array(np.meshgrid(*bounds, indexing="ij")).reshape(len(bounds), -1)
+    return grid.T
 
 
 def _highest(model, basis, params, grid: int) -> float:
