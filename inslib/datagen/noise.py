@@ -46,6 +46,9 @@ def poisson_noise(spectra, counts, background, generator=None, mask=None):
     covered = torch.ones(spectra.shape[1:], dtype=torch.bool, device=spectra.device)
     if mask is not None:
         covered = ~torch.as_tensor(mask, device=spectra.device)
+    if not bool(covered.any()):
+        msg = "mask: every bin is masked: there is nothing to add counting noise to"
+        raise ValueError(msg)
     clean = torch.where(covered, spectra, 0.0).clamp_min(0.0)
     flat = clean.reshape(n, -1)
     total = flat.sum(dim=1).clamp_min(torch.finfo(clean.dtype).tiny)

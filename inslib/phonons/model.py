@@ -247,7 +247,13 @@ class PhononModel:
         return extra * self._mass_weight.reshape(size, size)
 
     def modes(self, q, fc=None, gamma_directions=None) -> Modes:
-        """Frequencies (meV, negative = imaginary) and eigenvectors at fractional q (nq, 3)."""
+        """Frequencies (meV, negative = imaginary) and eigenvectors at fractional q (nq, 3).
+
+        For a one-atom cell without Born charges only the real part of D(q) is used: a
+        Bravais lattice is centrosymmetric, so force constants with its symmetry give a real
+        D(q); any inversion-breaking part of given force constants (and of their gradient)
+        is dropped.
+        """
         torch = _torch()
         dyn = self.dynamical_matrix(q, fc, gamma_directions)
         if self.n_atoms == 1 and self.dipole is None:

@@ -86,6 +86,20 @@ class Resolution:
     energy: np.ndarray
     sigma: np.ndarray
 
+    def __post_init__(self):
+        self.energy = np.asarray(self.energy, dtype=float)
+        self.sigma = np.asarray(self.sigma, dtype=float)
+        steps = np.diff(self.energy)
+        if (self.energy.ndim != 1 or len(self.energy) < 2 or np.any(steps <= 0)
+                or not np.allclose(steps, steps[0], rtol=1e-9)):
+            msg = ("Resolution.energy: give at least two uniform, ascending energies (meV), "
+                   f"got {self.energy[:4]}...")
+            raise ValueError(msg)
+        if self.sigma.shape != self.energy.shape or not np.all(self.sigma >= 0):
+            msg = ("Resolution.sigma: give one width >= 0 (meV) per energy, got shape "
+                   f"{self.sigma.shape} for {self.energy.shape}")
+            raise ValueError(msg)
+
     @classmethod
     def from_fwhm(cls, fwhm, lo: float, hi: float, n: int = 512) -> "Resolution":
         """Tabulate ``fwhm(E)`` (callable, meV -> meV; NaN = undefined) on ``n`` points."""
@@ -204,7 +218,10 @@ class ExactDeposit:
         self.lo, self.hi = float(e_edges[0]), float(e_edges[-1])
 
     def add(self, acc, rows, energy, weight):
-        """Add the deltas (rows, energy in meV, weight) to acc (n_rows, n_columns) in place."""
+        """Add deltas to acc (n_rows, n_columns) in place and return it.
+
+        ``rows`` (int), ``energy`` (meV) and ``weight``: torch tensors of shape (n,).
+        """
         return deposit(acc, rows, energy, weight, self.resolution(energy), self.edges,
                        self.n_window)
 
@@ -257,7 +274,10 @@ class SplineDeposit:
         return cls(float(centres[0]), step, kernel, reach, float(e_edges[0]), float(e_edges[-1]))
 
     def add(self, acc, rows, energy, weight):
-        """Add the deltas (rows, energy in meV, weight) to acc (n_rows, n_fine) in place."""
+        """Add deltas to acc (n_rows, n_fine) in place and return it.
+
+        ``rows`` (int), ``energy`` (meV) and ``weight``: torch tensors of shape (n,).
+        """
         import torch
 
         pos = (energy - self.start) / self.step
