@@ -43,6 +43,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_template.py
 	$(BIN)/python benchmarks/bench_forward_model.py
 	$(BIN)/python benchmarks/bench_fold.py
+	$(BIN)/python benchmarks/parameter_tables.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench_datagen.py --end-to-end 10000 --workers 2
 
 clean:
 	rm -rf $(VENV) demo_output
