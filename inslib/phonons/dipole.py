@@ -175,8 +175,10 @@ class DipoleSum:
                              torch.exp(-safe / (4 * self.lam**2)) / safe)
         zk = torch.einsum("iac,qgc->qgia", self.born_t, k) * torch.sqrt(weight)[..., None, None]
         kr = torch.einsum("qga,ia->qgi", k, self.positions)
-        amp = (torch.polar(torch.ones_like(kr), kr)[..., None] * zk).flatten(2)  # (nq, g, 3n)
-        recip = torch.bmm(amp.transpose(1, 2), amp.conj())
+        phase = torch.complex(torch.cos(kr), torch.sin(kr))
+        amp = (phase[..., None] * zk).flatten(2)  # (nq, g, 3n)
+        # sum_g amp_ga conj(amp_gb) = conj(amp^H amp): amp.mH is a view BLAS reads directly
+        recip = torch.bmm(amp.mH, amp).conj()
         return recip * (4 * math.pi * COULOMB / self.crystal.volume)
 
 
