@@ -152,19 +152,22 @@ class DipoleSum:
         recip = self.reciprocal(q).reshape(-1, n, 3, n, 3).permute(0, 1, 3, 2, 4)
         return real.reshape(-1, n, n, 3, 3) + recip
 
-    def reciprocal(self, q):
+    def reciprocal(self, q, scale=None):
         """Reciprocal-space series at fractional q (nq, 3): complex (nq, 3n, 3n), eV/A^2.
 
-        Rows and columns in (atom, Cartesian) order.
+        Rows and columns in (atom, Cartesian) order; ``scale`` (3n,), optional, multiplies
+        row a and column b by scale_a scale_b (the mass weighting 1/sqrt(m), amu^-1/2, at the
+        cost of a (nq, g, 3n) product instead of a (nq, 3n, 3n) one).
 
         Evaluated in blocks of q so that temporaries stay near CHUNK_ELEMENTS complex numbers.
         """
         import torch
 
         step = max(1, CHUNK_ELEMENTS // (len(self.gvecs) * 3 * self.crystal.n_atoms))
-        return torch.cat([self._reciprocal(q[i:i + step]) for i in range(0, len(q), step)])
+        return torch.cat([self._reciprocal(q[i:i + step], scale)
+                          for i in range(0, len(q), step)])
 
-    def _reciprocal(self, q):
+    def _reciprocal(self, q, scale=None):
         import torch
 
         q = q - torch.round(q)  # the sum is periodic; reduced q keeps the G window centred
@@ -177,6 +180,8 @@ class DipoleSum:
         kr = torch.einsum("qga,ia->qgi", k, self.positions)
         phase = torch.complex(torch.cos(kr), torch.sin(kr))
         amp = (phase[..., None] * zk).flatten(2)  # (nq, g, 3n)
+        if scale is not None:
+            amp = amp * scale
         # sum_g amp_ga conj(amp_gb) = conj(amp^H amp): amp.mH is a view BLAS reads directly
         recip = torch.bmm(amp.mH, amp).conj()
         return recip * (4 * math.pi * COULOMB / self.crystal.volume)

@@ -190,7 +190,7 @@ class PhononModel:
         table = self.lattice_table(self.fc[None] if own else fc)
         dyn = self._analytic(q, table)
         if self.asr:
-            dyn = dyn + self._asr_term(table, own)[:, None]
+            dyn = dyn.add_(self._asr_term(table, own)[:, None])
         if self.dipole is not None and gamma_directions is not None:
             dyn = dyn + self._non_analytic(q_host.reshape(-1, 3), gamma_directions)[None]
         return dyn
@@ -212,8 +212,7 @@ class PhononModel:
         dyn = dyn.reshape(table.shape[0], len(q), size, size)
         if self.dipole is None:
             return dyn
-        weight = self._mass_weight.reshape(size, size)
-        return dyn + (self.dipole.reciprocal(q) * weight)[None]
+        return dyn.add_(self.dipole.reciprocal(q, self.inv_sqrt_mass)[None])
 
     def _asr_term(self, table, own: bool):
         """Acoustic-sum-rule correction for each force-constant set, (n_sets, 3N, 3N).
