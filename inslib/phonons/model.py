@@ -347,10 +347,16 @@ def _batched_eigh(matrices):
     if matrices.device.type != "cpu" or threads < 2 or count < PARALLEL_EIGH_MIN:
         return torch.linalg.eigh(matrices)
     flat = matrices.reshape(count, *matrices.shape[-2:])
-    parts = list(_pool(threads).map(torch.linalg.eigh, flat.chunk(threads)))
-    values = torch.cat([v for v, _ in parts]).reshape(*batch, -1)
-    vectors = torch.cat([e for _, e in parts]).reshape(matrices.shape)
-    return values, vectors
+    values = torch.empty(flat.shape[:-1], dtype=flat.real.dtype, device=flat.device)
+    vectors = torch.empty_like(flat)
+    bounds = [(k * count // threads, (k + 1) * count // threads) for k in range(threads)]
+
+    def solve(bound):  # each thread writes its slice: no concatenation afterwards
+        lo, hi = bound
+        torch.linalg.eigh(flat[lo:hi], out=(values[lo:hi], vectors[lo:hi]))
+
+    list(_pool(threads).map(solve, bounds))
+    return values.reshape(*batch, -1), vectors.reshape(matrices.shape)
 
 
 @functools.cache
