@@ -22,6 +22,7 @@ def read_phonopy_yaml(path: Path) -> dict:
 
     import phonopy
 
+    check_plain_yaml(path)
     kwargs = {}
     for name, key in (("FORCE_SETS", "force_sets_filename"),
                       ("FORCE_CONSTANTS", "force_constants_filename"),
@@ -40,6 +41,33 @@ def read_phonopy_yaml(path: Path) -> dict:
                "put FORCE_SETS or FORCE_CONSTANTS beside it")
         raise ForceConstantsError(msg)
     return from_phonopy(phonon, source=str(path))
+
+
+def check_plain_yaml(path: Path) -> None:
+    """Refuse a YAML file that only an unsafe loader would read, before phonopy opens it.
+
+    phonopy's load_yaml uses PyYAML's full loader, under which tags such as
+    ``!!python/object/apply:os.system`` run code. The file is parsed here with the safe loader
+    (the C one where available), which constructs plain data only.
+
+    Raises
+    ------
+    ForceConstantsError
+        Naming the file and the first YAML problem (a code tag or malformed YAML).
+    """
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        with open(path, "rb") as handle:
+            yaml.load(handle, Loader=loader)  # a safe loader, chosen above
+    except yaml.YAMLError as exc:
+        problem = str(exc).splitlines()[0]
+        msg = (f"ForceConstantsFile {path.name!r} is not plain YAML ({problem}): it holds tags "
+               "that could run code (such as !!python/...) or is malformed, and is not read. "
+               "Give a phonopy YAML file as phonopy writes it (phonopy_params.yaml, "
+               "phonopy.yaml, phonopy_disp.yaml)")
+        raise ForceConstantsError(msg) from exc
 
 
 def _phonopy_load(phonopy, path: Path, kwargs: dict):
