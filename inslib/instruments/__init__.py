@@ -4,6 +4,7 @@ The files live in the project's ``instruments/`` folder (or a folder named by th
 ``INSLIB_INSTRUMENTS_DIR`` environment variable).
 """
 
+import copy
 import json
 import os
 from dataclasses import dataclass
@@ -92,6 +93,19 @@ def read_instrument_file(path) -> Instrument:
         The validated description.
     """
     path = Path(path)
+    if not path.is_file():
+        return _read_instrument_file(path)  # reports the missing file
+    stamp = (path.stat().st_mtime_ns, path.stat().st_size)
+    name = str(path.resolve())
+    if name not in _READ or _READ[name][0] != stamp:  # live loops read it again and again
+        _READ[name] = (stamp, _read_instrument_file(path))
+    return copy.deepcopy(_READ[name][1])
+
+
+_READ: dict = {}  # resolved path -> ((mtime, size), Instrument)
+
+
+def _read_instrument_file(path: Path) -> Instrument:
     try:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as err:

@@ -5,6 +5,7 @@ fits, AbINS polynomials). Where resins 0.1.0 fails (VISION), the instrument file
 in-house model implemented here.
 """
 
+import functools
 import warnings
 
 import numpy as np
@@ -91,8 +92,15 @@ def _inslib_model(instrument: Instrument, energy: np.ndarray) -> np.ndarray:
     raise ValueError(msg)
 
 
-def _resins_sigma(instrument, energy, ei, settings) -> np.ndarray:
+@functools.lru_cache(maxsize=16)
+def _resins_instrument(name: str):
+    """Return the resins instrument description (its YAML parsed once per process)."""
     from resins import Instrument as ResinsInstrument
+
+    return ResinsInstrument.from_default(name)
+
+
+def _resins_sigma(instrument, energy, ei, settings) -> np.ndarray:
     from resins.models.model_base import InvalidInputError
     from resins.models.pychop import NoTransmissionError
 
@@ -102,7 +110,7 @@ def _resins_sigma(instrument, energy, ei, settings) -> np.ndarray:
         kwargs["e_init"] = float(ei)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        resins_instrument = ResinsInstrument.from_default(model["resins_instrument"])
+        resins_instrument = _resins_instrument(model["resins_instrument"])
         try:
             function = resins_instrument.get_resolution_function(model["model"], **kwargs)
         except NoTransmissionError:
