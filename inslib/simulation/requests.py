@@ -178,12 +178,19 @@ def require_valid(request) -> None:
 # --- shared checks ----------------------------------------------------------------------------
 
 
+MAX_TEMPERATURE = 5000.0  # K; INS furnaces reach about 2000 K
+
+
 def temperature_errors(temperature, required: bool) -> dict:
     """{"Temperature": message} for a missing (when required) or negative temperature (K)."""
     if temperature is None:
         return {"Temperature": "give the sample temperature in K (>= 0)"} if required else {}
     if not math.isfinite(temperature) or temperature < 0:
         return {"Temperature": f"must be >= 0 K, or -1 for unknown; got {temperature}"}
+    if temperature > MAX_TEMPERATURE:
+        return {"Temperature": f"{temperature:g} K is above {MAX_TEMPERATURE:g} K, hotter than "
+                               "any INS sample environment (and than most melting points): "
+                               "give the sample temperature in K"}
     return {}
 
 

@@ -67,6 +67,8 @@ def test_energy_in_wavenumbers_is_converted():
     ({"ChopperFrequency": "250"}, "ChopperFrequency", "not available on ARCS"),
     ({"Ei": "-5"}, "Ei", "outside"),
     ({"Temperature": "-4"}, "Temperature", ">= 0 K"),
+    ({"Temperature": "nan"}, "Temperature", "got nan"),
+    ({"Temperature": "1e9"}, "Temperature", "1e+09 K is above 5000 K"),
 ])
 def test_bad_input_names_the_property(properties, prop, fragment):
     with pytest.raises(InvalidArgumentsError) as info:
