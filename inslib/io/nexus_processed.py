@@ -144,8 +144,37 @@ def write_sample(parent, metadata: Metadata) -> None:
         lattice = new_group(sample, "oriented_lattice", "NXcrystal")
         for key, value in zip(_LATTICE_NAMES, metadata.lattice, strict=True):
             lattice.create_dataset(key, data=np.array([float(value)]))
-        ub = np.eye(3) if metadata.ub is None else np.asarray(metadata.ub, float)
-        lattice.create_dataset("orientation_matrix", data=ub)
+        # Mantid derives the lattice from the UB: without one, U = identity and B of the cell
+        ub = busing_levy_b(metadata.lattice) if metadata.ub is None else metadata.ub
+        lattice.create_dataset("orientation_matrix", data=np.asarray(ub, float))
+
+
+def busing_levy_b(lattice) -> np.ndarray:
+    """B matrix of a cell (Busing and Levy 1967, eq. 3; Mantid's UnitCell::getB), 1/Angstrom.
+
+    Parameters
+    ----------
+    lattice : sequence of 6 float
+        a, b, c (Angstrom) and alpha, beta, gamma (degrees).
+
+    Returns
+    -------
+    numpy.ndarray, shape (3, 3)
+        Upper triangular, no 2 pi: B^T B is the reciprocal metric tensor.
+    """
+    a, b, c = lattice[:3]
+    alpha, beta, gamma = np.radians(lattice[3:])
+    metric = np.array([[a * a, a * b * np.cos(gamma), a * c * np.cos(beta)],
+                       [a * b * np.cos(gamma), b * b, b * c * np.cos(alpha)],
+                       [a * c * np.cos(beta), b * c * np.cos(alpha), c * c]])
+    recip = np.linalg.inv(metric)
+    ra = np.sqrt(np.diag(recip))  # a*, b*, c*
+    cos_beta_r = recip[0, 2] / (ra[0] * ra[2])
+    cos_gamma_r = recip[0, 1] / (ra[0] * ra[1])
+    return np.array([[ra[0], ra[1] * cos_gamma_r, ra[2] * cos_beta_r],
+                     [0.0, ra[1] * np.sqrt(1 - cos_gamma_r**2),
+                      -ra[2] * np.sqrt(1 - cos_beta_r**2) * np.cos(alpha)],
+                     [0.0, 0.0, 1.0 / c]])
 
 
 def all_logs(metadata: Metadata) -> dict:

@@ -167,3 +167,43 @@ def test_missing_corrupt_and_foreign_files(tmp_path):
         f.create_group("entry")
     with pytest.raises(NexusFormatError):
         load_workspace(foreign)
+
+
+@pytest.mark.parametrize(("real_file", "entry"), [
+    ("Shiver_ub_process_nexus.nxs", "mantid_workspace_1"),
+    ("NeuXtalViz_experiment.nxs", "mantid_workspace_2"),
+])
+def test_b_matrix_gives_mantids_reciprocal_metric(shared, real_file, entry):
+    """Our B of a real file's lattice: B^T B = (UB)^T UB of the UB Mantid wrote (1e-6).
+
+    Mantid derives the lattice from the UB (any U: U^T U = 1), so this is what it reads.
+    """
+    from inslib.io.nexus_processed import busing_levy_b
+
+    with h5py.File(shared / "mantid_files" / real_file, "r") as f:
+        group = f[f"{entry}/sample/oriented_lattice"]
+        lattice = [float(group[k][0]) for k in ("unit_cell_a", "unit_cell_b", "unit_cell_c",
+                                                "unit_cell_alpha", "unit_cell_beta",
+                                                "unit_cell_gamma")]
+        ub = group["orientation_matrix"][()]
+    b = busing_levy_b(lattice)
+    np.testing.assert_allclose(b.T @ b, ub.T @ ub, rtol=1e-6, atol=1e-9)
+    assert np.allclose(np.tril(b, -1), 0.0)  # U = identity: upper triangular
+
+
+def test_lattice_without_ub_is_written_with_its_b_matrix(tmp_path):
+    """A lattice with no UB gets U = identity and the cell's B, not the identity (a = 1 A)."""
+    from inslib.io.nexus_processed import busing_levy_b
+
+    hist = md_volume(np.random.default_rng(3))
+    hist.metadata.lattice = (5.0, 6.0, 7.0, 80.0, 95.0, 110.0)
+    save_workspace(hist, tmp_path / "md.nxs")
+    with h5py.File(tmp_path / "md.nxs") as f:
+        matrices = []
+        f.visititems(lambda name, obj: matrices.append(obj[()])
+                     if name.endswith("oriented_lattice/orientation_matrix") else None)
+    assert matrices
+    for ub in matrices:
+        np.testing.assert_allclose(ub, busing_levy_b(hist.metadata.lattice))
+        metric = np.linalg.inv(ub.T @ ub)  # direct metric tensor: lattice lengths back
+        np.testing.assert_allclose(np.sqrt(np.diag(metric)), [5.0, 6.0, 7.0], rtol=1e-10)
