@@ -41,7 +41,7 @@ class CreateSQETemplate(PythonAlgorithm):
     def PyInit(self):
         declare_template_properties(self)
         self.declareProperty(MatrixWorkspaceProperty(
-            "OutputWorkspace", "", Direction.Output, doc="The template."))
+            "OutputWorkspace", "", Direction.Output), doc="The template.")
         self._requests = ValidatedRequest(lambda: template_request(self), validate_template)
 
     def validateInputs(self):

@@ -46,12 +46,12 @@ class FoldBrillouinZone(PythonAlgorithm):
                 ("DataWorkspace", "MDNorm's OutputDataWorkspace (with NormalizationWorkspace)."),
                 ("NormalizationWorkspace", "MDNorm's OutputNormalizationWorkspace.")):
             self.declareProperty(IMDHistoWorkspaceProperty(name, "", Direction.Input,
-                                                           PropertyMode.Optional, doc=doc))
-        self.declareProperty(FileProperty("InputFile", "", FileAction.OptionalLoad, [".nxs"],
+                                                           PropertyMode.Optional), doc=doc)
+        self.declareProperty(FileProperty("InputFile", "", FileAction.OptionalLoad, [".nxs"]),
                                           doc="SaveMD file instead of InputWorkspace (streamed "
-                                              "one energy slab at a time)."))
-        self.declareProperty(FileProperty("StructureFile", "", FileAction.OptionalLoad,
-                                          doc="Crystal structure giving the symmetry."))
+                                              "one energy slab at a time).")
+        self.declareProperty(FileProperty("StructureFile", "", FileAction.OptionalLoad),
+                                          doc="Crystal structure giving the symmetry.")
         self.declareProperty("SpaceGroup", "", doc="Space group number or symbol (with Lattice) "
                                                    "when there is no StructureFile.")
         self.declareProperty(FloatArrayProperty("Lattice", []),
@@ -70,11 +70,11 @@ class FoldBrillouinZone(PythonAlgorithm):
         self.declareProperty("MinZoneCoverage", 0.0, FloatBoundedValidator(lower=0.0, upper=1.0),
                              doc="Leave out zones whose contributing voxels are covered less.")
         self.declareProperty("TimeReversal", True, doc="Add Q -> -Q to the point group.")
-        self.declareProperty(MatrixWorkspaceProperty("OutputWorkspace", "", Direction.Output,
-                                                     doc="I(q,E) with propagated errors."))
+        self.declareProperty(MatrixWorkspaceProperty("OutputWorkspace", "", Direction.Output),
+                                                     doc="I(q,E) with propagated errors.")
         self.declareProperty(MatrixWorkspaceProperty(
-            "OutputCountsWorkspace", "", Direction.Output, PropertyMode.Optional,
-            doc="Contributing voxels per (q, E) bin."))
+            "OutputCountsWorkspace", "", Direction.Output, PropertyMode.Optional),
+            doc="Contributing voxels per (q, E) bin.")
 
     def _request(self):
         def volume(name):

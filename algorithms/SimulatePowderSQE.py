@@ -76,8 +76,8 @@ class SimulatePowderSQE(PythonAlgorithm):
         declare_q_resolution_property(self, "Gaussian |Q| resolution FWHM (1/Angstrom); 0 = none.")
         declare_device_property(self)
         self.declareProperty(MatrixWorkspaceProperty(
-            "OutputWorkspace", "", Direction.Output,
-            doc="S(|Q|,E) in mbarn/meV per atom (S(E) per bank for TOSCA/VISION)."))
+            "OutputWorkspace", "", Direction.Output),
+            doc="S(|Q|,E) in mbarn/meV per atom (S(E) per bank for TOSCA/VISION).")
         for name in ("Coherent", "Incoherent", "MultiphononOrder", "MultiphononMode"):
             self.setPropertyGroup(name, "Terms")
         for name in ("MeshSize", "ShellsPerBin", "DirectionsPerShell", "Seed", "QResolution",

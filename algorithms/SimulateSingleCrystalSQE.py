@@ -60,9 +60,9 @@ class SimulateSingleCrystalSQE(PythonAlgorithm):
                   "(+ StructureFile), CASTEP .castep_bin or euphonic .json.",
             "Crystal structure for a bare FORCE_CONSTANTS.")
         self.declareProperty(IMDHistoWorkspaceProperty(
-            "InputWorkspace", "", Direction.Input, PropertyMode.Optional,
+            "InputWorkspace", "", Direction.Input, PropertyMode.Optional),
             doc="MDNorm output (4D: three HKL dimensions + DeltaE): its dimensions, bins and "
-                "mask are used instead of the projection properties."))
+                "mask are used instead of the projection properties.")
         declare_temperature_property(self, "Sample temperature (K).")
         for index, vector in enumerate(("1,0,0", "0,1,0", "0,0,1")):
             self.declareProperty(f"QDimension{index}", vector,
@@ -92,8 +92,8 @@ class SimulateSingleCrystalSQE(PythonAlgorithm):
         declare_mesh_property(self, "n of the n x n x n mesh for the Debye-Waller factor.")
         declare_device_property(self)
         self.declareProperty(IMDHistoWorkspaceProperty(
-            "OutputWorkspace", "", Direction.Output,
-            doc="MD histogram (mbarn/meV per atom); Workspace2D-like for a q-path."))
+            "OutputWorkspace", "", Direction.Output),
+            doc="MD histogram (mbarn/meV per atom); Workspace2D-like for a q-path.")
         self._requests = ValidatedRequest(self._request, validate_single_crystal)
 
     def _vector(self, name):

@@ -128,8 +128,9 @@ class FileProperty(Property):
 
     kind = "file"
 
-    def __init__(self, name, default, action, extensions=(), direction=Direction.Input, doc=""):
-        super().__init__(name, default, None, direction, doc)
+    def __init__(self, name, default, action, extensions=(), direction=Direction.Input):
+        # no doc argument: Mantid's FileProperty has none (declareProperty(prop, doc) gives it)
+        super().__init__(name, default, None, direction)
         self.action, self.extensions = action, [e.lower() for e in extensions]
         self.type = "file"
 
@@ -156,8 +157,9 @@ class WorkspaceProperty(Property):
     kind = "workspace"
 
     def __init__(self, name, default, direction, optional=PropertyMode.Mandatory,
-                 validator=None, doc=""):
-        super().__init__(name, default, validator, direction, doc)
+                 validator=None):
+        # no doc argument, as Mantid's workspace properties (declareProperty(prop, doc) gives it)
+        super().__init__(name, default, validator, direction)
         self.optional, self.workspace, self.type = optional, None, "workspace"
 
     @property
@@ -205,6 +207,11 @@ MatrixWorkspaceProperty = WorkspaceProperty
 IMDHistoWorkspaceProperty = WorkspaceProperty
 
 
+def _plain_property(name, default=None, validator=None, doc="", direction=Direction.Input):
+    """Build a property from Mantid's declareProperty(name, defaultValue, ...) arguments."""
+    return Property(name, default, validator, direction, doc)
+
+
 class Progress:
     """Reports the fraction done to the host (a progress bar on the command line)."""
 
@@ -248,11 +255,21 @@ class PythonAlgorithm:
         """Declare the properties (calls PyInit)."""
         self.PyInit()
 
-    def declareProperty(self, prop, default=None, validator=None, doc="",
-                        direction=Direction.Input):
-        """Declare a property object, or a plain one from name and default."""
-        if not isinstance(prop, Property):
-            prop = Property(prop, default, validator, direction, doc)
+    def declareProperty(self, prop, *args, **kwargs):
+        """Declare a property as Mantid's overloads do.
+
+        ``declareProperty(property_object, doc="")`` or ``declareProperty(name, defaultValue,
+        validator=None, doc="", direction=Direction.Input)``.
+        """
+        if isinstance(prop, Property):
+            doc = args[0] if args else kwargs.pop("doc", "")
+            if len(args) > 1 or kwargs:
+                msg = (f"declareProperty({prop.name!r}, ...): a property object takes only a "
+                       f"doc string, got {args[1:]} {kwargs}")
+                raise TypeError(msg)
+            prop.doc = doc or prop.doc
+        else:
+            prop = _plain_property(prop, *args, **kwargs)
         self._properties[prop.name] = prop
 
     def setPropertyGroup(self, name, group) -> None:

@@ -29,9 +29,9 @@ from inslib.units import energy_units
 
 def declare_force_constants_properties(algorithm, fc_doc: str, structure_doc: str) -> None:
     """Declare ForceConstantsFile (required) and StructureFile (optional)."""
-    algorithm.declareProperty(FileProperty("ForceConstantsFile", "", FileAction.Load, doc=fc_doc))
-    algorithm.declareProperty(FileProperty("StructureFile", "", FileAction.OptionalLoad,
-                                           doc=structure_doc))
+    algorithm.declareProperty(FileProperty("ForceConstantsFile", "", FileAction.Load), doc=fc_doc)
+    algorithm.declareProperty(FileProperty("StructureFile", "", FileAction.OptionalLoad),
+                                           doc=structure_doc)
 
 
 def declare_instrument_property(algorithm, doc: str) -> None:
@@ -78,8 +78,8 @@ def declare_template_properties(algorithm) -> None:
     """Declare InputWorkspace, Instrument, Ei, EFixed, chopper settings, binning, Temperature."""
     algorithm.declareProperty(MatrixWorkspaceProperty(
         "InputWorkspace", "", Direction.Input, PropertyMode.Optional,
-        validator=WorkspaceUnitValidator("DeltaE"),
-        doc="Measured powder S(|Q|,E) (SofQW output): its bins, mask and logs are used."))
+        validator=WorkspaceUnitValidator("DeltaE")),
+        doc="Measured powder S(|Q|,E) (SofQW output): its bins, mask and logs are used.")
     declare_instrument_property(algorithm, "Instrument; empty = the InputWorkspace's.")
     declare_ei_property(algorithm, "Incident energy (meV), direct geometry; 0 = the "
                                    "InputWorkspace's Ei log.")

@@ -90,3 +90,30 @@ def test_plugin_directory_is_added_once(tmp_path):
     assert line == f"{KEY}={algorithms_dir().resolve()}"
     assert properties.read_text().count(KEY) == 1
     assert "default.facility=SNS" in properties.read_text()
+
+
+def test_property_constructors_take_no_doc_as_in_mantid():
+    """Property constructors refuse doc=, as Mantid's Python bindings do.
+
+    The doc goes to declareProperty(prop, doc), which keeps it.
+    """
+    from inslib.runtime.host import FileAction, FileProperty, WorkspaceProperty
+
+    with pytest.raises(TypeError):
+        FileProperty("F", "", FileAction.Load, doc="x")
+    with pytest.raises(TypeError):
+        WorkspaceProperty("W", "", Direction.Output, doc="x")
+    algorithm = PythonAlgorithm()
+    algorithm.declareProperty(FileProperty("F", "", FileAction.Load), "the file")
+    algorithm.declareProperty(WorkspaceProperty("W", "", Direction.Output), doc="the output")
+    assert algorithm.getProperty("F").doc == "the file"
+    assert algorithm.getProperty("W").doc == "the output"
+    with pytest.raises(TypeError, match="only a doc string"):
+        algorithm.declareProperty(FileProperty("G", "", FileAction.Load), "doc", 3)
+
+
+def test_every_declared_property_has_a_doc():
+    for path in algorithms_dir().glob("*.py"):
+        algorithm = create_algorithm(path.stem)
+        undocumented = [p.name for p in algorithm.getProperties() if not p.doc]
+        assert not undocumented, (path.stem, undocumented)
