@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-POSCAR = ROOT.parent / "shared" / "data" / "force_constants" / "pathSQE_Ge_ARCS" / "POSCAR"
+POSCAR = ROOT / "tests" / "data" / "shared" / "force_constants" / "pathSQE_Ge_ARCS" / "POSCAR"
 N_Q, N_E = 121, 100
 FILE = Path(os.environ.get("TMPDIR", tempfile.gettempdir())) / "inslib_fold_bench_121.nxs"
 PATH = "G-X-U|K-G-L-W-X"  # 8 segments of fcc Ge

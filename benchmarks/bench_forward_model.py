@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = ROOT / "tests" / "data" / "shared"
 EUPHONIC_REF = SHARED / "reference_outputs" / "euphonic" / "force_constants"
 GE = SHARED / "force_constants" / "pathSQE_Ge_ARCS"
 THREADS = (1, 2)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = ROOT / "tests" / "data" / "shared"
 CASES = {
     "quartz": (SHARED / "reference_outputs" / "euphonic" / "force_constants"
                / "quartz_force_constants.json", None),

@@ -34,7 +34,7 @@ from inslib.simulation.forward import Multiphonon, PowderForward, Thermal, dos_t
 from inslib.structure import from_ase
 
 ROOT = Path(__file__).resolve().parent.parent
-FC = ROOT.parent / "shared" / "data" / "force_constants"
+FC = ROOT / "tests" / "data" / "shared" / "force_constants"
 CRYSTALS = {"fcc Al": bulk("Al", "fcc", a=4.05), "bcc Fe": bulk("Fe", "bcc", a=2.87),
             "diamond Si": bulk("Si", "diamond", a=5.43),
             "diamond Ge": bulk("Ge", "diamond", a=5.66),

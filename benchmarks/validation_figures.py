@@ -20,7 +20,7 @@ from inslib.simulation.powder import simulate_powder
 from inslib.simulation.requests import PowderRequest, TemplateRequest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = ROOT / "tests" / "data" / "shared"
 FIGURES = ROOT / "docs" / "figures"
 
 

@@ -3,12 +3,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = ROOT / "tests" / "data" / "shared"  # copies of tests/data/shared: a clone is enough
 
 
 @pytest.fixture(scope="session")
 def shared() -> Path:
-    """Return the team's reference data (../shared/data beside the checkout); CI has it too."""
+    """Return the reference data shipped in tests/data/shared (provenance in its README.md)."""
     assert SHARED.is_dir(), f"reference data missing: expected {SHARED}"
     return SHARED
 

@@ -82,3 +82,17 @@ def test_nothing_under_inslib_imports_algorithms(graph):
     bad = {(name, dep) for name, deps in graph.items() for dep in deps
            if dep.startswith("algorithms")}
     assert not bad
+
+
+def test_tests_and_benchmarks_read_only_files_in_the_repository(shared):
+    """No test or benchmark reaches ../shared (a clone alone must pass `make test`)."""
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    outside = re.compile(r"""parents?\[?\d*\]?\s*/\s*["']shared["']|["']\.\./shared|ROOT\.parent""")
+    offenders = [str(path.relative_to(root)) for folder in ("tests", "benchmarks")
+                 for path in (root / folder).rglob("*.py")
+                 if path.name != "test_layout.py" and outside.search(path.read_text())]
+    assert not offenders
+    assert shared.resolve().is_relative_to(root)
+    assert (shared / "README.md").is_file()

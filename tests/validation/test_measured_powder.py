@@ -1,4 +1,4 @@
-"""Simulations on real ARCS measurements (../shared/data), on the measured bins and mask.
+"""Simulations on real ARCS measurements (tests/data/shared), on the measured bins and mask.
 
 One scale factor and a flat background are fitted over covered bins with E > 8 meV (the elastic
 line and empty-can tails are not modelled). Targets: Pearson r >= 0.85 for Al (issue figure);

@@ -1,4 +1,4 @@
-"""The forward model against euphonic 2.1.1's stored reference outputs (../shared/data).
+"""The forward model against euphonic 2.1.1's stored reference outputs (tests/data/shared).
 
 Tolerances: frequencies 0.01 meV (issue figure; agreement is ~0.008 meV); structure factors 2 %
 of the strongest mode at each q-point after summing degenerate modes (euphonic and phonopy

@@ -1,4 +1,4 @@
-"""Ge coherent powder map at 5 K against OCLIMAX 3.0 (../shared/data/reference_outputs).
+"""Ge coherent powder map at 5 K against OCLIMAX 3.0 (tests/data/shared/reference_outputs).
 
 OCLIMAX: TASK=1, 16^3 Gamma-centred mesh, Q 0.05..10 (0.05), E 0.5..40 (0.2), ARCS angles
 2.373-135.955 deg and Ei = 50 meV as mask, geometry-based resolution. Ours: the same bins as

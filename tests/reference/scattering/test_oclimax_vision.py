@@ -1,4 +1,4 @@
-"""Indirect geometry (VISION) Ge at 300 K against OCLIMAX 3.0 (../shared/data/reference_outputs).
+"""Indirect geometry (VISION) Ge at 300 K against OCLIMAX 3.0 (tests/data/shared/reference_outputs).
 
 Same input (pathSQE Ge force constants, 16^3 mesh), same bins, OCLIMAX's resolution polynomial
 (ERES = 2.5 + 5e-3 E + 1e-7 E^2, taken in cm^-1). Measured agreement (docs/validation.md):

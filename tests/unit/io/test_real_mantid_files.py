@@ -1,4 +1,4 @@
-"""Every real Mantid-written file in ../shared/data/mantid_files is read and checked."""
+"""Every real Mantid-written file in tests/data/shared/mantid_files is read and checked."""
 
 import numpy as np
 import pytest

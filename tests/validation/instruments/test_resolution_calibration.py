@@ -1,6 +1,6 @@
 """Chopper-spectrometer resolution (resins PyChop fits) against MEASURED vanadium widths.
 
-Data: ../shared/data/resolution_calibration (sns-chops/resolution @ 667ba325): elastic-line
+Data: tests/data/shared/resolution_calibration (sns-chops/resolution @ 667ba325): elastic-line
 FWHM of vanadium vs Ei and chopper settings. The headers name one column fewer than the
 rows hold: column 0 is an index. The files do not name the Fermi package; the mapping below
 is the only one consistent with the data (other assignments are off by 30-60 % in median):
