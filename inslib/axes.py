@@ -112,6 +112,9 @@ def points_to_edges(points: np.ndarray) -> np.ndarray:
     return np.concatenate([[2 * points[0] - mid[0]], mid, [2 * points[-1] - mid[-1]]])
 
 
+MAX_BINS = 1_000_000  # bins per axis a binning string may make (documented limit)
+
+
 def parse_binning(text: str, prop: str = "Binning", unit: str = "") -> np.ndarray:
     """Turn a Mantid-style "start,step,end" string into bin edges.
 
@@ -156,6 +159,10 @@ def parse_binning(text: str, prop: str = "Binning", unit: str = "") -> np.ndarra
         msg = f"{prop}={text!r}: end {end:g} must be greater than start {start:g}."
         raise ValueError(msg)
     count = int(np.floor((end - start) / step + 1e-9))
+    if count > MAX_BINS:
+        msg = (f"{prop}={text!r} makes {count:,} bins; at most {MAX_BINS:,} per axis (larger "
+               "grids do not fit in memory with their resolution arrays): choose a larger step")
+        raise ValueError(msg)
     edges = start + step * np.arange(count + 1)
     if end - edges[-1] > _SMALLEST_LAST_BIN * step or edges.size == 1:
         edges = np.append(edges, end)

@@ -179,6 +179,10 @@ def require_valid(request) -> None:
 
 
 MAX_TEMPERATURE = 5000.0  # K; INS furnaces reach about 2000 K
+MAX_MAP_BINS = 20_000_000  # |Q| x E bins of a powder map (160 MB per float64 array)
+MAX_DIRECTIONS = 100_000  # directions per |Q| shell
+MAX_POINTS_PER_BIN = 1_000_000  # shells x directions per |Q| bin
+MAX_GRID = 200_000_000  # single-crystal grid bins, and sample points, at most
 
 
 def temperature_errors(temperature, required: bool) -> dict:
@@ -314,7 +318,12 @@ def _check_binning(request, instrument) -> dict:
         errors["EBinning"] = str(err)
     try:
         if request.q_binning:
-            parse_binning(request.q_binning, "QBinning", "1/Angstrom")
+            q = parse_binning(request.q_binning, "QBinning", "1/Angstrom")
+            if "EBinning" not in errors and (len(q) - 1) * (len(e_edges) - 1) > MAX_MAP_BINS:
+                errors["QBinning"] = (
+                    f"{len(q) - 1:,} |Q| x {len(e_edges) - 1:,} E bins: at most "
+                    f"{MAX_MAP_BINS:,} bins in a map (each array of it would take "
+                    f"{(len(q) - 1) * (len(e_edges) - 1) * 8 / 1e9:.1f} GB): use coarser bins")
     except ValueError as err:
         errors["QBinning"] = str(err)
     return errors
@@ -348,6 +357,13 @@ def _check_powder(request: PowderRequest) -> dict:
         errors["MeshSize"] = f"must be >= 2, got {request.grid}"
     if request.sampling.n_directions < 2 or request.sampling.n_directions % 2:
         errors["DirectionsPerShell"] = "must be an even number >= 2"
+    per_bin = request.sampling.n_directions * request.sampling.n_shells
+    if request.sampling.n_directions > MAX_DIRECTIONS or per_bin > MAX_POINTS_PER_BIN:
+        errors["DirectionsPerShell"] = (
+            f"{request.sampling.n_directions:,} directions x {request.sampling.n_shells} "
+            f"shells per |Q| bin: at most {MAX_DIRECTIONS:,} directions and "
+            f"{MAX_POINTS_PER_BIN:,} points per bin (the sphere of each shell is generated in "
+            "memory; 2 x 500 already converge to a few %)")
     if request.q_resolution < 0:
         errors["QResolution"] = f"must be >= 0 (1/Angstrom), got {request.q_resolution}"
     return errors | device_errors(request.device)
@@ -409,20 +425,28 @@ def _check_single_crystal(request: SingleCrystalRequest) -> dict:
 
 
 def _crystal_binning_errors(request: SingleCrystalRequest) -> dict:
-    errors = {}
+    errors, sizes = {}, []
     for index, text in enumerate(request.q_binning):
         if isinstance(text, str):
             try:
-                if len(q_edges(text, index)[0]) < 2:
+                sizes.append(len(q_edges(text, index)[0]) - 1)
+                if sizes[-1] < 1:
                     errors[f"Dimension{index}Binning"] = (f"Dimension{index}Binning {text!r} "
                                                           "gives no bins")
             except ValueError as err:
                 errors[f"Dimension{index}Binning"] = str(err)
     try:
         if isinstance(request.e_binning, str):
-            parse_binning(request.e_binning, "Dimension3Binning", "meV")
+            sizes.append(len(parse_binning(request.e_binning, "Dimension3Binning", "meV")) - 1)
     except ValueError as err:
         errors["Dimension3Binning"] = str(err)
+    if not errors and len(sizes) == 4 and not request.path:
+        bins, points = math.prod(sizes), math.prod(sizes[:3]) * request.samples ** 3
+        if max(bins, points) > MAX_GRID:
+            errors["Dimension0Binning"] = (
+                f"{' x '.join(f'{n:,}' for n in sizes)} bins ({bins:,}) and {points:,} sample "
+                f"points (SamplesPerBin^3 per Q bin): at most {MAX_GRID:,} of each (one float64 "
+                "array of that size is 1.6 GB): use coarser or fewer bins, or fewer samples")
     return errors
 
 

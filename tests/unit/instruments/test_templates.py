@@ -69,6 +69,11 @@ def test_energy_in_wavenumbers_is_converted():
     ({"Temperature": "-4"}, "Temperature", ">= 0 K"),
     ({"Temperature": "nan"}, "Temperature", "got nan"),
     ({"Temperature": "1e9"}, "Temperature", "1e+09 K is above 5000 K"),
+    # memory guards (issue 10 point 2): refused before anything is allocated
+    ({"EBinning": "-20,1e-7,70"}, "EBinning", "at most 1,000,000 per axis"),
+    ({"QBinning": "0,1e-9,12"}, "QBinning", "at most 1,000,000 per axis"),
+    ({"QBinning": "0,0.0005,12", "EBinning": "-20,0.01,70"}, "QBinning",
+     "at most 20,000,000 bins in a map"),
 ])
 def test_bad_input_names_the_property(properties, prop, fragment):
     with pytest.raises(InvalidArgumentsError) as info:

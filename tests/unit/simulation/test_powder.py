@@ -96,6 +96,8 @@ def test_setup_cache_takes_force_constants_made_in_memory(al_fc):
     ({"DirectionsPerShell": "7"}, "DirectionsPerShell", "even"),
     ({"EBinning": "-20,1,100"}, "EBinning", "cannot lose more than Ei"),
     ({"MultiphononOrder": "0"}, "MultiphononOrder", ""),
+    ({"DirectionsPerShell": "100000000"}, "DirectionsPerShell", "at most 100,000 directions"),
+    ({"EBinning": "-20,1e-7,70"}, "EBinning", "at most 1,000,000 per axis"),
 ])
 def test_bad_input_names_the_property(al_fc, properties, prop, fragment):
     base = {"ForceConstantsFile": al_fc, "Instrument": "ARCS", "Ei": "80", "Temperature": "300",

@@ -82,6 +82,9 @@ def test_qpath_ticks_and_unknown_label(ge_files):
     ({"QDimension2": "1,0,0"}, "QDimension2"),
     ({"QDimension1": "1,0"}, "QDimension1"),
     ({"Dimension0Binning": "2,0.1,1"}, "Dimension0Binning"),
+    # memory guard: a 1e4 x 1e5 grid is refused before anything is allocated
+    ({"Dimension0Binning": "-5,0.001,5", "Dimension1Binning": "-5,0.0001,5"},
+     "Dimension0Binning"),
     ({"QPath": "G-X", "QResolution": "0.1"}, "QResolution"),
 ])
 def test_bad_input_names_the_property(ge_files, properties, prop):
