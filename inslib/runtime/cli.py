@@ -8,6 +8,7 @@ on the same bins.
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -46,14 +47,38 @@ def _describe(args) -> int:
     return 0
 
 
+_BAR = {"open": False}  # a progress line without its newline yet
+
+
 def _progress_bar(fraction: float, message: str) -> None:
     width = 30
     filled = round(width * fraction)
     sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {100 * fraction:5.1f}% "
                      f"{message:40.40s}")
-    if fraction >= 1.0:
+    _BAR["open"] = fraction < 1.0
+    if not _BAR["open"]:
         sys.stderr.write("\n")
     sys.stderr.flush()
+
+
+def _check_outputs(name: str, properties: dict, plot) -> None:
+    """Refuse output files whose folder is missing or not writable, before any work."""
+    from inslib.runtime.host import Direction, create_algorithm
+
+    targets = {prop.name: output_path(properties[prop.name])
+               for prop in create_algorithm(name).getProperties()
+               if prop.direction == Direction.Output and properties.get(prop.name)}
+    if plot is not None:
+        targets["--plot"] = Path(plot)
+    errors = {}
+    for prop, path in targets.items():
+        folder = path.parent
+        if not folder.is_dir():
+            errors[prop] = f"cannot write {path}: folder {folder} does not exist"
+        elif not os.access(folder, os.W_OK):
+            errors[prop] = f"cannot write {path}: folder {folder} is not writable"
+    if errors:
+        raise InvalidArgumentsError(name, errors)
 
 
 def _parse_assignments(items) -> dict:
@@ -77,6 +102,7 @@ def _run(args) -> int:
     from inslib.io.plot import plot_histogram
 
     properties = _parse_assignments(args.properties)
+    _check_outputs(args.name, properties, args.plot)
     outputs = run_algorithm(args.name, progress=_progress_bar, **properties)
     plotted = 0
     for prop, workspace in outputs.items():
@@ -142,7 +168,13 @@ def main(argv=None) -> int:
         sys.stderr.close()
         return 0
     except (InvalidArgumentsError, KeyError, ValueError, FileNotFoundError) as err:
-        print(f"error: {str(err).strip(chr(39))}", file=sys.stderr)
+        if _BAR["open"]:  # end the progress line so that the error gets its own
+            sys.stderr.write("\n")
+            _BAR["open"] = False
+        message = str(err)
+        if isinstance(err, KeyError):  # str(KeyError) quotes its message
+            message = message.strip(chr(39))
+        print(f"error: {message}", file=sys.stderr)
         return 2
 
 
