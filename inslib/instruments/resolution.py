@@ -84,6 +84,14 @@ def resolution_fwhm(instrument: Instrument, energy, ei=None, settings=None) -> n
     return fwhm
 
 
+def fwhm_function(instrument: Instrument, fixed, settings=None):
+    """``resolution_fwhm`` of one setting as a function of energy (meV array -> FWHM, meV).
+
+    ``fixed``: Ei (direct) or Ef (indirect), meV; ``settings`` as :func:`resolution_fwhm`.
+    """
+    return functools.partial(resolution_fwhm, instrument, ei=fixed, settings=settings)
+
+
 def _inslib_model(instrument: Instrument, energy: np.ndarray) -> np.ndarray:
     model = instrument.resolution
     if model["model"] == "relative":

@@ -12,42 +12,8 @@ it by the Debye law g = a E^2 holding the same number of states.
 """
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
-
-
-@dataclass
-class DensityOfStates:
-    """Partial densities of states on an energy grid.
-
-    Attributes
-    ----------
-    energy : numpy.ndarray, shape (n_e,)
-        Bin centres, meV.
-    width : float
-        Bin width, meV.
-    partial : numpy.ndarray, shape (n_atoms, n_e)
-        States per meV per atom (each row integrates to 3 over positive energies).
-    n_imaginary : int
-        Modes with imaginary frequency on the grid (left out).
-    lowest : float
-        Most negative (imaginary) mode energy found, meV (0 when none).
-    lowest_q : numpy.ndarray or None, shape (3,)
-        Fractional q of that mode (None when there is no imaginary mode).
-    """
-
-    energy: np.ndarray
-    width: float
-    partial: np.ndarray
-    n_imaginary: int = 0
-    lowest: float = 0.0
-    lowest_q: np.ndarray | None = None
-
-    @property
-    def total(self) -> np.ndarray:
-        """Total DOS, states per meV per cell, shape (n_e,), integrates to 3 N."""
-        return self.partial.sum(axis=0)
 
 
 def weighted_dos(partial: np.ndarray, crystal, cross_section: str = "total") -> np.ndarray:

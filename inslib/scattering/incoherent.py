@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from inslib.scattering.thermal import HBAR2_AMU_MEV, K_B
+from inslib.scattering.thermal import HBAR2_AMU_MEV, K_B, bose
 
 BARN_TO_MBARN = 1000.0
 
@@ -56,11 +56,7 @@ def thermal_one_phonon(partial, dos_energy: np.ndarray, temperature: float,
     g = _interp_uniform(absolute, float(dos_energy[0]), step, partial)
     g = torch.where(absolute >= dos_energy[0], g, 0.0)  # np.interp's left=0 below the grid
     safe = torch.where(absolute > 0, absolute, 1.0)
-    if temperature > 0:
-        occupation = torch.where(absolute > 0, 1.0 / torch.expm1(safe / (K_B * temperature)),
-                                 0.0)
-    else:
-        occupation = torch.zeros_like(absolute)
+    occupation = bose(absolute, temperature)
     factor = torch.where(torch.as_tensor(energy, **opts) > 0, occupation + 1.0, occupation)
     return torch.where(absolute > 0, g / safe, 0.0) * factor
 

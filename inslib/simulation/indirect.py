@@ -10,7 +10,7 @@ import numpy as np
 
 from inslib.axes import Axis, energy_axis, parse_binning
 from inslib.histogram import Histogram, Log, Metadata
-from inslib.instruments.resolution import resolution_fwhm, resolved_settings
+from inslib.instruments.resolution import fwhm_function, resolved_settings
 from inslib.logs import MULTIPHONON_ORDER, RESOLUTION_FWHM
 from inslib.scattering.binning import FWHM_TO_SIGMA, Resolution
 from inslib.simulation.forward import IndirectForward, Multiphonon, Thermal
@@ -41,11 +41,7 @@ def indirect_setting(template: TemplateRequest):
     efixed = template.efixed or instrument.final_energy
     e_edges = to_mev(parse_binning(template.e_binning or DEFAULT_BINNING, "EBinning",
                                    template.energy_unit), template.energy_unit)
-    settings = resolved_settings(instrument, template.settings)
-
-    def fwhm(energy):
-        return resolution_fwhm(instrument, energy, ei=efixed, settings=settings)
-
+    fwhm = fwhm_function(instrument, efixed, resolved_settings(instrument, template.settings))
     return instrument, efixed, e_edges, Resolution.of(fwhm, e_edges)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from inslib.histogram import Histogram, Log
 from inslib.instruments import load_instrument
-from inslib.instruments.resolution import resolution_fwhm, resolved_settings
+from inslib.instruments.resolution import fwhm_function, resolved_settings
 from inslib.instruments.templates import create_sqe_template
 from inslib.logs import LOWEST_MODE_ENERGY, MULTIPHONON_ORDER, POWDER_CONVERGENCE
 from inslib.scattering.binning import Resolution
@@ -90,11 +90,7 @@ def template_resolution(template_request, template: Histogram) -> Resolution:
     instrument = load_instrument(template.metadata.instrument)
     settings = resolved_settings(instrument, template_request.settings)
     fixed = template.metadata.ei or template.metadata.efixed
-
-    def fwhm(energy):
-        return resolution_fwhm(instrument, energy, ei=fixed, settings=settings)
-
-    return Resolution.of(fwhm, template.axes[1].edges)
+    return Resolution.of(fwhm_function(instrument, fixed, settings), template.axes[1].edges)
 
 
 def run_powder(request: PowderRequest, progress=None) -> Histogram:
@@ -120,7 +116,8 @@ def _result(template, signal, request, temperature, setup, logs) -> Histogram:
                        f"{request.multiphonon_order} ({_mode(request)}), mesh {request.grid}^3, "
                        f"force constants {setup.source}"]
     meta.logs.update(logs | setup_logs(setup))
-    meta.logs[LOWEST_MODE_ENERGY] = Log(float(setup.dos.lowest), "meV")
+    # most negative (imaginary) mode energy; 0 when every mode is real
+    meta.logs[LOWEST_MODE_ENERGY] = Log(min(float(setup.mesh.lowest[0]), 0.0), "meV")
     meta.logs[MULTIPHONON_ORDER] = Log(float(request.multiphonon_order))
     signal = np.where(template.mask, np.nan, signal)
     return Histogram(template.axes, signal, np.zeros(signal.shape), template.mask.copy(), meta,

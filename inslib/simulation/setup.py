@@ -35,9 +35,8 @@ class Setup:
     model : PhononModel
         The forward model on the primitive cell, on its device.
     mesh : inslib.scattering.mesh.MeshResults
-        Debye-Waller matrices and regularised partial DOS (torch, one set) at the temperature.
-    dos : inslib.scattering.dos.DensityOfStates
-        The same DOS as numpy, with the imaginary-mode count and the lowest mode.
+        Debye-Waller matrices, regularised partial DOS (torch, one set) at the temperature,
+        the imaginary-mode count and the lowest mode on the mesh.
     source : str
         Where the force constants came from (provenance).
     warnings : list of str
@@ -46,7 +45,6 @@ class Setup:
 
     model: object
     mesh: object
-    dos: object
     source: str
     warnings: list = field(default_factory=list)
 
@@ -58,7 +56,7 @@ class Setup:
 
 def setup_logs(setup: Setup) -> dict:
     """Return the logs every simulation carries about its model (modes, device, warnings)."""
-    logs = {IMAGINARY_MODES: Log(float(setup.dos.n_imaginary)),
+    logs = {IMAGINARY_MODES: Log(float(setup.mesh.n_imaginary[0])),
             DEVICE: Log(str(setup.model.opts["device"]))}
     if setup.warnings:
         logs[WARNINGS] = Log("; ".join(setup.warnings))
@@ -88,25 +86,21 @@ def build_setup(fcs: ForceConstants, temperature: float, grid: int,
     import torch
 
     from inslib.phonons.model import PhononModel, resolve_device
-    from inslib.scattering.dos import DensityOfStates
     from inslib.scattering.mesh import mesh_results
 
     primitive = to_primitive(fcs)
     model = PhononModel(primitive, device=resolve_device(device))
     with torch.no_grad():
         mesh = mesh_results(model, temperature, grid)
-    dos = DensityOfStates(mesh.dos_energy, mesh.width, mesh.partial[0].cpu().numpy(),
-                          int(mesh.n_imaginary[0]), float(min(mesh.lowest[0], 0.0)),
-                          mesh.lowest_q[0] if mesh.n_imaginary[0] else None)
     n_modes = grid**3 * 3 * primitive.crystal.n_atoms
-    if dos.n_imaginary > MAX_IMAGINARY_FRACTION * n_modes:
-        msg = (f"ForceConstantsFile: {dos.n_imaginary} of {n_modes} modes on the {grid}^3 mesh are "
-               f"imaginary (down to {dos.lowest:.2f} meV at q = {np.round(dos.lowest_q, 3)}): "
-               "the structure is dynamically unstable "
+    if mesh.n_imaginary[0] > MAX_IMAGINARY_FRACTION * n_modes:
+        msg = (f"ForceConstantsFile: {mesh.n_imaginary[0]} of {n_modes} modes on the {grid}^3 "
+               f"mesh are imaginary (down to {mesh.lowest[0]:.2f} meV at q = "
+               f"{np.round(mesh.lowest_q[0], 3)}): the structure is dynamically unstable "
                "or the force constants are not converged; relax the structure or enlarge the "
                "supercell")
         raise SimulationError(msg)
-    return Setup(model, mesh, dos, fcs.source, model_warnings(primitive, dos))
+    return Setup(model, mesh, fcs.source, model_warnings(primitive, mesh))
 
 
 def cached_setup(force_constants, structure: str, temperature: float, grid: int,
@@ -167,15 +161,19 @@ def file_key(path: str) -> tuple:
                  for f in [path, *siblings] if f.is_file())
 
 
-def model_warnings(fcs: ForceConstants, dos) -> list:
-    """Things a user should know about the model before trusting the result."""
+def model_warnings(fcs: ForceConstants, mesh) -> list:
+    """Things a user should know about the model before trusting the result.
+
+    ``mesh``: :class:`inslib.scattering.mesh.MeshResults` of the model's own force constants.
+    """
     warnings = []
     if not fcs.has_born and len(set(fcs.crystal.symbols)) > 1:
         warnings.append("no Born charges: if the material is polar (ionic), LO-TO splitting and "
                         "the long-range dipole forces are missing; put BORN beside the phonopy "
                         "file")
-    if dos.n_imaginary:
-        warnings.append(f"{dos.n_imaginary} imaginary modes on the mesh (down to "
-                        f"{dos.lowest:.2f} meV at q = {np.round(dos.lowest_q, 3).tolist()}, "
-                        "r.l.u. of the primitive cell): left out of the intensities")
+    if mesh.n_imaginary[0]:
+        warnings.append(f"{mesh.n_imaginary[0]} imaginary modes on the mesh (down to "
+                        f"{mesh.lowest[0]:.2f} meV at q = "
+                        f"{np.round(mesh.lowest_q[0], 3).tolist()}, r.l.u. of the primitive "
+                        "cell): left out of the intensities")
     return warnings

@@ -138,7 +138,7 @@ def test_neutron_weighted_pdos_matches_euphonic(shared):
     """Coherent-weighted PDOS of quartz equals euphonic's on the same force constants.
 
     6x6x6 mesh; euphonic 2.1.1's calculate_pdos(weighting='coherent'): cumulative sums within
-    1 % (measured 0.24 %; modes agree to 0.003 meV, our linear deposit moves weight by at most
+    0.5 % (measured 0.24 %; modes agree to 0.003 meV, our linear deposit moves weight by at most
     one 0.5 meV bin).
     euphonic's stored quartz PDOS came from CASTEP's own grid phonons (not in the data): it
     differs by 10 % per bin from euphonic's own interpolation too, so it is not used.
@@ -161,4 +161,4 @@ def test_neutron_weighted_pdos_matches_euphonic(shared):
                         len(edges) - 1)
     ours = weighted_dos(pdos[0].numpy(), model.crystal, "coherent")
     drift = np.abs(np.cumsum(ours - theirs)) * 0.5
-    assert drift.max() < 0.01 * theirs.sum() * 0.5
+    assert drift.max() < 0.005 * theirs.sum() * 0.5
