@@ -1,11 +1,34 @@
-"""Small h5py helpers for the NeXus conventions Mantid uses (fixed-length byte strings)."""
+"""Small h5py helpers for the NeXus conventions Mantid uses.
+
+Mantid writes through the NeXus API: fixed-length ASCII strings with NULLTERM padding
+(datasets of shape (1,), scalar attributes), gzip level 6 on the large arrays and the
+HDF5_Version / NeXus_version root attributes. h5py's own defaults differ (NULLPAD strings,
+no compression), so strings and arrays go through these helpers.
+"""
+
+from datetime import UTC, datetime
 
 import h5py
 import numpy as np
 
+NEXUS_VERSION = "4.4.3"  # the NeXus API release the layout follows (Mantid 6 writes 4.4.x)
+GZIP_LEVEL = 6  # NeXus NX_COMP_LZW, as in Mantid's files
+
+
+def _nullterm(size: int) -> h5py.h5t.TypeStringID:
+    """Fixed-length ASCII string type with NULLTERM padding, as the NeXus API writes."""
+    string_type = h5py.h5t.C_S1.copy()
+    string_type.set_size(max(size, 1))
+    string_type.set_strpad(h5py.h5t.STR_NULLTERM)
+    return string_type
+
+
+def _encode(text) -> bytes:
+    return str(text).encode("ascii", "replace")
+
 
 def write_string(group: h5py.Group, name: str, text: str, **attrs) -> h5py.Dataset:
-    """Write ``text`` as Mantid does: a fixed-length ASCII string of shape (1,).
+    """Write ``text`` as Mantid does: a NULLTERM fixed-length ASCII string of shape (1,).
 
     Parameters
     ----------
@@ -23,15 +46,66 @@ def write_string(group: h5py.Group, name: str, text: str, **attrs) -> h5py.Datas
     h5py.Dataset
         The new dataset.
     """
-    dataset = group.create_dataset(name, data=np.array([(text or " ").encode("ascii", "replace")]))
+    data = _encode(text or " ")
+    string_type = _nullterm(len(data))
+    space = h5py.h5s.create_simple((1,))
+    dataset_id = h5py.h5d.create(group.id, name.encode(), string_type, space)
+    # memory type = file type: no conversion, which would overwrite a full string's last byte
+    dataset_id.write(h5py.h5s.ALL, h5py.h5s.ALL,
+                     np.array([data], dtype=f"S{string_type.get_size()}"), mtype=string_type)
+    dataset = group[name]
     set_string_attrs(dataset, **attrs)
     return dataset
 
 
 def set_string_attrs(obj, **attrs) -> None:
-    """Set fixed-length byte-string attributes (NX_class, units...) on a group or dataset."""
+    """Set NULLTERM scalar string attributes (NX_class, units...) on a group or dataset."""
     for key, value in attrs.items():
-        obj.attrs[key] = np.bytes_(str(value).encode("ascii", "replace"))
+        if key in obj.attrs:
+            del obj.attrs[key]
+        data = _encode(value)
+        string_type = _nullterm(len(data))
+        attr = h5py.h5a.create(obj.id, key.encode(), string_type,
+                               h5py.h5s.create(h5py.h5s.SCALAR))
+        attr.write(np.array(data, dtype=f"S{string_type.get_size()}"), mtype=string_type)
+
+
+def write_root_attrs(f: h5py.File, path) -> None:
+    """Write the root attributes the NeXus API puts in every file Mantid saves.
+
+    Parameters
+    ----------
+    f : h5py.File
+        The file being written.
+    path : str or pathlib.Path
+        The file name to record (as given, not resolved).
+    """
+    set_string_attrs(f, HDF5_Version=h5py.version.hdf5_version,
+                     NeXus_version=NEXUS_VERSION, file_name=str(path),
+                     file_time=datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+def write_array(group: h5py.Group, name: str, data, chunks=True) -> h5py.Dataset:
+    """Write a large array gzip-compressed (level 6), as Mantid compresses its data arrays.
+
+    Parameters
+    ----------
+    group : h5py.Group
+        Parent group.
+    name : str
+        Dataset name.
+    data : array_like
+        The values.
+    chunks : tuple of int or True
+        Chunk shape (True: h5py chooses).
+
+    Returns
+    -------
+    h5py.Dataset
+        The new dataset.
+    """
+    return group.create_dataset(name, data=data, chunks=chunks, compression="gzip",
+                                compression_opts=GZIP_LEVEL)
 
 
 def new_group(parent: h5py.Group, name: str, nx_class: str, **attrs) -> h5py.Group:

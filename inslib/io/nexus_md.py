@@ -4,7 +4,9 @@ Layout (Mantid's Framework/MDAlgorithms SaveMD2.cpp / LoadMD.cpp): NXentry
 ``MDHistoWorkspace`` (attrs SaveMDVersion=2, QConvention) with NXdata ``data`` holding the
 uniform bin edges ``D0..D{n-1}`` (attrs units, long_name, frame) and ``signal``,
 ``errors_squared``, ``num_events``, ``mask`` of shape (n_{N-1}, ..., n_0): the reverse of
-this library's (n_0, ..., n_{N-1}) order.
+this library's (n_0, ..., n_{N-1}) order. ``coordinate_system`` (uint32) and ``experiment0``
+(instrument, sample, logs: MDBoxFlatTree::loadExperimentInfos drops the whole experiment
+info when any of the three fails to load) follow the data.
 """
 
 from pathlib import Path
@@ -15,11 +17,12 @@ import numpy as np
 from inslib.axes import Axis, parse_hkl_name
 from inslib.histogram import MDHISTO, Histogram, Log, Metadata
 from inslib.io.atomic import atomic_path
-from inslib.io.hdf import new_group, read_text, set_string_attrs
+from inslib.io.hdf import new_group, read_text, set_string_attrs, write_array, write_root_attrs
 from inslib.io.nexus_processed import (
     NexusFormatError,
     open_nexus,
     read_metadata,
+    write_instrument,
     write_logs,
     write_process,
     write_sample,
@@ -28,6 +31,8 @@ from inslib.logs import Q_CONVENTION
 
 ENTRY = "MDHistoWorkspace"
 _UNIFORM_RTOL = 1e-4  # Mantid writes float32 edges: widths in its own files vary by ~1e-5
+# Mantid's SpecialCoordinateSystem codes (None 0, QLab 1, QSample 2, HKL 3) by MD frame
+_COORDINATE_SYSTEMS = {"QLab": 1, "QSample": 2, "HKL": 3}
 
 
 def write_md(hist: Histogram, path, q_convention: str = "Inelastic") -> Path:
@@ -57,14 +62,24 @@ def write_md(hist: Histogram, path, q_convention: str = "Inelastic") -> Path:
             raise NexusFormatError(msg)
     path = Path(path)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        write_root_attrs(f, path)
         entry = new_group(f, ENTRY, "NXentry", SaveMDVersion=np.int32(2))
         set_string_attrs(entry, QConvention=q_convention)
         _write_md_data(new_group(entry, "data", "NXdata"), hist)
-        experiment = new_group(entry, "experiment0", "NXgroup")
-        write_logs(new_group(experiment, "logs", "NXgroup", version=np.int32(1)), hist.metadata)
+        entry.create_dataset("coordinate_system",
+                             data=np.array([coordinate_system(hist)], np.uint32))
+        experiment = new_group(entry, "experiment0", "NXgroup", version=np.int32(1))
+        write_instrument(experiment, hist.metadata)
         write_sample(experiment, hist.metadata)
+        write_logs(new_group(experiment, "logs", "NXgroup", version=np.int32(1)), hist.metadata)
         write_process(entry, hist.metadata)
     return path
+
+
+def coordinate_system(hist: Histogram) -> int:
+    """Mantid's SpecialCoordinateSystem code of the Q dimensions (0: none, as energy only)."""
+    codes = {_COORDINATE_SYSTEMS.get(axis.frame, 0) for axis in hist.axes} - {0}
+    return codes.pop() if len(codes) == 1 else 0
 
 
 def _write_md_data(data, hist: Histogram) -> None:
@@ -73,14 +88,14 @@ def _write_md_data(data, hist: Histogram) -> None:
         dataset = data.create_dataset(f"D{index}", data=axis.edges)
         set_string_attrs(dataset, units=axis.unit, long_name=axis.name, frame=axis.frame)
     reverse = tuple(range(n - 1, -1, -1))
-    signal = data.create_dataset(
-        "signal", data=np.where(hist.mask, np.nan, hist.signal).transpose(reverse))
+    signal = write_array(data, "signal",
+                         np.where(hist.mask, np.nan, hist.signal).transpose(reverse))
     signal.attrs["signal"] = np.int32(1)
     set_string_attrs(signal, axes=":".join(f"D{i}" for i in reverse))
-    data.create_dataset("errors_squared",
-                        data=np.where(hist.mask, np.nan, hist.variance).transpose(reverse))
-    data.create_dataset("num_events", data=(~hist.mask).astype(np.float64).transpose(reverse))
-    data.create_dataset("mask", data=hist.mask.astype(np.int8).transpose(reverse))
+    write_array(data, "errors_squared",
+                np.where(hist.mask, np.nan, hist.variance).transpose(reverse))
+    write_array(data, "num_events", (~hist.mask).astype(np.float64).transpose(reverse))
+    write_array(data, "mask", hist.mask.astype(np.int8).transpose(reverse))
 
 
 def read_md(path) -> Histogram:

@@ -2,10 +2,13 @@
 
 Layout (Mantid's Framework/Nexus NexusFileIO.cpp): each workspace is an NXentry
 ``mantid_workspace_N``; a Workspace2D stores ``workspace/values`` and ``errors`` (sigma) of
-shape (nSpec, nBins), ``axis1`` (X) and ``axis2`` (vertical axis), plus ``sample``,
-``logs``, ``instrument`` and ``process`` groups. TableWorkspaces store ``table_workspace``.
+shape (nSpec, nBins), ``axis1`` (X) and ``axis2`` (vertical axis), plus ``sample`` (with
+its ``material``), ``logs``, ``instrument`` and ``process`` (Mantid's multi-line history
+records) groups. TableWorkspaces store ``table_workspace``. What Mantid's loaders open
+without a guard is listed in docs/mantid.md, "Loader checks".
 """
 
+import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +19,15 @@ import numpy as np
 from inslib.axes import CAPTIONS, Axis
 from inslib.histogram import WORKSPACE2D, Histogram, Log, Metadata
 from inslib.io.atomic import atomic_path
-from inslib.io.hdf import new_group, nx_class, read_text, set_string_attrs, write_string
+from inslib.io.hdf import (
+    new_group,
+    nx_class,
+    read_text,
+    set_string_attrs,
+    write_array,
+    write_root_attrs,
+    write_string,
+)
 from inslib.logs import (
     DELTAE_MODE,
     EFIXED,
@@ -31,8 +42,12 @@ from inslib.logs import (
 
 DEFINITION = "Mantid Processed Workspace"
 PATH_UNIT = "Path"  # inslib's q-path axis; written as MomentumTransfer + tick logs
+Y_UNIT = "Counts"  # Mantid's YUnit of measured and reduced data (values 'units')
 _LATTICE_NAMES = ("unit_cell_a", "unit_cell_b", "unit_cell_c",
                   "unit_cell_alpha", "unit_cell_beta", "unit_cell_gamma")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_NUMPY_REPR = re.compile(r"\bnp\.\w+\(([^()]*)\)")  # np.float64(0.1) -> 0.1
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/][^\s,;]+")  # /a/b/c.yaml, C:\x\y
 
 
 class NexusFormatError(ValueError):
@@ -77,7 +92,7 @@ def write_workspace2d(hist: Histogram, path, name: str = "") -> Path:
         raise NexusFormatError(msg)
     path = Path(path)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        set_string_attrs(f, file_name=str(path), file_time=datetime.now(UTC).isoformat())
+        write_root_attrs(f, path)
         entry = new_group(f, "mantid_workspace_1", "NXentry")
         write_string(entry, "definition", DEFINITION,
                      URL="http://www.nexusformat.org/instruments/xml/NXprocessed.xml",
@@ -90,7 +105,7 @@ def write_workspace2d(hist: Histogram, path, name: str = "") -> Path:
         write_sample(entry, hist.metadata)
         write_logs(new_group(entry, "logs", "NXgroup", version=np.int32(1)),
                    with_path_ticks(hist))
-        _write_instrument(entry, hist.metadata)
+        write_instrument(entry, hist.metadata)
         write_process(entry, hist.metadata)
     return path
 
@@ -98,10 +113,11 @@ def write_workspace2d(hist: Histogram, path, name: str = "") -> Path:
 def _write_data(entry, hist: Histogram) -> None:
     vertical, x_axis = hist.axes
     data = new_group(entry, "workspace", "NXdata")
-    values = data.create_dataset("values", data=np.where(hist.mask, np.nan, hist.signal))
+    chunks = (1, hist.shape[1])  # one spectrum per chunk, as Mantid
+    values = write_array(data, "values", np.where(hist.mask, np.nan, hist.signal), chunks)
     values.attrs["signal"] = np.int32(1)
-    set_string_attrs(values, axes="axis2,axis1", units="", unit_label=hist.y_unit_label)
-    data.create_dataset("errors", data=np.where(hist.mask, np.nan, hist.errors))
+    set_string_attrs(values, axes="axis2,axis1", units=Y_UNIT, unit_label=hist.y_unit_label)
+    write_array(data, "errors", np.where(hist.mask, np.nan, hist.errors), chunks)
     axis1 = data.create_dataset("axis1", data=x_axis.values)
     set_string_attrs(axis1, units=x_axis.unit, distribution="1" if hist.distribution else "0")
     axis2 = data.create_dataset("axis2", data=vertical.values)
@@ -132,8 +148,10 @@ def write_sample(parent, metadata: Metadata) -> None:
     metadata : Metadata
         Source of the lattice and UB.
     """
-    sample = new_group(parent, "sample", "NXsample", version=np.int32(1))
+    sample = new_group(parent, "sample", "NXsample", version=np.int32(1),
+                       name_empty=np.int32(1))
     set_string_attrs(sample, name=" ", shape_xml=" ")
+    _write_material(sample)
     for key in ("geom_height", "geom_thickness", "geom_width"):
         sample.create_dataset(key, data=np.zeros(1))
     sample.create_dataset("geom_id", data=np.zeros(1, np.int32))
@@ -147,6 +165,15 @@ def write_sample(parent, metadata: Metadata) -> None:
         # Mantid derives the lattice from the UB: without one, U = identity and B of the cell
         ub = busing_levy_b(metadata.lattice) if metadata.ub is None else metadata.ub
         lattice.create_dataset("orientation_matrix", data=np.asarray(ub, float))
+
+
+def _write_material(sample) -> None:
+    """Write an empty material as Material::saveNexus (v2); Sample::loadNexus reads it."""
+    material = new_group(sample, "material", "NXdata", version=np.int32(2))
+    set_string_attrs(material, name=" ", formulaStyle="empty")
+    for key, value in (("number_density", 0.0), ("packing_fraction", 1.0),
+                       ("temperature", 0.0), ("pressure", 0.0)):
+        material.create_dataset(key, data=np.array([value]))
 
 
 def busing_levy_b(lattice) -> np.ndarray:
@@ -207,29 +234,71 @@ def write_logs(logs_group, metadata: Metadata) -> None:
     """
     for key, log in all_logs(metadata).items():
         group = new_group(logs_group, key, "NXlog")
+        units = {"units": log.unit} if log.unit else {}  # Mantid writes no units when unitless
         if isinstance(log.value, str):
-            write_string(group, "value", log.value, units=log.unit or " ")
+            write_string(group, "value", log.value, **units)
         else:
             value = np.atleast_1d(np.asarray(log.value))
             dataset = group.create_dataset("value", data=value.astype(
                 np.float64 if value.dtype.kind == "f" else value.dtype))
-            set_string_attrs(dataset, units=log.unit or " ")
+            set_string_attrs(dataset, **units)
 
 
-def _write_instrument(entry, metadata: Metadata) -> None:
-    if metadata.instrument:
-        group = new_group(entry, "instrument", "NXinstrument", version=np.int32(1))
-        write_string(group, "name", metadata.instrument)
+def write_instrument(parent, metadata: Metadata) -> None:
+    """Write the NXinstrument group ExperimentInfo::loadInstrumentInfoNexus opens unguarded.
+
+    Mantid finds the instrument definition by ``name``; an unknown instrument is written as
+    " ", as Mantid writes a workspace without one.
+    """
+    group = new_group(parent, "instrument", "NXinstrument", version=np.int32(1))
+    write_string(group, "name", metadata.instrument)
 
 
 def write_process(entry, metadata: Metadata) -> None:
     """Write the provenance as an NXprocess of NXnote entries, as Mantid's history."""
     process = new_group(entry, "process", "NXprocess")
+    when = datetime.now(UTC)
     for number, line in enumerate(metadata.provenance, start=1):
         note = new_group(process, f"MantidAlgorithm_{number}", "NXnote")
         write_string(note, "author", "inslib")
-        write_string(note, "data", line)
+        write_string(note, "data", history_record(line, when))
         write_string(note, "description", "Mantid Algorithm data")
+
+
+def history_record(line: str, when: datetime) -> str:
+    """Format one provenance line as a record of Mantid's algorithm history.
+
+    Parameters
+    ----------
+    line : str
+        "AlgorithmName: what it did" (other text is recorded under the name "inslib").
+    when : datetime.datetime
+        Execution date to record.
+
+    Returns
+    -------
+    str
+        The multi-line record WorkspaceHistory::parseAlgorithmHistory reads: "Algorithm: Name
+        v1", "Execution Date: 2026-Nov-27 15:40:53", "Execution Duration: -1 seconds" (-1:
+        unknown), "Parameters:" and one "  Name: Description, Value: ..., Default?: No,
+        Direction: Input" line. Values are plain text (numbers as 0.1, absolute paths as
+        file names); there is no trailing newline (older parsers read an empty last line as
+        a malformed parameter).
+    """
+    name, sep, text = line.partition(": ")
+    if not (sep and name.isidentifier()):
+        name, text = "inslib", line
+    date = f"{when:%Y}-{_MONTHS[when.month - 1]}-{when:%d %H:%M:%S}"
+    return "\n".join([f"Algorithm: {name} v1", f"Execution Date: {date}",
+                      "Execution Duration: -1 seconds", "Parameters:",
+                      f"  Name: Description, Value: {plain_text(text)}, Default?: No, "
+                      "Direction: Input"])
+
+
+def plain_text(text: str) -> str:
+    """Return ``text`` with numpy reprs as plain numbers and absolute paths as file names."""
+    text = _NUMPY_REPR.sub(r"\1", " ".join(text.split()))
+    return _ABSOLUTE_PATH.sub(lambda m: re.split(r"[\\/]", m.group(0).rstrip("\\/"))[-1], text)
 
 
 def read_processed(path) -> list:
@@ -360,8 +429,9 @@ def read_metadata(group) -> Metadata:
             break
     if W_MATRIX in logs:
         metadata.w_matrix = np.asarray(logs.pop(W_MATRIX).value, float).reshape(3, 3)
-    if "instrument" in group and "name" in group["instrument"]:
-        metadata.instrument = read_text(group["instrument"]["name"][()])
+    instrument = group.get("instrument")
+    if instrument is not None and "name" in instrument and read_text(instrument["name"][()]):
+        metadata.instrument = read_text(instrument["name"][()])
     elif INSTRUMENT in logs:
         metadata.instrument = str(logs.pop(INSTRUMENT).value)
     _read_lattice(group, metadata)
