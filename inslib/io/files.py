@@ -8,10 +8,12 @@ from inslib.io.nexus_md import ENTRY as MD_ENTRY
 from inslib.io.nexus_md import read_md, write_md
 from inslib.io.nexus_processed import (
     NexusFormatError,
+    Table,
     open_nexus,
     read_processed,
     write_workspace2d,
 )
+from inslib.io.nexus_table import write_table
 
 
 def load_workspace(path) -> Histogram:
@@ -41,13 +43,34 @@ def load_workspace(path) -> Histogram:
     return histograms[0]
 
 
-def save_workspace(hist: Histogram, path) -> Path:
-    """Save a histogram as a Mantid-loadable .nxs (SaveNexusProcessed or SaveMD layout).
+def load_table(path) -> Table:
+    """Load the first TableWorkspace of a Mantid processed .nxs file.
 
     Parameters
     ----------
-    hist : Histogram
-        The workspace.
+    path : str or pathlib.Path
+        The file.
+
+    Returns
+    -------
+    Table
+        Its name and columns {name: values, shape (n_rows,)}.
+    """
+    tables = [item for item in read_processed(path) if isinstance(item, Table)]
+    if not tables:
+        msg = f"{path} holds no TableWorkspace."
+        raise NexusFormatError(msg)
+    return tables[0]
+
+
+def save_workspace(workspace, path) -> Path:
+    """Save a workspace as a Mantid-loadable .nxs (SaveNexusProcessed or SaveMD layout).
+
+    Parameters
+    ----------
+    workspace : Histogram or table workspace
+        A histogram (Workspace2D or MDHisto) or a table (host TableWorkspace or anything
+        with ``getColumnNames``, ``columnTypes`` and ``column``).
     path : str or pathlib.Path
         Output file; written atomically.
 
@@ -56,6 +79,8 @@ def save_workspace(hist: Histogram, path) -> Path:
     pathlib.Path
         The written file.
     """
-    if hist.kind == MDHISTO:
-        return write_md(hist, path)
-    return write_workspace2d(hist, path)
+    if not isinstance(workspace, Histogram):
+        return write_table(workspace, path)
+    if workspace.kind == MDHISTO:
+        return write_md(workspace, path)
+    return write_workspace2d(workspace, path)

@@ -12,10 +12,12 @@ try:  # pragma: no cover - Mantid is not installable from PyPI; exercised inside
         FileAction,
         FileProperty,
         IMDHistoWorkspaceProperty,
+        ITableWorkspaceProperty,
         MatrixWorkspaceProperty,
         Progress,
         PropertyMode,
         PythonAlgorithm,
+        WorkspaceFactory,
         WorkspaceProperty,
         WorkspaceUnitValidator,
     )
@@ -45,6 +47,7 @@ except ImportError:
         PythonAlgorithm,
         WorkspaceProperty,
     )
+    from inslib.runtime.table import ITableWorkspaceProperty, WorkspaceFactory
     from inslib.runtime.validators import (
         FloatArrayLengthValidator,
         FloatBoundedValidator,
@@ -73,12 +76,14 @@ __all__ = [
     "FloatArrayProperty",
     "FloatBoundedValidator",
     "IMDHistoWorkspaceProperty",
+    "ITableWorkspaceProperty",
     "IntBoundedValidator",
     "MatrixWorkspaceProperty",
     "Progress",
     "PropertyMode",
     "PythonAlgorithm",
     "StringListValidator",
+    "WorkspaceFactory",
     "WorkspaceProperty",
     "WorkspaceUnitValidator",
     "from_workspace",
