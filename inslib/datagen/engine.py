@@ -115,21 +115,21 @@ def _thermal(config, model, bounds, given, basis, reference):
     from inslib.simulation.forward import Thermal, dos_top
 
     if given is not None:
-        top = HEADROOM * _highest(model, basis, given, config.grid)
+        top = HEADROOM * highest_mode(model, basis, given, config.grid)
     elif 2 ** len(bounds) <= MAX_CORNERS:
-        top = HEADROOM * _highest(model, basis, _corners(bounds) * reference, 4)
+        top = HEADROOM * highest_mode(model, basis, box_corners(bounds) * reference, 4)
     else:
         top = dos_top(model, config.grid, HEADROOM * math.sqrt(bounds[:, 1].max()))
     return Thermal(float(config.temperature), config.grid, top)
 
 
-def _corners(bounds: np.ndarray) -> np.ndarray:
+def box_corners(bounds: np.ndarray) -> np.ndarray:
     """Every corner of a box of factors, shape (2^n, n)."""
     grid = np.array(np.meshgrid(*bounds, indexing="ij")).reshape(len(bounds), -1)
     return grid.T
 
 
-def _highest(model, basis, params, grid: int) -> float:
+def highest_mode(model, basis, params, grid: int) -> float:
     """Highest mode (meV) of parameter sets on an n^3 mesh."""
     import torch
 

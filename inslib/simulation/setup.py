@@ -120,7 +120,7 @@ def cached_setup(force_constants, structure: str, temperature: float, grid: int,
 
     fcs = force_constants
     if not isinstance(fcs, ForceConstants):
-        fcs = _read(str(force_constants), structure)
+        fcs = read_force_constants(str(force_constants), structure)
     elif structure:
         msg = "StructureFile: give it with a force-constants file, not with ForceConstants"
         raise SimulationError(msg)
@@ -136,7 +136,7 @@ def clear_cache() -> None:
     _FILES.clear()
 
 
-def _read(path: str, structure: str) -> ForceConstants:
+def read_force_constants(path: str, structure: str = "") -> ForceConstants:
     """Force constants of a file, read again only when it or its phonopy siblings change."""
     key = (file_key(path), file_key(structure))
     if key not in _FILES:

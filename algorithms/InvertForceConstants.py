@@ -1,0 +1,220 @@
+"""InvertForceConstants: force constants, with uncertainties, from a measured powder S(|Q|,E).
+
+Runs unchanged inside Mantid (put this folder in user.python.plugins.directories) and on
+inslib's built-in host (``inslib run InvertForceConstants ...``).
+"""
+
+from inslib.runtime.compat import (
+    AlgorithmFactory,
+    Direction,
+    FileAction,
+    FileProperty,
+    FloatBoundedValidator,
+    IntBoundedValidator,
+    ITableWorkspaceProperty,
+    MatrixWorkspaceProperty,
+    Progress,
+    PropertyMode,
+    PythonAlgorithm,
+    StringListValidator,
+    WorkspaceFactory,
+    WorkspaceUnitValidator,
+    from_workspace,
+    to_workspace,
+)
+from inslib.runtime.progress import fraction_reporter
+from inslib.runtime.properties import (
+    ValidatedRequest,
+    declare_device_property,
+    declare_ei_property,
+    declare_force_constants_properties,
+    declare_instrument_property,
+    declare_mesh_property,
+    declare_q_resolution_property,
+    declare_temperature_property,
+    temperature_value,
+)
+
+TABLE_COLUMNS = (("str", "Name"), ("double", "Distance"), ("double", "Value"),
+                 ("double", "Error"), ("double", "Reference"))
+FIT_SETTINGS = ("Shells", "FittedParameters", "Method", "Starts", "EMin", "EMax",
+                "ParameterRange", "FitBackground", "FitResolution", "Seed")
+SAMPLING = ("MeshSize", "ShellsPerBin", "DirectionsPerShell", "MultiphononOrder",
+            "QResolution", "Device")
+
+
+class InvertForceConstants(PythonAlgorithm):
+    """Fit symmetry-reduced force constants to a measured powder S(|Q|,E)."""
+
+    def category(self):
+        return "Inelastic\\Simulation"
+
+    def name(self):
+        return "InvertForceConstants"
+
+    def summary(self):
+        return ("Recovers the symmetry-independent force constants of a crystal, with their "
+                "uncertainties, from a measured powder S(|Q|,E): a gradient fit of the "
+                "differentiable forward model of SimulatePowderSQE (scale, background and "
+                "optionally a resolution factor as nuisances), started from an amortized "
+                "network estimate where one is trained.")
+
+    def seeAlso(self):
+        return ["SimulatePowderSQE", "CompareWithSimulation", "Fit"]
+
+    def PyInit(self):
+        self.declareProperty(MatrixWorkspaceProperty(
+            "InputWorkspace", "", Direction.Input,
+            validator=WorkspaceUnitValidator("DeltaE")),
+            doc="Measured powder S(|Q|,E) (SofQW output, errors used as weights): its bins, "
+                "mask and logs define the fit.")
+        declare_force_constants_properties(
+            self, "Reference force constants (phonopy, CASTEP, euphonic files as "
+                  "SimulatePowderSQE): the crystal, the parameter basis and the start.",
+            "Crystal structure (CIF, POSCAR...) with a bare FORCE_CONSTANTS file.")
+        declare_instrument_property(self, "Instrument; empty = the InputWorkspace's.")
+        declare_ei_property(self, "Incident energy (meV); 0 = the InputWorkspace's Ei log.")
+        self.declareProperty("ChopperPackage", "", doc="Chopper package; empty = default.")
+        self.declareProperty("ChopperFrequency", 0.0, FloatBoundedValidator(lower=0.0),
+                             doc="Resolution chopper frequency (Hz); 0 = the default.")
+        declare_temperature_property(self, "Sample temperature (K); -1 = the InputWorkspace's.")
+        self._declare_fit_settings()
+        self._declare_sampling()
+        self._declare_outputs()
+        self._requests = ValidatedRequest(self._request, _validate)
+
+    def _declare_fit_settings(self):
+        self.declareProperty("Shells", 2, IntBoundedValidator(lower=1, upper=10),
+                             doc="Neighbour shells of force-constant parameters.")
+        self.declareProperty("FittedParameters", "",
+                             doc="Comma-separated parameter names to fit (e.g. '1NN xx,1NN xy');"
+                                 " empty = all; the others stay at the reference.")
+        self.declareProperty("Method", "Hybrid",
+                             StringListValidator(["Hybrid", "Gradient", "Amortized"]),
+                             doc="Gradient: fit from the reference; Amortized: trained networks "
+                                 "alone; Hybrid: networks' estimate, then the gradient fit.")
+        self.declareProperty("Starts", 3, IntBoundedValidator(lower=1, upper=50),
+                             doc="Most gradient starts (stops once two agree).")
+        self.declareProperty("EMin", 8.0, doc="Bins at or below this energy transfer (meV) are "
+                                              "not fitted (elastic line).")
+        self.declareProperty("EMax", 0.0, FloatBoundedValidator(lower=0.0),
+                             doc="Bins at or above this energy (meV) are not fitted; 0 = 0.95 "
+                                 "Ei (final energies near 0 carry reduction artefacts).")
+        self.declareProperty("ParameterRange", 0.5, FloatBoundedValidator(lower=0.0, upper=1.0),
+                             doc="Bounds: reference x (1 +- range) for each parameter.")
+        self.declareProperty("FitBackground", True, doc="Fit a flat background.")
+        self.declareProperty("FitResolution", False,
+                             doc="Fit a factor 1-1.41 on the model's energy-resolution width.")
+        self.declareProperty("Seed", 0, IntBoundedValidator(lower=0),
+                             doc="Seed of the random starts and the dispersion band samples.")
+        for name in FIT_SETTINGS:
+            self.setPropertyGroup(name, "Fit")
+
+    def _declare_sampling(self):
+        declare_mesh_property(self, "n of the n x n x n mesh for DOS and Debye-Waller.")
+        self.declareProperty("ShellsPerBin", 1, IntBoundedValidator(lower=1, upper=64),
+                             doc="|Q| shells sampled in each |Q| bin.")
+        self.declareProperty("DirectionsPerShell", 200, IntBoundedValidator(lower=2),
+                             doc="Directions per |Q| shell, in the irreducible wedge (even).")
+        self.declareProperty("MultiphononOrder", 10, IntBoundedValidator(lower=1, upper=20),
+                             doc="Highest n-phonon term of the incoherent approximation.")
+        declare_q_resolution_property(self, "Gaussian |Q| resolution FWHM (1/Angstrom); 0 = none.")
+        declare_device_property(self)
+        for name in SAMPLING:
+            self.setPropertyGroup(name, "Sampling")
+
+    def _declare_outputs(self):
+        self.declareProperty(MatrixWorkspaceProperty("OutputWorkspace", "", Direction.Output),
+                             doc="Fitted map (scale x model + background) on the measured bins.")
+        self.declareProperty(MatrixWorkspaceProperty(
+            "OutputResidualWorkspace", "", Direction.Output, PropertyMode.Optional),
+            doc="Measured - fitted on the fitted bins (NaN elsewhere).")
+        self.declareProperty(ITableWorkspaceProperty(
+            "OutputParameterTable", "", Direction.Output, PropertyMode.Optional),
+            doc="Name, Distance (A), Value, Error, Reference: parameters in eV/A^2, then Scale, "
+                "Background, ResolutionFactor, PearsonR, NMSE, ChiSquaredPerDoF.")
+        self.declareProperty(MatrixWorkspaceProperty(
+            "OutputDispersionWorkspace", "", Direction.Output, PropertyMode.Optional),
+            doc="Mode energies (meV) of the inverted force constants along the seekpath path, "
+                "errors = 1-sigma band from the parameter covariance.")
+        self.declareProperty(FileProperty("OutputForceConstantsFile", "",
+                                          FileAction.OptionalSave, [".yaml"]),
+                             doc="phonopy.yaml of the inverted force constants (loads in phonopy "
+                                 "and SimulatePowderSQE).")
+
+    def _request(self):
+        from inslib.inversion.request import InversionRequest
+        from inslib.scattering.powder import PowderSampling
+        from inslib.simulation.requests import PowderRequest, TemplateRequest
+
+        get = self._value
+        workspace = get("InputWorkspace")
+        template = TemplateRequest(
+            instrument=get("Instrument"), ei=get("Ei") or None,
+            settings={"ChopperPackage": get("ChopperPackage"),
+                      "ChopperFrequency": get("ChopperFrequency")},
+            temperature=temperature_value(self),
+            template=from_workspace(workspace) if workspace is not None else None)
+        simulation = PowderRequest(
+            get("ForceConstantsFile"), get("StructureFile"), template=template,
+            multiphonon_order=int(get("MultiphononOrder")), grid=int(get("MeshSize")),
+            sampling=PowderSampling(int(get("ShellsPerBin")), int(get("DirectionsPerShell")),
+                                    int(get("Seed"))),
+            q_resolution=float(get("QResolution")), device=get("Device"))
+        names = tuple(n.strip() for n in get("FittedParameters").split(",") if n.strip())
+        return InversionRequest(
+            simulation, shells=int(get("Shells")), parameters=names, method=get("Method"),
+            starts=int(get("Starts")), e_min=float(get("EMin")), e_max=get("EMax") or None,
+            parameter_range=float(get("ParameterRange")),
+            background=bool(get("FitBackground")), fit_resolution=bool(get("FitResolution")),
+            seed=int(get("Seed")))
+
+    def _value(self, name: str):
+        return self.getProperty(name).value
+
+    def validateInputs(self):
+        return self._requests.errors()
+
+    def PyExec(self):
+        from inslib.inversion.run import invert
+
+        progress = Progress(self, start=0.0, end=1.0, nreports=40)
+        result = invert(self._requests.take(), progress=fraction_reporter(progress, 40))
+        for warning in result.warnings:
+            self.log().warning(f"InvertForceConstants: {warning}")
+        found = result.figures
+        self.log().notice(
+            f"InvertForceConstants ({result.method}): chi^2/dof {found.reduced_chi2:.4g}, "
+            f"Pearson r {found.pearson_r:.4f}, NMSE {found.nmse:.4f} over {found.n_bins} bins, "
+            f"{result.fit.evaluations} evaluations")
+        self.setProperty("OutputWorkspace", to_workspace(result.fitted))
+        self._optional_outputs(result)
+
+    def _optional_outputs(self, result):
+        if self.getPropertyValue("OutputResidualWorkspace"):
+            self.setProperty("OutputResidualWorkspace", to_workspace(result.residual))
+        if self.getPropertyValue("OutputDispersionWorkspace"):
+            self.setProperty("OutputDispersionWorkspace", to_workspace(result.dispersion))
+        if self.getPropertyValue("OutputParameterTable"):
+            self.setProperty("OutputParameterTable", _table(result.table))
+        path = self.getPropertyValue("OutputForceConstantsFile")
+        if path:
+            result.force_constants.save_phonopy_yaml(path)
+
+
+def _validate(request) -> dict:
+    from inslib.inversion.request import validate_inversion
+
+    return validate_inversion(request)
+
+
+def _table(rows):
+    table = WorkspaceFactory.createTable()
+    for kind, name in TABLE_COLUMNS:
+        table.addColumn(kind, name)
+    for row in rows:
+        table.addRow(list(row))
+    return table
+
+
+AlgorithmFactory.subscribe(InvertForceConstants)

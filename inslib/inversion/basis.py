@@ -1,0 +1,24 @@
+"""The force-constant parameter basis of a file, cached on the file's content."""
+
+from inslib.simulation.setup import read_force_constants
+
+CACHE_SIZE = 4  # bases (and forward models, in build) kept
+_BASES: dict = {}
+
+
+def reference_basis(force_constants: str, structure: str, shells: int):
+    """ParameterBasis of a force-constants file up to ``shells`` shells (cached on content)."""
+    from inslib.phonons.parameters import ParameterBasis
+
+    fcs = read_force_constants(force_constants, structure)
+    key = (fcs.digest(), int(shells))
+    if key not in _BASES:
+        remember(_BASES, key, ParameterBasis.from_force_constants(fcs, shells=shells))
+    return _BASES[key]
+
+
+def remember(cache: dict, key, value) -> None:
+    """Store ``value`` under ``key``, dropping the oldest entry beyond CACHE_SIZE."""
+    if len(cache) >= CACHE_SIZE:
+        cache.pop(next(iter(cache)))
+    cache[key] = value

@@ -1,0 +1,113 @@
+"""Build (and cache) the inversion problem of a request: basis, model, forward model, data.
+
+What depends only on the crystal, the shells, the template and the temperature (the parameter
+basis, the phonon model of the projected reference, the powder forward model with its sample
+points) is cached on content, so a second fit in a live loop starts at once; the measured
+values are read afresh on every call.
+"""
+
+import hashlib
+
+import numpy as np
+
+from inslib.instruments.templates import create_sqe_template
+from inslib.inversion.basis import reference_basis, remember
+from inslib.inversion.problem import Problem, box_thermal, measurement, parameter_units
+from inslib.inversion.request import InversionRequest, inversion_temperature
+from inslib.simulation.setup import read_force_constants
+
+EDGE_FRACTION = 0.95  # default top of the fitted range / Ei (the templates' default range)
+MAX_EXTRA_VARIANCE = 1.0  # resolution width factor sqrt(1 + v) fitted in 1 - 1.41
+_FORWARDS: dict = {}
+
+
+def build_problem(request: InversionRequest) -> Problem:
+    """Build the fit problem of a validated request (validate_inversion first)."""
+    simulation = request.simulation
+    basis = reference_basis(simulation.force_constants, simulation.structure, request.shells)
+    fcs = read_force_constants(simulation.force_constants, simulation.structure)
+    reference = basis.project(fcs)[0][0]
+    unit = parameter_units(reference)
+    bounds = _bounds(basis.names, request)
+    template = create_sqe_template(simulation.template)
+    key = (fcs.digest(), request.shells, _template_key(template), inversion_temperature(request),
+           _settings_key(simulation), float(request.parameter_range))
+    if key not in _FORWARDS:
+        remember(_FORWARDS, key, _forward(request, basis, fcs, reference, unit, bounds,
+                                           template))
+    measured = request.measured
+    errors = None if measured.variance is None else np.sqrt(np.abs(measured.variance))
+    centres = template.axes[1].centres
+    data = measurement(measured.signal, errors, ~template.mask, centres, request.e_min,
+                       energy_limit(request, template))
+    model, forward, sigma = _FORWARDS[key]
+    return Problem(basis, reference, unit, bounds, model, forward, data, template.mask, centres,
+                   sigma if request.fit_resolution else None)
+
+
+def energy_limit(request: InversionRequest, template) -> float:
+    """Top of the fitted energy range, meV: EMax, else EDGE_FRACTION x Ei (direct geometry)."""
+    if request.e_max is not None:
+        return float(request.e_max)
+    ei = template.metadata.ei
+    return EDGE_FRACTION * ei if ei else np.inf
+
+
+def _bounds(names: list, request: InversionRequest) -> np.ndarray:
+    """Return the bounds of u, shape (n_vars, 2).
+
+    +- ParameterRange for fitted parameters, (0, 0) for fixed ones, then the resolution
+    variance fraction's (0, MAX_EXTRA_VARIANCE) when it is fitted.
+    """
+    r = request.parameter_range
+    fitted = [not request.parameters or name in request.parameters for name in names]
+    bounds = [(-r, r) if free else (0.0, 0.0) for free in fitted]
+    if request.fit_resolution:
+        bounds.append((0.0, MAX_EXTRA_VARIANCE))
+    return np.array(bounds)
+
+
+def _forward(request, basis, fcs, reference, unit, bounds, template):
+    """Phonon model and powder forward model of the request's template.
+
+    Returns
+    -------
+    model : PhononModel
+    forward : callable
+        fc torch (n_sets, n_cells, 3N, 3N) -> unmasked maps torch (n_sets, n_q, n_e).
+    sigma : numpy.ndarray, shape (n_e,)
+        The model's energy resolution (Gaussian sigma) at the bin centres, meV.
+    """
+    import torch
+
+    from inslib.phonons.force_constants import to_primitive
+    from inslib.phonons.model import PhononModel
+    from inslib.simulation.powder import powder_forward
+
+    model = PhononModel(basis.force_constants(reference, like=to_primitive(fcs)))
+    temperature = inversion_temperature(request)
+    forward = powder_forward(request.simulation, template, model, temperature)
+    wide = np.array([[-request.parameter_range, request.parameter_range]] * len(reference))
+    forward.thermal = box_thermal(model, basis, reference, unit, wide, temperature,
+                                  request.simulation.grid)
+    forward.mask = np.zeros_like(template.mask)  # masked after any extra broadening
+    centres = torch.as_tensor(template.axes[1].centres, dtype=torch.float64)
+    sigma = forward.multiphonon.resolution(centres).numpy()
+    return model, (lambda fc: forward(fc).signal), sigma
+
+
+def _settings_key(simulation) -> tuple:
+    """Everything of the simulation settings but the measured values."""
+    t = simulation.template
+    return (t.instrument, t.ei, t.efixed, repr(sorted(t.settings.items())), simulation.grid,
+            repr(simulation.sampling), simulation.multiphonon_order, simulation.creation_only,
+            simulation.coherent, simulation.incoherent, simulation.q_resolution,
+            simulation.device)
+
+
+def _template_key(template) -> str:
+    digest = hashlib.sha256()
+    for axis in template.axes:
+        digest.update(np.ascontiguousarray(axis.edges, float).tobytes())
+    digest.update(np.ascontiguousarray(template.mask).tobytes())
+    return digest.hexdigest()

@@ -1,0 +1,166 @@
+"""What InvertForceConstants is asked for, and its one validation.
+
+The simulation settings are a :class:`~inslib.simulation.requests.PowderRequest` (the same
+vocabulary and checks as SimulatePowderSQE: the measured workspace is its template); the
+inversion adds the parameters to fit, the method and the fit settings. Every message names the
+property, the bad value and what is valid.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from inslib.simulation.requests import PowderRequest, powder_temperature, validate_powder
+
+METHODS = ("Hybrid", "Gradient", "Amortized")
+MAX_STARTS = 50
+TEMPERATURE_TOLERANCE = 5.0  # K: a Temperature further than this from the workspace's log
+MAX_SHELLS = 10
+
+
+@dataclass(frozen=True)
+class InversionRequest:
+    """An inversion (property names in the comments).
+
+    Parameters
+    ----------
+    simulation : PowderRequest
+        Force constants (ForceConstantsFile, StructureFile), the measured workspace as the
+        template (InputWorkspace) and the simulation settings.
+    shells : int
+        Neighbour shells of force-constant parameters (Shells).
+    parameters : tuple of str
+        Names of the parameters to fit (FittedParameters); empty = all; the others stay at
+        the reference.
+    method : str
+        Hybrid, Gradient or Amortized (Method).
+    starts : int
+        Most gradient starts (Starts).
+    e_min : float
+        Energy cut, meV (EMin): bins at or below it are not fitted.
+    e_max : float or None
+        Top of the fitted range, meV (EMax); None = 0.95 Ei, the edge of the templates' default
+        range (final energies near 0 carry reduction artefacts).
+    parameter_range : float
+        Bounds of each parameter: reference +- this fraction of it (ParameterRange).
+    background : bool
+        Fit a flat background with the scale (FitBackground).
+    fit_resolution : bool
+        Fit a factor (1-1.41) on the model's energy-resolution width (FitResolution).
+    seed : int
+        Seed of the random starts (Seed).
+    """
+
+    simulation: PowderRequest
+    shells: int = 2
+    parameters: tuple = ()
+    method: str = "Hybrid"
+    starts: int = 3
+    e_min: float = 8.0
+    e_max: float | None = None
+    parameter_range: float = 0.5
+    background: bool = True
+    fit_resolution: bool = True
+    seed: int = 0
+    _errors: dict = field(default=None, compare=False, repr=False)
+
+    @property
+    def measured(self):
+        """The measured Histogram (the template's workspace)."""
+        return self.simulation.template.template
+
+
+def validate_inversion(request: InversionRequest) -> dict:
+    """Check an inversion request once; return {property: message} for everything wrong."""
+    if request._errors is None:
+        object.__setattr__(request, "_errors", _check(request))
+    return request._errors
+
+
+def _check(request: InversionRequest) -> dict:
+    errors = _settings_errors(request)
+    if request.measured is None:
+        return errors | {"InputWorkspace": "give the measured S(|Q|,E) to invert (a Workspace2D "
+                                           "with |Q| and energy-transfer axes)"}
+    errors |= _workspace_errors(request.measured)
+    errors |= _temperature_errors(request)
+    errors |= validate_powder(request.simulation)
+    if "ForceConstantsFile" not in errors and "StructureFile" not in errors:
+        errors |= _parameter_errors(request)
+    return errors
+
+
+def _settings_errors(request: InversionRequest) -> dict:
+    errors = {}
+    if request.method not in METHODS:
+        errors["Method"] = f"{request.method!r} is not a method: give one of {', '.join(METHODS)}"
+    if not 1 <= request.starts <= MAX_STARTS:
+        errors["Starts"] = f"must be 1-{MAX_STARTS}, got {request.starts}"
+    if not 0 < request.parameter_range < 1 or math.isnan(request.parameter_range):
+        errors["ParameterRange"] = (f"must be in (0, 1) (bounds reference x (1 +- range)), got "
+                                    f"{request.parameter_range}")
+    if not 1 <= request.shells <= MAX_SHELLS:
+        errors["Shells"] = f"must be 1-{MAX_SHELLS}, got {request.shells}"
+    if not math.isfinite(request.e_min):
+        errors["EMin"] = f"must be a finite energy in meV, got {request.e_min}"
+    elif request.e_max is not None and not request.e_max > request.e_min:
+        errors["EMax"] = (f"{request.e_max} meV is not above EMin = {request.e_min} meV: give "
+                          "EMax > EMin, or leave it empty for 0.95 Ei")
+    return errors
+
+
+def _workspace_errors(measured) -> dict:
+    """Require a map with an energy axis, finite non-zero values, non-negative errors."""
+    axes = measured.axes
+    if len(axes) != 2 or axes[1].unit != "DeltaE":
+        units = [a.unit for a in axes]
+        return {"InputWorkspace": f"axes {units}: need (|Q|, energy transfer DeltaE in meV), a "
+                                  "powder S(|Q|,E) such as SofQW's output"}
+    signal = np.where(measured.mask, np.nan, measured.signal)
+    finite = np.isfinite(signal)
+    if not finite.any():
+        return {"InputWorkspace": "every value is NaN or masked: nothing to fit"}
+    if not np.any(signal[finite] != 0):
+        return {"InputWorkspace": "every value is 0: no measured intensity to fit"}
+    variance = measured.variance
+    if variance is not None and np.any(variance[np.isfinite(variance)] < 0):
+        return {"InputWorkspace": "negative error estimates (variance < 0): errors must be >= 0"}
+    return {}
+
+
+def _temperature_errors(request: InversionRequest) -> dict:
+    given = request.simulation.template.temperature
+    logged = request.measured.metadata.temperature
+    if given is None or logged is None or abs(given - logged) <= TEMPERATURE_TOLERANCE:
+        return {}
+    return {"Temperature": f"{given:g} K disagrees with the InputWorkspace's temperature log "
+                           f"({logged:g} K) by more than {TEMPERATURE_TOLERANCE:g} K: give the "
+                           "measured temperature, or -1 to take the log's"}
+
+
+def _parameter_errors(request: InversionRequest) -> dict:
+    from inslib.phonons.parameters import ParameterError
+
+    simulation = request.simulation
+    try:
+        names = parameter_names(simulation.force_constants, simulation.structure, request.shells)
+    except ParameterError as error:
+        return {"Shells": str(error)}
+    unknown = [p for p in request.parameters if p not in names]
+    if unknown:
+        return {"FittedParameters": f"{', '.join(unknown)} not among the {request.shells}-shell "
+                                    f"parameters: give names from {', '.join(names)}"}
+    return {}
+
+
+def parameter_names(force_constants: str, structure: str, shells: int) -> tuple:
+    """Names of the force-constant parameters of a file up to ``shells`` neighbour shells."""
+    from inslib.inversion.basis import reference_basis
+
+    return tuple(reference_basis(force_constants, structure, shells).names)
+
+
+def inversion_temperature(request: InversionRequest) -> float:
+    """Temperature of the fit (K): the request's, else the workspace's log."""
+    return float(powder_temperature(request.simulation))

@@ -1,0 +1,99 @@
+"""InvertForceConstants' core: validate, build the problem, start, fit, hand back the outputs.
+
+Methods: ``Gradient`` fits from the reference; ``Amortized`` takes the trained networks'
+estimate (and their latent-sampling spread) as the answer; ``Hybrid`` starts the gradient fit
+from the amortized estimate, and falls back to ``Gradient`` with a warning where no model has
+been trained for the crystal, shells, template and temperature.
+"""
+
+from dataclasses import dataclass
+
+from inslib.inversion.build import build_problem
+from inslib.inversion.gradient import GradientFit, fit_gradient
+from inslib.inversion.outputs import (
+    Figures,
+    dispersion,
+    figures,
+    fitted_maps,
+    inverted_force_constants,
+    table_rows,
+)
+from inslib.inversion.request import InversionRequest, validate_inversion
+from inslib.simulation.errors import raise_errors
+
+EXPECTED_EVALUATIONS = 60  # forward + backward passes a start typically takes (progress only)
+
+
+@dataclass
+class InversionResult:
+    """Everything InvertForceConstants outputs.
+
+    Attributes
+    ----------
+    fit : GradientFit
+    figures : Figures
+    table : list of tuple
+        (Name, Distance A, Value, Error, Reference): :func:`~inslib.inversion.outputs.
+        table_rows`.
+    fitted, residual : Histogram
+        On the measured bins (measured units).
+    force_constants : ForceConstants
+        The inverted set (primitive cell, eV/Angstrom^2).
+    dispersion : Histogram
+        Mode energies (meV) along the seekpath path with the one-sigma band.
+    method : str
+        What ran ("Gradient", "Hybrid", "Amortized").
+    warnings : list of str
+    """
+
+    fit: GradientFit
+    figures: Figures
+    table: list
+    fitted: object
+    residual: object
+    force_constants: object
+    dispersion: object
+    method: str
+    warnings: list
+
+
+def invert(request: InversionRequest, progress=None) -> InversionResult:
+    """Run an inversion; ``progress(fraction, message)`` is called along the way."""
+    from inslib.phonons.force_constants import to_primitive
+    from inslib.simulation.setup import read_force_constants
+
+    raise_errors(validate_inversion(request))
+    report = progress or (lambda _fraction, _message: None)
+    report(0.02, "parameter basis and forward model")
+    problem = build_problem(request)
+    initial, method, warnings = None, request.method, []
+    if request.method != "Gradient":
+        method, warnings = "Gradient", [
+            f"Method={request.method}: no amortized model is trained for this crystal, shells, "
+            "template and temperature (train one with `inslib train-inversion CONFIG`); "
+            "fitted by Gradient from the reference force constants"]
+    budget = request.starts * EXPECTED_EVALUATIONS
+    fit = fit_gradient(problem, request.starts, initial, request.background, request.seed,
+                       progress=lambda n, chi2: report(
+                           min(0.1 + 0.8 * n / budget, 0.9), f"fit: chi^2 = {chi2:.6g}"))
+    report(0.92, "outputs: maps, force constants, dispersion band")
+    found = figures(fit)
+    fitted, residual = fitted_maps(request.measured, fit)
+    simulation = request.simulation
+    like = to_primitive(read_force_constants(simulation.force_constants, simulation.structure))
+    result = InversionResult(fit, found, table_rows(fit, found), fitted, residual,
+                             inverted_force_constants(fit, like), dispersion(fit, request.seed),
+                             method, warnings + _fit_warnings(fit))
+    report(1.0, "done")
+    return result
+
+
+def _fit_warnings(fit: GradientFit) -> list:
+    """Return what a user should know about the optimum: parameters on their bounds."""
+    names = [*fit.problem.names, "ResolutionFactor"]
+    on_bound = [names[i] for i in range(len(fit.u)) if fit.at_bound[i]]
+    if not on_bound:
+        return []
+    return [f"{', '.join(on_bound)} ended on the bound of ParameterRange: the data pull them "
+            "further (their sigma is a local curvature only); widen ParameterRange, add shells "
+            "or check the model's missing physics"]
