@@ -4,6 +4,8 @@ Runs unchanged inside Mantid (put this folder in user.python.plugins.directories
 inslib's built-in host (``inslib run InvertForceConstants ...``).
 """
 
+import math
+
 from inslib.runtime.compat import (
     AlgorithmFactory,
     Direction,
@@ -38,7 +40,8 @@ from inslib.runtime.properties import (
 TABLE_COLUMNS = (("str", "Name"), ("double", "Distance"), ("double", "Value"),
                  ("double", "Error"), ("double", "Reference"))
 FIT_SETTINGS = ("Shells", "FittedParameters", "Method", "Starts", "EMin", "EMax",
-                "ParameterRange", "FitBackground", "FitResolution", "Seed")
+                "ParameterRange", "FitBackground", "FitResolution", "Seed",
+                "InitialParameterTable")
 SAMPLING = ("MeshSize", "ShellsPerBin", "DirectionsPerShell", "MultiphononOrder",
             "QResolution", "Device")
 
@@ -107,6 +110,10 @@ class InvertForceConstants(PythonAlgorithm):
                              doc="Fit a factor 1-1.41 on the model's energy-resolution width.")
         self.declareProperty("Seed", 0, IntBoundedValidator(lower=0),
                              doc="Seed of the random starts and the dispersion band samples.")
+        self.declareProperty(ITableWorkspaceProperty(
+            "InitialParameterTable", "", Direction.Input, PropertyMode.Optional),
+            doc="Start from a previous fit's OutputParameterTable (e.g. the last chunk's in a "
+                "live loop) instead of the reference force constants.")
         for name in FIT_SETTINGS:
             self.setPropertyGroup(name, "Fit")
 
@@ -167,7 +174,7 @@ class InvertForceConstants(PythonAlgorithm):
             starts=int(get("Starts")), e_min=float(get("EMin")), e_max=get("EMax") or None,
             parameter_range=float(get("ParameterRange")),
             background=bool(get("FitBackground")), fit_resolution=bool(get("FitResolution")),
-            seed=int(get("Seed")))
+            seed=int(get("Seed")), initial=_initial(get("InitialParameterTable")))
 
     def _value(self, name: str):
         return self.getProperty(name).value
@@ -206,6 +213,16 @@ def _validate(request) -> dict:
     from inslib.inversion.request import validate_inversion
 
     return validate_inversion(request)
+
+
+def _initial(table) -> tuple:
+    """(name, value) of the force-constant rows of a previous parameter table (finite Distance)."""
+    if table is None:
+        return ()
+    rows = zip(table.column("Name"), table.column("Distance"), table.column("Value"),
+               strict=True)
+    return tuple((str(name), float(value)) for name, distance, value in rows
+                 if math.isfinite(distance))  # NaN distance: nuisances and figures
 
 
 def _table(rows):

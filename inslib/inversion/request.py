@@ -50,6 +50,9 @@ class InversionRequest:
         Fit a factor (1-1.41) on the model's energy-resolution width (FitResolution).
     seed : int
         Seed of the random starts (Seed).
+    initial : tuple of (str, float)
+        Start values of the parameters, eV/Angstrom^2, by name (InitialParameterTable: a
+        previous fit's table, e.g. the last chunk's in a live loop); empty = the reference.
     """
 
     simulation: PowderRequest
@@ -63,6 +66,7 @@ class InversionRequest:
     background: bool = True
     fit_resolution: bool = True
     seed: int = 0
+    initial: tuple = ()
     _errors: dict = field(default=None, compare=False, repr=False)
 
     @property
@@ -147,11 +151,18 @@ def _parameter_errors(request: InversionRequest) -> dict:
         names = parameter_names(simulation.force_constants, simulation.structure, request.shells)
     except ParameterError as error:
         return {"Shells": str(error)}
+    errors = {}
     unknown = [p for p in request.parameters if p not in names]
     if unknown:
-        return {"FittedParameters": f"{', '.join(unknown)} not among the {request.shells}-shell "
-                                    f"parameters: give names from {', '.join(names)}"}
-    return {}
+        errors["FittedParameters"] = (f"{', '.join(unknown)} not among the {request.shells}-"
+                                      f"shell parameters: give names from {', '.join(names)}")
+    given = [name for name, _ in request.initial]
+    if request.initial and sorted(given) != sorted(names):
+        errors["InitialParameterTable"] = (
+            f"rows {', '.join(given)} are not the {request.shells}-shell parameters "
+            f"{', '.join(names)}: give the OutputParameterTable of a fit with the same "
+            "force constants and Shells")
+    return errors
 
 
 def parameter_names(force_constants: str, structure: str, shells: int) -> tuple:

@@ -6,6 +6,7 @@ from the amortized estimate, and falls back to ``Gradient`` with a warning where
 been trained for the crystal, shells, template and temperature.
 """
 
+import functools
 from dataclasses import dataclass
 
 from inslib.inversion.build import build_problem
@@ -39,8 +40,6 @@ class InversionResult:
         On the measured bins (measured units).
     force_constants : ForceConstants
         The inverted set (primitive cell, eV/Angstrom^2).
-    dispersion : Histogram
-        Mode energies (meV) along the seekpath path with the one-sigma band.
     method : str
         What ran ("Gradient", "Hybrid", "Amortized").
     warnings : list of str
@@ -52,9 +51,14 @@ class InversionResult:
     fitted: object
     residual: object
     force_constants: object
-    dispersion: object
     method: str
     warnings: list
+    seed: int = 0
+
+    @functools.cached_property
+    def dispersion(self):
+        """Mode energies (meV) along the seekpath path with the one-sigma band (on demand)."""
+        return dispersion(self.fit, self.seed)
 
 
 def invert(request: InversionRequest, progress=None) -> InversionResult:
@@ -66,7 +70,7 @@ def invert(request: InversionRequest, progress=None) -> InversionResult:
     report = progress or (lambda _fraction, _message: None)
     report(0.02, "parameter basis and forward model")
     problem = build_problem(request)
-    initial, method, warnings = None, request.method, []
+    initial, method, warnings = start_variables(request, problem), request.method, []
     if request.method != "Gradient":
         method, warnings = "Gradient", [
             f"Method={request.method}: no amortized model is trained for this crystal, shells, "
@@ -76,16 +80,29 @@ def invert(request: InversionRequest, progress=None) -> InversionResult:
     fit = fit_gradient(problem, request.starts, initial, request.background, request.seed,
                        progress=lambda n, chi2: report(
                            min(0.1 + 0.8 * n / budget, 0.9), f"fit: chi^2 = {chi2:.6g}"))
-    report(0.92, "outputs: maps, force constants, dispersion band")
+    report(0.92, "outputs: maps, force constants")
     found = figures(fit)
     fitted, residual = fitted_maps(request.measured, fit)
     simulation = request.simulation
     like = to_primitive(read_force_constants(simulation.force_constants, simulation.structure))
     result = InversionResult(fit, found, table_rows(fit, found), fitted, residual,
-                             inverted_force_constants(fit, like), dispersion(fit, request.seed),
-                             method, warnings + _fit_warnings(fit))
+                             inverted_force_constants(fit, like), method,
+                             warnings + _fit_warnings(fit), request.seed)
     report(1.0, "done")
     return result
+
+
+def start_variables(request: InversionRequest, problem):
+    """Fit variables u of the request's initial parameters (None: start at the reference)."""
+    import numpy as np
+
+    if not request.initial:
+        return None
+    values = dict(request.initial)
+    params = np.array([values[name] for name in problem.names])
+    u = (params - problem.reference) / problem.unit
+    extra = np.zeros(len(problem.bounds) - len(u))  # resolution variance fraction: 0
+    return np.concatenate([u, extra])
 
 
 def _fit_warnings(fit: GradientFit) -> list:

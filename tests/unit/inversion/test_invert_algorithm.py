@@ -56,12 +56,14 @@ def test_negative_errors_are_refused(tmp_path, measured):
 def test_temperature_that_disagrees_with_the_log_is_refused(tmp_path, measured):
     logged = replace(measured, metadata=replace(measured.metadata, temperature=10.0))
     message = _refused(tmp_path, logged)["Temperature"]
-    assert "300 K" in message and "10 K" in message
+    assert "300 K" in message
+    assert "10 K" in message
 
 
 def test_unknown_parameter_name_is_refused(tmp_path, measured):
     message = _refused(tmp_path, measured, FittedParameters="1NN xx,3NN zz")["FittedParameters"]
-    assert "3NN zz" in message and "1NN xy" in message  # the bad name and the valid ones
+    assert "3NN zz" in message
+    assert "1NN xy" in message
 
 
 def test_shells_beyond_the_supercell_are_refused(tmp_path, measured):
@@ -105,7 +107,8 @@ def test_parameter_table_lists_parameters_then_nuisances(outputs):
     assert names[:5] == ["1NN xx", "1NN zz", "1NN xy", "2NN xx", "2NN yy"]
     assert names[5:] == ["Scale", "Background", "PearsonR", "NMSE", "ChiSquaredPerDoF"]
     errors = np.array(table.column("Error")[:5])
-    assert np.all(errors > 0) and np.all(np.isfinite(errors))
+    assert np.all(errors > 0)
+    assert np.all(np.isfinite(errors))
     distances = np.array(table.column("Distance")[:5])
     # fcc Al, a = 4.04 A: 1NN at a / sqrt(2), 2NN at a
     np.testing.assert_allclose(distances[:3] * np.sqrt(2), distances[3:].mean(), rtol=1e-6)
@@ -128,6 +131,7 @@ def test_dispersion_has_three_branches_with_a_band(outputs):
     assert dispersion.shape[0] == 3  # one atom: three acoustic branches
     labels = [label for _, label in dispersion.axes[1].ticks]
     assert labels[0] == "G"
-    assert np.all(dispersion.variance >= 0) and dispersion.variance.max() > 0
+    assert np.all(dispersion.variance >= 0)
+    assert dispersion.variance.max() > 0
     assert np.all(np.diff(dispersion.axes[1].values) > 0)
     assert abs(dispersion.signal[:, 0]).max() < 0.5  # acoustic modes vanish at Gamma (meV)
