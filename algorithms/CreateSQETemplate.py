@@ -39,7 +39,7 @@ class CreateSQETemplate(PythonAlgorithm):
         return ["SofQW", "SimulatePowderSQE"]
 
     def PyInit(self):
-        declare_template_properties(self)
+        declare_template_properties(self, simulation=False)
         self.declareProperty(MatrixWorkspaceProperty(
             "OutputWorkspace", "", Direction.Output), doc="The template.")
         self._requests = ValidatedRequest(lambda: template_request(self), validate_template)

@@ -4,7 +4,7 @@ Runs unchanged inside Mantid (put this folder in user.python.plugins.directories
 inslib's built-in host (``inslib run FoldBrillouinZone ...``).
 """
 
-from inslib.folding.run import FoldRequest, run_fold
+from inslib.folding.run import FoldRequest, fold_errors, run_fold
 from inslib.runtime.compat import (
     AlgorithmFactory,
     Direction,
@@ -21,6 +21,7 @@ from inslib.runtime.compat import (
     to_workspace,
 )
 from inslib.runtime.progress import fraction_reporter
+from inslib.runtime.properties import STRUCTURE_EXTENSIONS
 
 
 class FoldBrillouinZone(PythonAlgorithm):
@@ -50,8 +51,9 @@ class FoldBrillouinZone(PythonAlgorithm):
         self.declareProperty(FileProperty("InputFile", "", FileAction.OptionalLoad, [".nxs"]),
                                           doc="SaveMD file instead of InputWorkspace (streamed "
                                               "one energy slab at a time).")
-        self.declareProperty(FileProperty("StructureFile", "", FileAction.OptionalLoad),
-                                          doc="Crystal structure giving the symmetry.")
+        self.declareProperty(FileProperty("StructureFile", "", FileAction.OptionalLoad,
+                                          STRUCTURE_EXTENSIONS),
+                             doc="Crystal structure giving the symmetry.")
         self.declareProperty("SpaceGroup", "", doc="Space group number or symbol (with Lattice) "
                                                    "when there is no StructureFile.")
         self.declareProperty(FloatArrayProperty("Lattice", []),
@@ -83,7 +85,7 @@ class FoldBrillouinZone(PythonAlgorithm):
 
         lattice = list(self.getProperty("Lattice").value)
         return FoldRequest(
-            volume=volume("InputWorkspace") or (self.getProperty("InputFile").value or None),
+            volume=volume("InputWorkspace"), input_file=self.getProperty("InputFile").value,
             data=volume("DataWorkspace"), normalization=volume("NormalizationWorkspace"),
             structure=self.getProperty("StructureFile").value,
             space_group=self.getProperty("SpaceGroup").value,
@@ -96,18 +98,7 @@ class FoldBrillouinZone(PythonAlgorithm):
             time_reversal=bool(self.getProperty("TimeReversal").value))
 
     def validateInputs(self):
-        errors = {}
-        widths = list(self.getProperty("PerpendicularHalfWidth").value)
-        if len(widths) not in (1, 2) or min(widths, default=0) <= 0:
-            errors["PerpendicularHalfWidth"] = "give one (cylinder) or two (box) values > 0 (1/A)"
-        if self.getProperty("PathStep").value <= 0:
-            errors["PathStep"] = "must be > 0 (1/Angstrom)"
-        lattice = self.getProperty("Lattice").value
-        if len(lattice) not in (0, 6):
-            errors["Lattice"] = "give six numbers: a, b, c, alpha, beta, gamma"
-        if not (self.getProperty("StructureFile").value or self.getProperty("SpaceGroup").value):
-            errors["StructureFile"] = "give a StructureFile or a SpaceGroup for the symmetry"
-        return errors
+        return fold_errors(self._request())
 
     def PyExec(self):
         progress = Progress(self, start=0.0, end=1.0, nreports=20)

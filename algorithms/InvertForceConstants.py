@@ -80,7 +80,7 @@ class InvertForceConstants(PythonAlgorithm):
         self.declareProperty("ChopperPackage", "", doc="Chopper package; empty = default.")
         self.declareProperty("ChopperFrequency", 0.0, FloatBoundedValidator(lower=0.0),
                              doc="Resolution chopper frequency (Hz); 0 = the default.")
-        declare_temperature_property(self, "Sample temperature (K); -1 = the InputWorkspace's.")
+        declare_temperature_property(self, needed=True)
         self._declare_fit_settings()
         self._declare_sampling()
         self._declare_outputs()

@@ -22,6 +22,7 @@ from inslib.runtime.properties import (
     declare_force_constants_properties,
     declare_mesh_property,
     declare_q_resolution_property,
+    declare_supercell_property,
     declare_template_properties,
     template_request,
 )
@@ -55,7 +56,8 @@ class SimulatePowderSQE(PythonAlgorithm):
                   "CASTEP .castep_bin or euphonic .json.",
             "Crystal structure (CIF, POSCAR...): needed with a bare FORCE_CONSTANTS file, "
             "otherwise checked against the force constants.")
-        declare_template_properties(self)
+        declare_supercell_property(self)
+        declare_template_properties(self, simulation=True)
         self.declareProperty("Coherent", True, doc="Coherent one-phonon term (powder average).")
         self.declareProperty("Incoherent", True, doc="Incoherent one-phonon and multiphonon "
                                                      "terms (incoherent approximation).")
@@ -89,6 +91,7 @@ class SimulatePowderSQE(PythonAlgorithm):
         return PowderRequest(
             force_constants=self.getProperty("ForceConstantsFile").value,
             structure=self.getProperty("StructureFile").value,
+            supercell=self.getProperty("SupercellMatrix").value,
             template=template_request(self),
             coherent=bool(self.getProperty("Coherent").value),
             incoherent=bool(self.getProperty("Incoherent").value),

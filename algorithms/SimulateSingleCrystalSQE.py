@@ -4,8 +4,6 @@ Runs unchanged inside Mantid (put this folder in user.python.plugins.directories
 inslib's built-in host (``inslib run SimulateSingleCrystalSQE ...``).
 """
 
-import numpy as np
-
 from inslib.runtime.compat import (
     AlgorithmFactory,
     Direction,
@@ -28,6 +26,7 @@ from inslib.runtime.properties import (
     declare_instrument_property,
     declare_mesh_property,
     declare_q_resolution_property,
+    declare_supercell_property,
     declare_temperature_property,
     temperature_value,
 )
@@ -59,18 +58,19 @@ class SimulateSingleCrystalSQE(PythonAlgorithm):
             self, "phonopy .yaml (with FORCE_SETS/FORCE_CONSTANTS/BORN), FORCE_CONSTANTS "
                   "(+ StructureFile), CASTEP .castep_bin or euphonic .json.",
             "Crystal structure for a bare FORCE_CONSTANTS.")
+        declare_supercell_property(self)
         self.declareProperty(IMDHistoWorkspaceProperty(
             "InputWorkspace", "", Direction.Input, PropertyMode.Optional),
             doc="MDNorm output (4D: three HKL dimensions + DeltaE): its dimensions, bins and "
                 "mask are used instead of the projection properties.")
-        declare_temperature_property(self, "Sample temperature (K).")
+        declare_temperature_property(self, needed=True)
         for index, vector in enumerate(("1,0,0", "0,1,0", "0,0,1")):
             self.declareProperty(f"QDimension{index}", vector,
                                  doc=f"HKL vector of Q dimension {index} (r.l.u.).")
         for index, binning in enumerate(DEFAULT_BINNING):
-            unit = "meV" if index == 3 else "r.l.u."
-            self.declareProperty(f"Dimension{index}Binning", binning,
-                                 doc=f"'min,step,max' or 'min,max' (integrated), {unit}.")
+            forms = "'min,step,max', meV" if index == 3 else \
+                "'min,step,max' or 'min,max' (integrated), r.l.u."
+            self.declareProperty(f"Dimension{index}Binning", binning, doc=f"{forms}.")
         self.declareProperty("HKLCell", "Conventional",
                              StringListValidator(["Conventional", "Primitive"]),
                              doc="Cell whose r.l.u. the Q dimensions use.")
@@ -94,17 +94,26 @@ class SimulateSingleCrystalSQE(PythonAlgorithm):
         self.declareProperty(IMDHistoWorkspaceProperty(
             "OutputWorkspace", "", Direction.Output),
             doc="MD histogram (mbarn/meV per atom); Workspace2D-like for a q-path.")
+        self._groups_of_properties()
         self._requests = ValidatedRequest(self._request, validate_single_crystal)
 
-    def _vector(self, name):
-        return [float(v) for v in self.getProperty(name).value.split(",")]
+    def _groups_of_properties(self):
+        groups = {"Binning": [f"QDimension{i}" for i in range(3)]
+                  + [f"Dimension{i}Binning" for i in range(4)] + ["HKLCell"],
+                  "Q-path": ["QPath", "PathStep"],
+                  "Resolution": ["Instrument", "Ei", "EnergyResolution", "QResolution"],
+                  "Sampling": ["SamplesPerBin", "Seed", "MeshSize", "Device"]}
+        for group, names in groups.items():
+            for name in names:
+                self.setPropertyGroup(name, group)
 
     def _request(self):
         workspace = self.getProperty("InputWorkspace").value
         return SingleCrystalRequest(
             force_constants=self.getProperty("ForceConstantsFile").value,
             structure=self.getProperty("StructureFile").value,
-            projections=np.array([self._vector(f"QDimension{i}") for i in range(3)]),
+            supercell=self.getProperty("SupercellMatrix").value,
+            projections=tuple(self.getProperty(f"QDimension{i}").value for i in range(3)),
             q_binning=[self.getProperty(f"Dimension{i}Binning").value for i in range(3)],
             e_binning=self.getProperty("Dimension3Binning").value,
             temperature=temperature_value(self),
@@ -122,10 +131,6 @@ class SimulateSingleCrystalSQE(PythonAlgorithm):
             device=self.getProperty("Device").value)
 
     def validateInputs(self):
-        for index in range(3):
-            vector = self.getProperty(f"QDimension{index}").value.split(",")
-            if len(vector) != 3:
-                return {f"QDimension{index}": "give three numbers h,k,l"}
         return self._requests.errors()
 
     def PyExec(self):

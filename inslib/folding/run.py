@@ -27,7 +27,9 @@ from inslib.folding.geometry import (
 )
 from inslib.histogram import Histogram, Log, Metadata
 from inslib.logs import PATH_HALF_WIDTH
-from inslib.simulation.qpath import parse_path
+from inslib.simulation.errors import format_errors
+from inslib.simulation.qpath import PathError, parse_path, path_pairs
+from inslib.structure import StructureError
 
 ENERGY_CHUNK = 8  # energy bins per streamed slab
 
@@ -40,6 +42,8 @@ class FoldRequest:
     ----------
     volume : Histogram or str
         InputWorkspace (histogram or SaveMD file): normalised intensity with errors.
+    input_file : str
+        InputFile: a SaveMD file read slab by slab instead of ``volume``.
     data, normalization : Histogram or str or None
         DataWorkspace / NormalizationWorkspace: MDNorm's two outputs (instead of ``volume``).
     structure : str
@@ -65,6 +69,7 @@ class FoldRequest:
     """
 
     volume: object = None
+    input_file: str = ""
     data: object = None
     normalization: object = None
     structure: str = ""
@@ -179,26 +184,94 @@ def run_fold(request: FoldRequest, progress=None) -> tuple[Histogram, Histogram]
 
 
 def check_request(request: FoldRequest) -> None:
-    """Refuse invalid numbers and missing inputs, naming the property."""
+    """Raise FoldError listing every bad property of a request (see :func:`fold_errors`)."""
+    errors = fold_errors(request)
+    if errors:
+        raise FoldError(format_errors(errors))
+
+
+def fold_errors(request: FoldRequest) -> dict:
+    """Check a fold request before any work: {property: message} (empty: it can run)."""
+    errors = {}
     widths = np.atleast_1d(np.asarray(request.half_width, dtype=float))
     if len(widths) not in (1, 2) or np.any(widths <= 0):
-        msg = (f"PerpendicularHalfWidth must be one (cylinder) or two (box) values > 0 "
-               f"(1/Angstrom), got {request.half_width}")
-        raise FoldError(msg)
-    if request.step <= 0:
-        msg = f"PathStep must be > 0 (1/Angstrom), got {request.step}"
-        raise FoldError(msg)
+        errors["PerpendicularHalfWidth"] = (f"{widths.tolist()} is not valid: give one (cylinder "
+                                            "radius) or two (box half-widths) values > 0, "
+                                            "1/Angstrom")
+    if not request.step > 0:
+        errors["PathStep"] = (f"{request.step:g} is not valid: give a bin width > 0 along the "
+                              "path, 1/Angstrom")
     if not 0 <= request.min_coverage <= 1:
-        msg = f"MinZoneCoverage must be within [0, 1], got {request.min_coverage}"
-        raise FoldError(msg)
-    if request.volume is None and (request.data is None or request.normalization is None):
-        msg = "InputWorkspace: give it, or both DataWorkspace and NormalizationWorkspace"
-        raise FoldError(msg)
+        errors["MinZoneCoverage"] = (f"{request.min_coverage:g} is not valid: give a fraction "
+                                     "from 0 to 1")
+    if request.lattice is not None and len(request.lattice) != 6:
+        errors["Lattice"] = (f"{list(request.lattice)} is not valid: give six numbers a, b, c "
+                             "(Angstrom), alpha, beta, gamma (degrees), or leave it empty")
+    if not (request.structure or request.space_group):
+        errors["StructureFile"] = "empty: give a StructureFile, or a SpaceGroup, for the symmetry"
+    errors |= _input_errors(request)
+    try:
+        parse_zones(request.zones)
+    except FoldError as err:
+        errors["Zones"] = str(err)
+    return errors | _path_errors(request, errors)
+
+
+def _input_errors(request: FoldRequest) -> dict:
+    """{property: message} for missing, doubled or unreadable inputs."""
+    inputs = (("InputWorkspace", request.volume), ("InputFile", request.input_file or None),
+              ("DataWorkspace", request.data))
+    given = [name for name, value in inputs if value is not None]
+    if len(given) > 1:
+        return {given[1]: f"given with {given[0]}: give only one of InputWorkspace, "
+                          "InputFile or DataWorkspace + NormalizationWorkspace"}
+    if not given or (given == ["DataWorkspace"]) != (request.normalization is not None):
+        return {"InputWorkspace": "give InputWorkspace, or InputFile, or both DataWorkspace and "
+                                  "NormalizationWorkspace (MDNorm's two outputs)"}
+    import h5py
+
+    if request.input_file and not h5py.is_hdf5(request.input_file):
+        return {"InputFile": f"{request.input_file!r} is not a NeXus (HDF5) file: give a "
+                             "SaveMD .nxs file"}
+    return {}
+
+
+def _path_errors(request: FoldRequest, errors: dict) -> dict:
+    """{"QPath": message} for a path that does not parse (labels: where the crystal is known)."""
+    try:
+        if request.path.strip().lower() != "auto":
+            path_pairs(request.path)
+        if request.structure and "StructureFile" not in errors:
+            from inslib.structure import conventional, load_structure
+
+            parse_path(request.path, conventional(load_structure(request.structure)))
+    except PathError as err:
+        return {"QPath": str(err)}
+    except StructureError as err:
+        return {"StructureFile": str(err)}
+    return {}
+
+
+def parse_zones(text: str) -> list:
+    """Parse the Zones property: [] for "", else hkl rows of "h,k,l;h,k,l" (else FoldError)."""
+    zones = []
+    for part in (p for p in text.replace(" ", "").split(";") if p) if text.strip() else ():
+        try:
+            zones.append(np.array([float(v) for v in part.split(",")]))
+        except ValueError:
+            zones.append(np.array([]))
+        if zones[-1].shape != (3,) or not np.all(np.isfinite(zones[-1])):
+            msg = (f"{text!r}: {part!r} is not h,k,l: give reciprocal lattice vectors "
+                   "'h,k,l;h,k,l' (conventional hkl), e.g. '0,0,0;1,1,1', or leave it empty")
+            raise FoldError(msg)
+    return zones
 
 
 def _sources(request, stack) -> list:
     if request.volume is not None:
         return [Volume(request.volume, stack, "InputWorkspace")]
+    if request.input_file:
+        return [Volume(request.input_file, stack, "InputFile")]
     data = Volume(request.data, stack, "DataWorkspace")
     norm = Volume(request.normalization, stack, "NormalizationWorkspace")
     if data.shape != norm.shape:
@@ -211,11 +284,11 @@ def _zones(fold, request, sources, geometry):
     if request.zones:
         inverse = geometry.to_primitive
         allowed = set()
-        for text in request.zones.split(";"):
-            hkl = np.array([float(v) for v in text.split(",")])
+        for hkl in parse_zones(request.zones):
             g = hkl @ inverse
             if not np.allclose(g, np.round(g), atol=1e-6):
-                msg = f"Zones: {text!r} is not a reciprocal lattice vector of the crystal"
+                msg = (f"Zones: {hkl.tolist()} is not a reciprocal lattice vector of the "
+                       "crystal (of its primitive cell): give lattice vectors only")
                 raise FoldError(msg)
             allowed.add(tuple(np.rint(g).astype(int).tolist()))
         fold = select_zones(fold, allowed)

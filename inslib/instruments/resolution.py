@@ -31,25 +31,44 @@ def resolved_settings(instrument: Instrument, values: dict | None = None) -> dic
     -------
     dict
         Setting name (as the resolution model names it) -> value.
+
+    Raises
+    ------
+    ValueError
+        Naming every property whose value the instrument does not offer.
     """
-    values = values or {}
-    settings = {}
+    settings, errors = _settings(instrument, values or {})
+    if errors:
+        raise ValueError("; ".join(errors.values()))
+    return settings
+
+
+def settings_errors(instrument: Instrument, values: dict | None = None) -> dict:
+    """{algorithm property: message} for the settings the instrument does not offer."""
+    return _settings(instrument, values or {})[1]
+
+
+def _settings(instrument: Instrument, values: dict) -> tuple[dict, dict]:
+    settings, errors = {}, {}
     for name, setting in instrument.settings.items():
+        prop = setting["property"] or name
         value = values.get(setting["property"]) if setting["property"] else None
         if value in (None, "", 0):
             value = setting["default"]
         if isinstance(setting["default"], int | float):
             value = int(value) if float(value).is_integer() else float(value)
         if value not in setting["allowed"]:
-            msg = (
-                f"{setting['property'] or name}={value!r} is not available on {instrument.name}: "
-                f"allowed values are {setting['allowed']}."
-            )
-            raise ValueError(
-                msg
-            )
+            unset = "0" if isinstance(setting["default"], int | float) else "empty"
+            errors[prop] = (f"{prop}={value!r} is not available on {instrument.name}: allowed "
+                            f"values are {setting['allowed']} ({unset} = the default "
+                            f"{setting['default']!r}).")
         settings[name] = value
-    return settings
+    offered = {setting["property"] for setting in instrument.settings.values()}
+    for prop, value in values.items():
+        if prop not in offered and value not in (None, "", 0):
+            errors[prop] = (f"{prop}={value!r}: {instrument.name} has no such setting; leave "
+                            f"{prop} empty (or 0).")
+    return settings, errors
 
 
 def resolution_fwhm(instrument: Instrument, energy, ei=None, settings=None) -> np.ndarray:

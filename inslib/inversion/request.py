@@ -64,7 +64,7 @@ class InversionRequest:
     e_max: float | None = None
     parameter_range: float = 0.5
     background: bool = True
-    fit_resolution: bool = True
+    fit_resolution: bool = False
     seed: int = 0
     initial: tuple = ()
     _errors: dict = field(default=None, compare=False, repr=False)

@@ -1,5 +1,6 @@
 """Labelled plots of histograms (matplotlib, Agg backend: no display needed)."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,14 +22,43 @@ def _quantity(hist: Histogram):
         "Energy resolution FWHM (meV) over covered bins"
 
 
+def view_2d(hist: Histogram, values: np.ndarray) -> tuple:
+    """Return a view of at most two axes of a histogram of any dimension, and what it leaves out.
+
+    Axes of one bin (integrated) are dropped; of more than two axes with several bins, the
+    first and the last (energy for MD histograms) are kept and the others averaged over
+    (NaN bins left out).
+
+    Returns
+    -------
+    values : numpy.ndarray
+        1D or 2D.
+    axes : list of Axis
+        The axes of ``values``.
+    note : str
+        The integrated or averaged axes and their ranges ("" when none).
+    """
+    binned = [i for i, axis in enumerate(hist.axes) if axis.size > 1] or [len(hist.axes) - 1]
+    kept = binned if len(binned) <= 2 else [binned[0], binned[-1]]
+    dropped = [i for i in range(len(hist.axes)) if i not in kept]
+    if dropped:
+        with warnings.catch_warnings():  # all-NaN columns stay NaN (masked bins)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            values = np.nanmean(values, axis=tuple(dropped))
+    note = ", ".join(f"{'mean over' if hist.axes[i].size > 1 else 'integrated'} "
+                     f"{hist.axes[i].label} {hist.axes[i].edges[0]:g} to "
+                     f"{hist.axes[i].edges[-1]:g}" for i in dropped if hist.axes[i].is_edges)
+    return values, [hist.axes[i] for i in kept], note
+
+
 def plot_histogram(hist: Histogram, path, title: str = "") -> Path:
-    """Save a plot of a 1D or 2D histogram with labelled axes (units) and a colour bar.
+    """Save a plot of a histogram of any dimension with labelled axes (units) and a colour bar.
 
     Parameters
     ----------
     hist : Histogram
         Two axes; a workspace of a few point-axis spectra (indirect-geometry banks) is drawn
-        as lines.
+        as lines. More axes are reduced to two by :func:`view_2d` (noted in the title).
     path : str or pathlib.Path
         Output image (.png, .pdf, .svg).
     title : str
@@ -45,7 +75,8 @@ def plot_histogram(hist: Histogram, path, title: str = "") -> Path:
     import matplotlib.pyplot as plt
 
     values, label = _quantity(hist)
-    vertical, x_axis = hist.axes[-2], hist.axes[-1]
+    values, axes, note = view_2d(hist, values)
+    vertical, x_axis = axes[0], axes[-1]
     fig, ax = plt.subplots(figsize=(7, 5), constrained_layout=True)
     if values.ndim == 2 and 1 < values.shape[0] <= MAX_LINES and not vertical.is_edges:
         for row, value in zip(values, vertical.values, strict=True):
@@ -72,7 +103,7 @@ def plot_histogram(hist: Histogram, path, title: str = "") -> Path:
         ax.plot(x_axis.centres, values.reshape(-1))
         ax.set_xlabel(x_axis.label)
         ax.set_ylabel(label)
-    ax.set_title(title or hist.metadata.title)
+    ax.set_title("\n".join(t for t in (title or hist.metadata.title, note) if t))
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png")

@@ -20,11 +20,12 @@ from inslib.phonons.readers.phonopy import (
     read_bare_fc,
     read_phonopy_yaml,
     reduce_into_supercell,
+    yaml_crystal,
 )
 from inslib.structure import Crystal, StructureError, load_structure
 
-__all__ = ["ForceConstants", "ForceConstantsError", "check_matches", "load_force_constants",
-           "to_primitive"]
+__all__ = ["ForceConstants", "ForceConstantsError", "check_matches", "file_crystal",
+           "force_constants_kind", "load_force_constants", "to_primitive"]
 
 #: Units of the arrays of :meth:`ForceConstants.to_dict`.
 UNITS = {"cell": "angstrom", "positions": "fractional", "masses": "amu", "fc": "eV/angstrom^2",
@@ -206,23 +207,57 @@ def load_force_constants(path, structure=None, supercell=None) -> ForceConstants
     if not path.is_file():
         msg = f"ForceConstantsFile {str(path)!r} does not exist"
         raise ForceConstantsError(msg)
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        fields = read_euphonic(path, "json")
-    elif suffix == ".castep_bin":
-        fields = read_euphonic(path, "castep")
-    elif suffix in {".yaml", ".yml"}:
+    kind = force_constants_kind(path)
+    if kind in ("json", "castep"):
+        fields = read_euphonic(path, kind)
+    elif kind == "yaml":
         fields = read_phonopy_yaml(path)
-    elif path.name.upper().startswith("FORCE_CONSTANTS") or suffix in {".hdf5", ".h5"}:
-        fields = read_bare_fc(path, structure, supercell)
     else:
-        msg = (f"ForceConstantsFile {path.name!r}: unknown kind; give phonopy .yaml, "
-               "FORCE_CONSTANTS (+ StructureFile), .castep_bin or euphonic .json")
-        raise ForceConstantsError(msg)
+        fields = read_bare_fc(path, structure, supercell)
     result = _short_ranged(fields)
     if structure is not None:
         check_matches(result, load_structure(structure))
     return result
+
+
+def force_constants_kind(path) -> str:
+    """Kind of a force-constants file from its name: "json", "castep", "yaml" or "bare".
+
+    Raises
+    ------
+    ForceConstantsError
+        For a name none of the readers takes, listing the ones they do.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    kinds = {".json": "json", ".castep_bin": "castep", ".yaml": "yaml", ".yml": "yaml",
+             ".hdf5": "bare", ".h5": "bare"}
+    if suffix in kinds:
+        return kinds[suffix]
+    if path.name.upper().startswith("FORCE_CONSTANTS"):
+        return "bare"
+    msg = (f"ForceConstantsFile {path.name!r}: unknown kind of file; give a phonopy .yaml, "
+           "FORCE_CONSTANTS or force_constants.hdf5 (+ StructureFile), .castep_bin or euphonic "
+           ".json")
+    raise ForceConstantsError(msg)
+
+
+def file_crystal(path, structure=None) -> Crystal:
+    """Return the crystal of a force-constants file, without its force constants if possible.
+
+    For checks before a run (QPath labels): the StructureFile when given, else the unit cell
+    of a phonopy YAML (lengths in the file's unit), else the whole file is read.
+
+    Raises
+    ------
+    ForceConstantsError, StructureError
+        Naming the file that cannot be read.
+    """
+    if structure is not None:
+        return load_structure(structure)
+    if force_constants_kind(path) == "yaml":
+        return yaml_crystal(Path(path))
+    return load_force_constants(path).crystal
 
 
 def _short_ranged(fields: dict) -> ForceConstants:

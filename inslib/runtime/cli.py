@@ -8,8 +8,8 @@ on the same bins.
 
 import argparse
 import logging
-import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -35,16 +35,25 @@ def _describe(args) -> int:
     algorithm = create_algorithm(args.name)
     print(f"{algorithm.name()} v{algorithm.version()}  [{algorithm.category()}]")
     print(algorithm.summary())
-    print(f"See also: {', '.join(algorithm.seeAlso())}\n")
+    print(f"See also: {', '.join(algorithm.seeAlso())}")
+    groups = {"": []}  # ungrouped first, then the groups in order of appearance, as the dialog
     for prop in algorithm.getProperties():
-        default = prop.default if np.size(prop.default) and prop.default is not None else None
-        default = "(empty)" if default is None or (isinstance(default, str) and not default) \
-            else default
-        print(f"{prop.name}  [{_DIRECTIONS[prop.direction]}, {prop.type}]  default: {default}")
-        if prop.allowed():
-            print(f"    allowed: {prop.allowed()}")
-        print(f"    {prop.doc}")
+        groups.setdefault(algorithm.getPropertyGroup(prop.name), []).append(prop)
+    for group, props in groups.items():
+        print(f"\n--- {group or 'Properties'} ---")
+        for prop in props:
+            _describe_property(prop)
     return 0
+
+
+def _describe_property(prop) -> None:
+    default = prop.default if np.size(prop.default) and prop.default is not None else None
+    default = "(empty)" if default is None or (isinstance(default, str) and not default) \
+        else default
+    print(f"{prop.name}  [{_DIRECTIONS[prop.direction]}, {prop.type}]  default: {default}")
+    if prop.allowed():
+        print(f"    allowed: {prop.allowed()}")
+    print(f"    {prop.doc}")
 
 
 _BAR = {"open": False}  # a progress line without its newline yet
@@ -70,25 +79,39 @@ def _check_outputs(name: str, properties: dict, plot) -> None:
                if prop.direction == Direction.Output and properties.get(prop.name)}
     if plot is not None:
         targets["--plot"] = Path(plot)
-    errors = {}
-    for prop, path in targets.items():
-        folder = path.parent
-        if not folder.is_dir():
-            errors[prop] = f"cannot write {path}: folder {folder} does not exist"
-        elif not os.access(folder, os.W_OK):
-            errors[prop] = f"cannot write {path}: folder {folder} is not writable"
+    errors = {prop: problem for prop, path in targets.items() if (problem := _unwritable(path))}
     if errors:
         raise InvalidArgumentsError(name, errors)
 
 
+def _unwritable(path: Path) -> str:
+    """Why ``path`` cannot be written ("" if it can): tried with a temporary file beside it."""
+    folder = path.parent
+    if not folder.is_dir():
+        return f"cannot write {path}: folder {folder} does not exist; create it or choose another"
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        return (f"cannot write {path}: folder {folder} is not writable ({err.strerror}); choose "
+                "a folder you can write to")
+    return ""
+
+
 def _parse_assignments(items) -> dict:
-    properties = {}
+    properties, errors = {}, {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name:
-            msg = "command line"
-            raise InvalidArgumentsError(msg, {item: "expected Prop=Value"})
-        properties[name] = value
+            errors[item] = "expected Prop=Value"
+        elif name in properties:
+            errors[name] = (f"given twice ({name}={properties[name]}, {name}={value}): give "
+                            "each property once")
+        else:
+            properties[name] = value
+    if errors:
+        msg = "command line"
+        raise InvalidArgumentsError(msg, errors)
     return properties
 
 
@@ -104,16 +127,18 @@ def _run(args) -> int:
     properties = _parse_assignments(args.properties)
     _check_outputs(args.name, properties, args.plot)
     outputs = run_algorithm(args.name, progress=_progress_bar, **properties)
-    plotted = 0
-    for prop, workspace in outputs.items():
-        if workspace is None or prop not in properties:
-            continue
-        path = save_workspace(workspace, output_path(properties[prop]))
-        print(f"{prop}: saved {path}")
-        if args.plot:  # the first output gets the given name, further ones a suffix
-            target = args.plot if not plotted else args.plot.with_stem(f"{args.plot.stem}_{prop}")
+    saved = {prop: workspace for prop, workspace in outputs.items()
+             if workspace is not None and prop in properties}
+    for prop, workspace in saved.items():
+        print(f"{prop}: saved {save_workspace(workspace, output_path(properties[prop]))}")
+    for index, (prop, workspace) in enumerate(saved.items() if args.plot else ()):
+        # the first output gets the given name, further ones a suffix
+        target = args.plot if not index else args.plot.with_stem(f"{args.plot.stem}_{prop}")
+        try:
             print(f"{prop}: plotted {plot_histogram(workspace, target)}")
-            plotted += 1
+        except (ValueError, OSError) as err:  # the outputs are saved: not an input error
+            print(f"error: --plot {target}: {err} (the outputs above are saved)", file=sys.stderr)
+            return 1
     return 0
 
 
@@ -155,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     from inslib.datagen.cli import add_parser as add_datagen  # argparse only, no heavy imports
 
     add_datagen(commands)
+    from inslib.inversion.cli import add_parser as add_train_inversion  # argparse only
+
+    add_train_inversion(commands)
     return parser
 
 
@@ -167,7 +195,7 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # output piped into head, less...: not an error
         sys.stderr.close()
         return 0
-    except (InvalidArgumentsError, KeyError, ValueError, FileNotFoundError) as err:
+    except (InvalidArgumentsError, KeyError, ValueError, OSError) as err:
         if _BAR["open"]:  # end the progress line so that the error gets its own
             sys.stderr.write("\n")
             _BAR["open"] = False

@@ -47,7 +47,8 @@ class InvalidArgumentsError(ValueError):
 
     def __init__(self, algorithm: str, errors: dict):
         self.errors = dict(errors)
-        lines = "\n".join(f"  {name}: {message}" for name, message in self.errors.items())
+        lines = "\n".join(f"  {message}" if message.startswith(name) else f"  {name}: {message}"
+                          for name, message in self.errors.items())  # no "Ei: Ei=..." twice
         super().__init__(f"Invalid input for {algorithm}:\n{lines}")
 
 
@@ -124,14 +125,18 @@ class FloatArrayProperty(Property):
 
 
 class FileProperty(Property):
-    """A file name; Load actions need an existing file with one of the extensions."""
+    """A file name; Load actions need an existing file.
+
+    As in Mantid, ``extensions`` filter the file dialog (and ``describe`` lists them): a file
+    with another name is not refused here, the algorithm's reader decides.
+    """
 
     kind = "file"
 
     def __init__(self, name, default, action, extensions=(), direction=Direction.Input):
         # no doc argument: Mantid's FileProperty has none (declareProperty(prop, doc) gives it)
         super().__init__(name, default, None, direction)
-        self.action, self.extensions = action, [e.lower() for e in extensions]
+        self.action, self.extensions = action, list(extensions)
         self.type = "file"
 
     def check(self) -> str:
@@ -140,15 +145,13 @@ class FileProperty(Property):
         optional = self.action in (FileAction.OptionalLoad, FileAction.OptionalSave)
         if not path:
             return "" if optional else "a file name is required"
-        if self.extensions and not path.lower().endswith(tuple(self.extensions)):
-            return f"{path!r} does not end in one of {self.extensions}"
         if self.action in (FileAction.Load, FileAction.OptionalLoad) and not Path(path).is_file():
             return f"file {path!r} does not exist"
         return ""
 
     def allowed(self) -> str:
-        """Describe the accepted extensions."""
-        return ", ".join(self.extensions)
+        """Describe the extensions the file dialog offers ("" when any file goes)."""
+        return f"files {', '.join(self.extensions)}" if self.extensions else ""
 
 
 class WorkspaceProperty(Property):
@@ -275,6 +278,10 @@ class PythonAlgorithm:
     def setPropertyGroup(self, name, group) -> None:
         """Group a property in the dialog (kept for `describe`)."""
         self._groups[name] = group
+
+    def getPropertyGroup(self, name) -> str:
+        """Return the group a property is shown in ("" for none; Mantid's Property.getGroup)."""
+        return self._groups.get(name, "")
 
     def setPropertySettings(self, name, settings) -> None:
         """Dialog enable/visible rules: Workbench only, ignored here."""

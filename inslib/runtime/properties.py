@@ -1,12 +1,12 @@
 """Property declarations shared by the algorithms, and reading them back into requests.
 
-One declaration per property name: ForceConstantsFile, StructureFile, Instrument, Ei,
-Temperature, MeshSize, QResolution and Device mean the same thing in every algorithm that has
-them (only the doc line may say what the algorithm does with it). The template properties of
-CreateSQETemplate and SimulatePowderSQE (and later PredictSQE) are declared together and read
-back into a :class:`inslib.simulation.requests.TemplateRequest`. Only the Mantid API subset of
-:mod:`inslib.runtime.compat` is used, and torch is not imported, so the algorithms load fast
-and run inside Mantid unchanged.
+One declaration per property name: ForceConstantsFile, StructureFile, SupercellMatrix,
+Instrument, Ei, Temperature, MeshSize, QResolution and Device mean the same thing in every
+algorithm that has them (only the doc line may say what the algorithm does with it). The
+template properties of CreateSQETemplate and SimulatePowderSQE (and later PredictSQE) are
+declared together and read back into a :class:`inslib.simulation.requests.TemplateRequest`.
+Only the Mantid API subset of :mod:`inslib.runtime.compat` is used, and torch is not imported,
+so the algorithms load fast and run inside Mantid unchanged.
 """
 
 from inslib.instruments import available_instruments
@@ -23,19 +23,40 @@ from inslib.runtime.compat import (
     WorkspaceUnitValidator,
     from_workspace,
 )
-from inslib.simulation.requests import UNKNOWN_TEMPERATURE, TemplateRequest
+from inslib.simulation.requests import (
+    MAX_TEMPERATURE,
+    UNKNOWN_TEMPERATURE,
+    TemplateRequest,
+)
 from inslib.units import energy_units
+
+FORCE_CONSTANTS_EXTENSIONS = [".yaml", ".yml", ".castep_bin", ".json", ".hdf5",
+                              "FORCE_CONSTANTS"]
+STRUCTURE_EXTENSIONS = [".cif", ".vasp", "POSCAR", "CONTCAR", ".cell", ".xsf", ".xyz"]
 
 
 def declare_force_constants_properties(algorithm, fc_doc: str, structure_doc: str) -> None:
     """Declare ForceConstantsFile (required) and StructureFile (optional)."""
-    algorithm.declareProperty(FileProperty("ForceConstantsFile", "", FileAction.Load), doc=fc_doc)
-    algorithm.declareProperty(FileProperty("StructureFile", "", FileAction.OptionalLoad),
-                                           doc=structure_doc)
+    algorithm.declareProperty(FileProperty("ForceConstantsFile", "", FileAction.Load,
+                                           FORCE_CONSTANTS_EXTENSIONS), doc=fc_doc)
+    algorithm.declareProperty(FileProperty("StructureFile", "", FileAction.OptionalLoad,
+                                           STRUCTURE_EXTENSIONS), doc=structure_doc)
+    for name in ("ForceConstantsFile", "StructureFile"):
+        algorithm.setPropertyGroup(name, "Model")
+
+
+def declare_supercell_property(algorithm) -> None:
+    """Declare SupercellMatrix: the supercell of a bare FORCE_CONSTANTS file (phonopy's DIM)."""
+    algorithm.declareProperty(
+        "SupercellMatrix", "",
+        doc="Supercell of a bare FORCE_CONSTANTS file (phonopy's DIM): '2,2,2' (diagonal) or 9 "
+            "integers (rows); empty = from SPOSCAR beside it, else the cube root of the "
+            "atom-count ratio.")
+    algorithm.setPropertyGroup("SupercellMatrix", "Model")
 
 
 def declare_instrument_property(algorithm, doc: str) -> None:
-    """Declare Instrument: one of the instrument files, or empty."""
+    """Declare Instrument: one of the instrument files, or empty (``doc`` says what empty means)."""
     algorithm.declareProperty("Instrument", "",
                               StringListValidator(["", *available_instruments()]), doc=doc)
 
@@ -45,9 +66,16 @@ def declare_ei_property(algorithm, doc: str) -> None:
     algorithm.declareProperty("Ei", 0.0, FloatBoundedValidator(lower=0.0), doc=doc)
 
 
-def declare_temperature_property(algorithm, doc: str) -> None:
-    """Declare Temperature in K; -1 = unknown."""
-    algorithm.declareProperty("Temperature", UNKNOWN_TEMPERATURE, doc=doc)
+def declare_temperature_property(algorithm, needed: bool = True) -> None:
+    """Declare Temperature in K; -1 = unknown (the same rule in every algorithm).
+
+    ``needed``: the algorithm cannot run without a temperature (a simulation), so -1 means
+    the InputWorkspace's, and without one is refused.
+    """
+    unknown = ("-1 = the InputWorkspace's (required without one)" if needed
+               else "-1 = unknown (or the InputWorkspace's)")
+    algorithm.declareProperty("Temperature", UNKNOWN_TEMPERATURE,
+                              doc=f"Sample temperature (K), 0 to {MAX_TEMPERATURE:g}; {unknown}.")
 
 
 def temperature_value(algorithm):
@@ -74,13 +102,17 @@ def declare_device_property(algorithm) -> None:
             "the CPU), CPU or GPU. Histogramming runs on the CPU either way.")
 
 
-def declare_template_properties(algorithm) -> None:
-    """Declare InputWorkspace, Instrument, Ei, EFixed, chopper settings, binning, Temperature."""
+def declare_template_properties(algorithm, simulation: bool) -> None:
+    """Declare InputWorkspace, Instrument, Ei, EFixed, chopper settings, binning, Temperature.
+
+    ``simulation``: the algorithm needs a temperature (see :func:`declare_temperature_property`).
+    """
     algorithm.declareProperty(MatrixWorkspaceProperty(
         "InputWorkspace", "", Direction.Input, PropertyMode.Optional,
         validator=WorkspaceUnitValidator("DeltaE")),
         doc="Measured powder S(|Q|,E) (SofQW output): its bins, mask and logs are used.")
-    declare_instrument_property(algorithm, "Instrument; empty = the InputWorkspace's.")
+    declare_instrument_property(algorithm, "Instrument; empty = the InputWorkspace's (required "
+                                           "without one).")
     declare_ei_property(algorithm, "Incident energy (meV), direct geometry; 0 = the "
                                    "InputWorkspace's Ei log.")
     algorithm.declareProperty("EFixed", 0.0, FloatBoundedValidator(lower=0.0),
@@ -95,8 +127,7 @@ def declare_template_properties(algorithm) -> None:
                                                   "EnergyUnit; empty = -0.25 Ei to 0.95 Ei.")
     algorithm.declareProperty("EnergyUnit", "meV", StringListValidator(energy_units()),
                               doc="Unit of EBinning; the output is always in meV.")
-    declare_temperature_property(algorithm, "Sample temperature (K); -1 = unknown (or the "
-                                            "InputWorkspace's).")
+    declare_temperature_property(algorithm, needed=simulation)
     for name in ("Ei", "EFixed", "ChopperPackage", "ChopperFrequency"):
         algorithm.setPropertyGroup(name, "Instrument setting")
     for name in ("QBinning", "EBinning", "EnergyUnit"):

@@ -48,14 +48,14 @@ class StringListValidator:
         return list(self.values)
 
     def isValid(self, value) -> str:
-        """Return "" or why ``value`` is not in the list."""
-        if value in self.values or value == "":
+        """Return "" or why ``value`` is not in the list (empty only where listed)."""
+        if value in self.values:
             return ""
-        return f"{value!r} is not one of {self.values}"
+        return f"{value!r} is not one of {self.describe()}"
 
     def describe(self) -> str:
-        """Return the allowed values as text."""
-        return " | ".join(self.values)
+        """Return the allowed values as text, an empty one shown as "(empty)"."""
+        return " | ".join(value or "(empty)" for value in self.values)
 
 
 class FloatArrayLengthValidator:

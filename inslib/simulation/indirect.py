@@ -17,6 +17,7 @@ from inslib.simulation.forward import IndirectForward, Multiphonon, Thermal
 from inslib.simulation.requests import (
     PowderRequest,
     TemplateRequest,
+    model_source,
     powder_temperature,
     require_valid,
     template_instrument,
@@ -60,8 +61,7 @@ def simulate_indirect(request: PowderRequest, progress=None) -> Histogram:
     template = request.template
     instrument, efixed, e_edges, resolution = indirect_setting(template)
     temperature = float(powder_temperature(request))
-    setup = cached_setup(request.force_constants, request.structure, temperature, request.grid,
-                         request.device)
+    setup = cached_setup(*model_source(request), temperature, request.grid, request.device)
     report(0.5, "modes on the grid and DOS")
     angles = instrument.banks_deg.mean(axis=1)
     multiphonon = Multiphonon(e_edges, resolution, request.multiphonon_order,

@@ -25,6 +25,7 @@ from inslib.simulation.forward import Multiphonon, PowderForward, Thermal
 from inslib.simulation.indirect import simulate_indirect
 from inslib.simulation.requests import (
     PowderRequest,
+    model_source,
     powder_temperature,
     require_valid,
     template_instrument,
@@ -51,8 +52,7 @@ def simulate_powder(request: PowderRequest, progress=None) -> Histogram:
                f"{e[0]:g}-{e[-1]:g} meV is reachable on {template.metadata.instrument} at this "
                "setting; choose bins inside the kinematic range (CreateSQETemplate shows it)")
         raise SimulationError(msg)
-    setup = cached_setup(request.force_constants, request.structure, temperature, request.grid,
-                         request.device)
+    setup = cached_setup(*model_source(request), temperature, request.grid, request.device)
     report(0.1, "modes on the grid, Debye-Waller, DOS")
     forward = powder_forward(request, template, setup.model, temperature)
     result = forward(mesh=setup.mesh,

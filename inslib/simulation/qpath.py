@@ -37,25 +37,48 @@ def parse_path(spec: str, crystal) -> list:
         Labels and fractional coordinates (shape (3,)) of the ends of every segment.
     """
     known = seekpath_path(crystal)
-    if spec.strip().lower() == "auto":
-        pairs = known.segments
-    else:
-        pairs = []
-        for piece in spec.replace(" ", "").split("|"):
-            tokens = split_piece(piece)
-            if len(tokens) < 2:
-                msg = (f"QPath: piece {piece!r} needs at least two labels or points [h,k,l] "
-                       "joined by '-'")
-                raise PathError(msg)
-            pairs += list(pairwise(tokens))
+    pairs = known.segments if spec.strip().lower() == "auto" else path_pairs(spec)
     unknown = sorted({t for pair in pairs for t in pair
                       if not t.startswith("[") and t not in known.points})
     if unknown:
-        msg = (f"QPath: unknown label(s) {unknown} for this crystal; known: "
+        msg = (f"QPath={spec!r}: unknown label(s) {unknown} for this crystal; known: "
                f"{sorted(known.points)}")
         raise PathError(msg)
-    return [(a, b, _coordinates(a, known.points), _coordinates(b, known.points))
-            for a, b in pairs]
+    segments = [(a, b, _coordinates(a, known.points), _coordinates(b, known.points))
+                for a, b in pairs]
+    for a, b, qa, qb in segments:
+        if np.allclose(qa, qb):
+            msg = (f"QPath={spec!r}: segment {a}-{b} has zero length (both ends are "
+                   f"{np.round(qa, 6).tolist()}); join two different points")
+            raise PathError(msg)
+    return segments
+
+
+def path_pairs(spec: str) -> list:
+    """Return the (start, end) tokens of each segment of a path other than "auto" (syntax only).
+
+    Raises
+    ------
+    PathError
+        For a piece with fewer than two points, an unclosed bracket or a point that is not
+        [h,k,l].
+    """
+    pairs = []
+    for piece in spec.replace(" ", "").split("|"):
+        if piece.count("[") != piece.count("]"):
+            msg = (f"QPath={spec!r}: piece {piece!r} has an unclosed '[': write points as "
+                   "[h,k,l], e.g. '[0,0,0]-[0.5,0,0.5]'")
+            raise PathError(msg)
+        tokens = split_piece(piece)
+        if len(tokens) < 2:
+            msg = (f"QPath={spec!r}: piece {piece!r} needs at least two labels or points "
+                   "[h,k,l] joined by '-', e.g. 'G-X' or '[0,0,0]-[0.5,0,0.5]'")
+            raise PathError(msg)
+        for token in tokens:
+            if token.startswith("["):
+                _coordinates(token, {})
+        pairs += list(pairwise(tokens))
+    return pairs
 
 
 def split_piece(piece: str) -> list:
@@ -78,11 +101,11 @@ def _coordinates(token: str, known: dict) -> np.ndarray:
         return known[token]
     try:
         values = np.array([float(v) for v in token.strip("[]").split(",")])
-    except ValueError as exc:
-        msg = f"QPath: {token!r} is not a point [h,k,l]"
-        raise PathError(msg) from exc
-    if values.shape != (3,):
-        msg = f"QPath: {token!r} is not a point [h,k,l]"
+    except ValueError:
+        values = np.array([])
+    if values.shape != (3,) or not token.endswith("]") or not np.all(np.isfinite(values)):
+        msg = (f"QPath: {token!r} is not a point [h,k,l]: give three numbers in brackets, "
+               "e.g. [0.5,0,0.5]")
         raise PathError(msg)
     return values
 

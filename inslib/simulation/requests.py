@@ -10,17 +10,32 @@ Every message names the property, the bad value and what is valid.
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from inslib.axes import parse_binning
 from inslib.histogram import Histogram
-from inslib.instruments import Instrument, InstrumentFileError, load_instrument
-from inslib.instruments.resolution import resolved_settings
+from inslib.instruments import (
+    Instrument,
+    InstrumentFileError,
+    available_instruments,
+    load_instrument,
+)
+from inslib.instruments.kinematics import q_limits
+from inslib.instruments.resolution import settings_errors
+from inslib.phonons.errors import ForceConstantsError
+from inslib.phonons.force_constants import (
+    file_crystal,
+    force_constants_kind,
+    load_force_constants,
+)
+from inslib.phonons.readers.phonopy import check_bare_fc, parse_supercell_matrix
 from inslib.scattering.powder import PowderSampling
 from inslib.simulation.errors import raise_errors
+from inslib.simulation.qpath import PathError, parse_path
+from inslib.structure import StructureError
 from inslib.units import to_mev
 
 DEFAULT_E_BINS = 200  # energy bins of a template without EBinning
@@ -73,6 +88,9 @@ class PowderRequest:
         ForceConstantsFile.
     structure : str
         StructureFile ("" = from the force-constants file).
+    supercell : str
+        SupercellMatrix of a bare FORCE_CONSTANTS file: "" (from SPOSCAR or the atom counts),
+        "n1,n2,n3" (diagonal) or nine integers (rows).
     template : TemplateRequest
         Instrument, Ei/EFixed, binning or InputWorkspace, temperature.
     coherent, incoherent : bool
@@ -94,6 +112,7 @@ class PowderRequest:
 
     force_constants: str
     structure: str = ""
+    supercell: str = ""
     template: TemplateRequest = field(default_factory=TemplateRequest)
     coherent: bool = True
     incoherent: bool = True
@@ -111,16 +130,16 @@ class SingleCrystalRequest:
 
     Parameters
     ----------
-    force_constants, structure : str
-        ForceConstantsFile, StructureFile.
-    projections : numpy.ndarray, shape (3, 3)
-        QDimension0..2 (rows, r.l.u. of the HKL cell).
+    force_constants, structure, supercell : str
+        ForceConstantsFile, StructureFile, SupercellMatrix (as in :class:`PowderRequest`).
+    projections : numpy.ndarray, shape (3, 3), or sequence of 3 str
+        QDimension0..2 (rows, r.l.u. of the HKL cell), as numbers or as "h,k,l" texts.
     q_binning : list of str
         Dimension0Binning..Dimension2Binning ("min,step,max" or "min,max" = integrated).
     e_binning : str
         Dimension3Binning, meV.
     temperature : float or None
-        Temperature, K; None = unknown (refused).
+        Temperature, K; None = unknown: the InputWorkspace's (refused where it has none).
     instrument, ei : str, float or None
         Instrument and Ei for the energy resolution (else ``fwhm``).
     fwhm : float
@@ -143,6 +162,7 @@ class SingleCrystalRequest:
 
     force_constants: str
     structure: str = ""
+    supercell: str = ""
     projections: np.ndarray = field(default_factory=lambda: np.eye(3))
     q_binning: list = field(default_factory=lambda: ["-2,0.05,2", "-0.05,0.05", "-0.05,0.05"])
     e_binning: str = "0,0.5,40"
@@ -183,19 +203,37 @@ MAX_MAP_BINS = 20_000_000  # |Q| x E bins of a powder map (160 MB per float64 ar
 MAX_DIRECTIONS = 100_000  # directions per |Q| shell
 MAX_POINTS_PER_BIN = 1_000_000  # shells x directions per |Q| bin
 MAX_GRID = 200_000_000  # single-crystal grid bins, and sample points, at most
+MAX_Q_RESOLUTION = 1.0  # 1/Angstrom FWHM; wider than most Brillouin zones
+
+
+TEMPERATURE_RULE = (f"give the sample temperature in K, from 0 to {MAX_TEMPERATURE:g}, or -1 "
+                    "for unknown (a simulation then takes the InputWorkspace's)")
 
 
 def temperature_errors(temperature, required: bool) -> dict:
-    """{"Temperature": message} for a missing (when required) or negative temperature (K)."""
+    """{"Temperature": message} for a bad temperature (K), or an unknown one where needed.
+
+    One rule for every algorithm: 0 to MAX_TEMPERATURE K, or -1 (None here) for unknown. A
+    simulation (``required``) needs a temperature: its own, else the InputWorkspace's.
+    """
     if temperature is None:
-        return {"Temperature": "give the sample temperature in K (>= 0)"} if required else {}
-    if not math.isfinite(temperature) or temperature < 0:
-        return {"Temperature": f"must be >= 0 K, or -1 for unknown; got {temperature}"}
-    if temperature > MAX_TEMPERATURE:
-        return {"Temperature": f"{temperature:g} K is above {MAX_TEMPERATURE:g} K, hotter than "
-                               "any INS sample environment (and than most melting points): "
-                               "give the sample temperature in K"}
+        if not required:
+            return {}
+        return {"Temperature": "-1 (unknown), and there is no InputWorkspace temperature to "
+                               "take: a simulation needs it (Bose factor, Debye-Waller); "
+                               f"{TEMPERATURE_RULE}"}
+    if not (math.isfinite(temperature) and 0 <= temperature <= MAX_TEMPERATURE):
+        return {"Temperature": f"{temperature:g} K is not valid: {TEMPERATURE_RULE}"}
     return {}
+
+
+def q_resolution_errors(q_resolution: float) -> dict:
+    """{"QResolution": message} for a Q resolution FWHM (1/Angstrom) outside [0, MAX]."""
+    if math.isfinite(q_resolution) and 0 <= q_resolution <= MAX_Q_RESOLUTION:
+        return {}
+    return {"QResolution": f"{q_resolution:g} 1/Angstrom is not valid: give the Gaussian Q "
+                           f"resolution FWHM from 0 (none) to {MAX_Q_RESOLUTION:g} 1/Angstrom "
+                           "(typically 0.01-0.1; a wider Gaussian washes out a Brillouin zone)"}
 
 
 def device_errors(choice: str) -> dict:
@@ -206,12 +244,57 @@ def device_errors(choice: str) -> dict:
     return {"Device": problem} if problem else {}
 
 
-def _file_errors(force_constants: str, structure: str) -> dict:
+def model_source(request) -> tuple:
+    """(force constants, StructureFile) of a powder or single-crystal request, for cached_setup.
+
+    The file name, or with a SupercellMatrix the force constants read with it (in memory: the
+    set-up is still cached on their content).
+    """
+    if not request.supercell:
+        return request.force_constants, request.structure
+    fcs = load_force_constants(request.force_constants, request.structure or None,
+                               request.supercell)
+    return replace(fcs, source=request.force_constants), ""
+
+
+def _bare_errors(force_constants: str, structure: str, supercell: str) -> dict:
+    """{property: message} for a bare FORCE_CONSTANTS file that its structure does not fit."""
+    try:
+        check_bare_fc(Path(force_constants), structure, supercell or None)
+    except ForceConstantsError as err:
+        prop = "SupercellMatrix" if str(err).startswith("SupercellMatrix") else "ForceConstantsFile"
+        return {prop: str(err)}
+    except StructureError as err:
+        return {"StructureFile": str(err)}
+    return {}
+
+
+def _file_errors(force_constants: str, structure: str, supercell: str) -> dict:
+    """{property: message} for unusable ForceConstantsFile, StructureFile, SupercellMatrix."""
     errors = {}
-    if not Path(force_constants).is_file():
-        errors["ForceConstantsFile"] = f"file not found: {force_constants!r}"
     if structure and not Path(structure).is_file():
         errors["StructureFile"] = f"file not found: {structure!r}"
+    if not Path(force_constants).is_file():
+        return errors | {"ForceConstantsFile": f"file not found: {force_constants!r}"}
+    try:
+        parse_supercell_matrix(supercell)
+    except ForceConstantsError as err:
+        errors["SupercellMatrix"] = str(err)
+    try:
+        kind = force_constants_kind(force_constants)
+    except ForceConstantsError as err:
+        return errors | {"ForceConstantsFile": str(err)}
+    if kind == "bare" and not structure:
+        errors["StructureFile"] = (f"ForceConstantsFile {Path(force_constants).name!r} is a bare "
+                                   "force-constant file: give the crystal structure (POSCAR, "
+                                   "CIF...) as StructureFile")
+    elif kind == "bare" and not errors:
+        errors |= _bare_errors(force_constants, structure, supercell)
+    if supercell and kind != "bare":
+        errors["SupercellMatrix"] = (f"SupercellMatrix={supercell!r} applies to a bare "
+                                     "FORCE_CONSTANTS file only; "
+                                     f"{Path(force_constants).name!r} gives its own supercell: "
+                                     "leave it empty")
     return errors
 
 
@@ -222,7 +305,8 @@ def template_instrument(request: TemplateRequest) -> Instrument:
     """Return the request's instrument, or the InputWorkspace's."""
     name = request.instrument or (request.template.metadata.instrument if request.template else "")
     if not name:
-        msg = "no instrument given and the InputWorkspace records none"
+        msg = (f"empty, and no InputWorkspace records one: give one of "
+               f"{', '.join(available_instruments())}")
         raise ValueError(msg)
     return load_instrument(name)
 
@@ -264,10 +348,7 @@ def _check_template_request(request: TemplateRequest) -> dict:
     energy = _check_energy(request, instrument)
     if energy:
         return errors | energy
-    try:
-        resolved_settings(instrument, request.settings)
-    except ValueError as err:
-        errors["ChopperFrequency"] = str(err)
+    errors |= settings_errors(instrument, request.settings)
     if request.template is not None:
         errors.update(_check_workspace(request.template))
     else:
@@ -278,9 +359,14 @@ def _check_template_request(request: TemplateRequest) -> dict:
 def _check_energy(request, instrument) -> dict:
     if instrument.geometry == "indirect":
         if request.ei:
-            return {"Ei": f"{instrument.name} is an indirect-geometry instrument: set EFixed "
-                          f"(default {instrument.final_energy} meV), not Ei."}
+            return {"Ei": f"Ei={request.ei:g}: {instrument.name} is an indirect-geometry "
+                          f"instrument: set EFixed (default {instrument.final_energy} meV), "
+                          "not Ei; leave Ei at 0."}
         return {}
+    if request.efixed:
+        return {"EFixed": f"EFixed={request.efixed:g}: {instrument.name} is a direct-geometry "
+                          "instrument: set Ei (the incident energy), not EFixed; leave EFixed "
+                          "at 0."}
     try:
         ei = fixed_energy(request, instrument)
     except ValueError:
@@ -316,17 +402,34 @@ def _check_binning(request, instrument) -> dict:
                                   f"-EFixed={-fixed:g} meV; start EBinning above {-fixed:g}.")
     except ValueError as err:
         errors["EBinning"] = str(err)
+    if not request.q_binning:
+        return errors
     try:
-        if request.q_binning:
-            q = parse_binning(request.q_binning, "QBinning", "1/Angstrom")
-            if "EBinning" not in errors and (len(q) - 1) * (len(e_edges) - 1) > MAX_MAP_BINS:
-                errors["QBinning"] = (
-                    f"{len(q) - 1:,} |Q| x {len(e_edges) - 1:,} E bins: at most "
-                    f"{MAX_MAP_BINS:,} bins in a map (each array of it would take "
-                    f"{(len(q) - 1) * (len(e_edges) - 1) * 8 / 1e9:.1f} GB): use coarser bins")
+        q = parse_binning(request.q_binning, "QBinning", "1/Angstrom")
     except ValueError as err:
-        errors["QBinning"] = str(err)
-    return errors
+        return errors | {"QBinning": str(err)}
+    if "EBinning" in errors:
+        return errors
+    return errors | _q_range_errors(request.q_binning, q, e_edges, fixed, instrument)
+
+
+def _q_range_errors(text: str, q: np.ndarray, e_edges, fixed: float, instrument) -> dict:
+    """{"QBinning": message} for a map too large or entirely outside the instrument's reach."""
+    size = (len(q) - 1) * (len(e_edges) - 1)
+    if size > MAX_MAP_BINS:
+        return {"QBinning": f"{len(q) - 1:,} |Q| x {len(e_edges) - 1:,} E bins: at most "
+                            f"{MAX_MAP_BINS:,} bins in a map (each array of it would take "
+                            f"{size * 8 / 1e9:.1f} GB): use coarser bins"}
+    q_min, q_max = q_limits(e_edges, fixed, instrument.geometry, instrument.banks_deg)
+    if not np.isfinite(q_max).any():
+        return {}
+    low, high = float(np.nanmin(q_min)), float(np.nanmax(q_max))
+    if q[-1] <= low or q[0] >= high:
+        return {"QBinning": f"QBinning={text!r} ({q[0]:g} to {q[-1]:g} 1/Angstrom) lies "
+                            f"outside what {instrument.name} reaches at {fixed:g} meV over "
+                            f"the energy range ({low:.2f} to {high:.2f} 1/Angstrom): every "
+                            "bin would be masked; bin |Q| within that range"}
+    return {}
 
 
 # --- powder -----------------------------------------------------------------------------------
@@ -347,7 +450,7 @@ def validate_powder(request: PowderRequest) -> dict:
 
 def _check_powder(request: PowderRequest) -> dict:
     errors = validate_template(request.template)
-    errors |= _file_errors(request.force_constants, request.structure)
+    errors |= _file_errors(request.force_constants, request.structure, request.supercell)
     errors |= temperature_errors(powder_temperature(request), required=True)
     if not (request.coherent or request.incoherent):
         errors["Coherent"] = "both Coherent and Incoherent are off: nothing to simulate"
@@ -364,9 +467,7 @@ def _check_powder(request: PowderRequest) -> dict:
             f"shells per |Q| bin: at most {MAX_DIRECTIONS:,} directions and "
             f"{MAX_POINTS_PER_BIN:,} points per bin (the sphere of each shell is generated in "
             "memory; 2 x 500 already converge to a few %)")
-    if request.q_resolution < 0:
-        errors["QResolution"] = f"must be >= 0 (1/Angstrom), got {request.q_resolution}"
-    return errors | device_errors(request.device)
+    return errors | q_resolution_errors(request.q_resolution) | device_errors(request.device)
 
 
 # --- single crystal ---------------------------------------------------------------------------
@@ -380,14 +481,52 @@ def q_edges(text, index: int) -> tuple[np.ndarray, bool]:
     if not isinstance(text, str):  # edges taken from a template workspace
         edges = np.asarray(text, dtype=float)
         return edges, len(edges) == 2
-    values = [float(v) for v in text.replace(" ", "").split(",") if v]
     prop = f"Dimension{index}Binning"
+    try:
+        values = [float(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        msg = (f"{prop}={text!r} is not 'min,step,max' (binned) or 'min,max' (integrated), "
+               "numbers in r.l.u., e.g. '-2,0.05,2'")
+        raise ValueError(msg) from None
     if len(values) == 2:
         if values[1] <= values[0]:
             msg = f"{prop}: integration range {text!r} must have max > min"
             raise ValueError(msg)
         return np.array(values), True
     return parse_binning(text, prop, "r.l.u."), False
+
+
+def projection_matrix(request: SingleCrystalRequest) -> np.ndarray:
+    """QDimension0..2 as the rows of a (3, 3) array, r.l.u. (SimulationError when invalid)."""
+    rows, errors = _projection_rows(request)
+    raise_errors(errors)
+    return np.array(rows)
+
+
+def _projection_rows(request: SingleCrystalRequest) -> tuple[list, dict]:
+    """Parse QDimension0..2 ("h,k,l" texts or numbers): (rows, {property: message})."""
+    rows, errors = [], {}
+    for index, row in enumerate(request.projections):
+        text = row if isinstance(row, str) else ",".join(f"{v:g}" for v in np.ravel(row))
+        try:
+            rows.append([float(v) for v in text.replace(" ", "").split(",")])
+        except ValueError:
+            rows.append([])
+        if len(rows[-1]) != 3 or not np.all(np.isfinite(rows[-1])):
+            errors[f"QDimension{index}"] = (f"{text!r} is not an HKL vector: give three numbers "
+                                            "h,k,l (r.l.u.), e.g. '1,0,0'")
+    if not errors and (len(rows) != 3 or abs(np.linalg.det(rows)) < 1e-9):
+        errors["QDimension2"] = ("QDimension0..2 are not three independent HKL vectors "
+                                 "(determinant 0): give u, v, w spanning 3D, e.g. '1,0,0', "
+                                 "'0,1,0', '0,0,1'")
+    return rows, errors
+
+
+def crystal_temperature(request: SingleCrystalRequest):
+    """Temperature (K): the request's, else the InputWorkspace's; None if neither."""
+    if request.temperature is not None or request.template is None:
+        return request.temperature
+    return request.template.metadata.temperature
 
 
 def crystal_instrument(request: SingleCrystalRequest):
@@ -405,23 +544,33 @@ def validate_single_crystal(request: SingleCrystalRequest) -> dict:
 
 
 def _check_single_crystal(request: SingleCrystalRequest) -> dict:
-    errors = _file_errors(request.force_constants, "")
-    errors |= temperature_errors(request.temperature, required=True)
-    projections = np.asarray(request.projections, dtype=float)
-    if projections.shape != (3, 3) or abs(np.linalg.det(projections)) < 1e-9:
-        errors["QDimension2"] = "QDimension0..2 must be three independent HKL vectors"
+    errors = _file_errors(request.force_constants, request.structure, request.supercell)
+    errors |= temperature_errors(crystal_temperature(request), required=True)
+    errors |= _projection_rows(request)[1]
     if request.template is not None and len(request.template.axes) != 4:
         errors["InputWorkspace"] = (f"needs a 4D MD histogram (3 HKL dimensions + DeltaE), got "
                                     f"{len(request.template.axes)} dimensions")
     errors |= _crystal_binning_errors(request)
     if request.samples < 1:
         errors["SamplesPerBin"] = f"must be >= 1, got {request.samples}"
-    if request.q_resolution < 0:
-        errors["QResolution"] = f"must be >= 0 (1/Angstrom), got {request.q_resolution}"
-    elif request.path and request.q_resolution > 0:
+    errors |= q_resolution_errors(request.q_resolution)
+    if request.path and request.q_resolution > 0 and "QResolution" not in errors:
         errors["QResolution"] = (f"applies to grids only, not to QPath {request.path!r}: "
                                  "set it to 0")
+    if request.path and not errors.keys() & {"ForceConstantsFile", "StructureFile"}:
+        errors |= path_errors(request.path, request.force_constants, request.structure)
     return errors | _crystal_instrument_errors(request) | device_errors(request.device)
+
+
+def path_errors(path: str, force_constants: str, structure: str) -> dict:
+    """{property: message} for a QPath that does not parse for the crystal of the files."""
+    try:
+        parse_path(path, file_crystal(force_constants, structure or None))
+    except PathError as err:
+        return {"QPath": str(err)}
+    except (ForceConstantsError, StructureError) as err:
+        return {"ForceConstantsFile": str(err)}
+    return {}
 
 
 def _crystal_binning_errors(request: SingleCrystalRequest) -> dict:
@@ -451,12 +600,24 @@ def _crystal_binning_errors(request: SingleCrystalRequest) -> dict:
 
 
 def _crystal_instrument_errors(request: SingleCrystalRequest) -> dict:
+    """{property: message} for Instrument, Ei and EnergyResolution of a single crystal."""
     try:
         instrument, fixed = crystal_instrument(request)
     except InstrumentFileError as err:
         return {"Instrument": str(err)}
-    if instrument is not None and instrument.geometry == "direct" and not fixed:
-        return {"Ei": f"give the incident energy for {instrument.name} (meV)"}
+    if instrument is None:
+        return {"Ei": f"Ei={request.ei:g} is used with an Instrument only: give Instrument, or "
+                      "leave Ei at 0 (EnergyResolution sets a constant FWHM)"} if request.ei else {}
+    if request.fwhm:
+        return {"EnergyResolution": f"EnergyResolution={request.fwhm:g} is used without an "
+                                    f"Instrument only ({instrument.name}'s resolution applies): "
+                                    "leave it at 0, or leave Instrument empty"}
+    if instrument.geometry == "indirect":
+        return {}
+    low, high = instrument.incident_energy_range
+    if not fixed or not low <= fixed <= high:
+        return {"Ei": f"Ei={fixed or 0:g}: give the incident energy for {instrument.name}, "
+                      f"{low:g}-{high:g} meV"}
     return {}
 
 

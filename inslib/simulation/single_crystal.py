@@ -5,6 +5,7 @@ energy resolution is the instrument's (Instrument + Ei) or a constant FWHM. With
 (an MDNorm / SaveMD histogram) the result has its dimensions, bins, mask and metadata.
 """
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,16 +25,26 @@ from inslib.simulation.grid import (
     simulate_grid,
 )
 from inslib.simulation.qpath import parse_path, path_histogram, path_samples
-from inslib.simulation.requests import SingleCrystalRequest, crystal_instrument, require_valid
+from inslib.simulation.requests import (
+    SingleCrystalRequest,
+    crystal_instrument,
+    crystal_temperature,
+    model_source,
+    projection_matrix,
+    require_valid,
+)
 from inslib.simulation.setup import cached_setup, setup_logs
 
 
 def run_single_crystal(request: SingleCrystalRequest, progress=None) -> Histogram:
     """Simulate a grid (or a q-path) for a request (validated once, see require_valid)."""
     require_valid(request)
+    # the temperature resolved once (-1: the InputWorkspace's), the projections as numbers
+    request = replace(request, temperature=crystal_temperature(request),
+                      projections=projection_matrix(request))
     report = progress or (lambda _fraction, _message: None)
-    setup = cached_setup(request.force_constants, request.structure, request.temperature,
-                         request.grid, request.device)
+    setup = cached_setup(*model_source(request), request.temperature, request.grid,
+                         request.device)
     report(0.1, "modes on the mesh, Debye-Waller")
     instrument, fixed = crystal_instrument(request)
     fwhm = energy_resolution(request, instrument, fixed)

@@ -22,7 +22,7 @@ def read_phonopy_yaml(path: Path) -> dict:
 
     import phonopy
 
-    check_plain_yaml(path)
+    check_sections(check_plain_yaml(path), path)
     kwargs = {}
     for name, key in (("FORCE_SETS", "force_sets_filename"),
                       ("FORCE_CONSTANTS", "force_constants_filename"),
@@ -34,7 +34,8 @@ def read_phonopy_yaml(path: Path) -> dict:
         try:
             phonon = _phonopy_load(phonopy, readable, kwargs)
         except Exception as exc:
-            msg = f"ForceConstantsFile {path.name!r} could not be read by phonopy: {exc}"
+            msg = (f"ForceConstantsFile {path.name!r} could not be read by phonopy ({exc}): "
+                   f"{REWRITE}")
             raise ForceConstantsError(msg) from exc
     if phonon.force_constants is None:
         msg = (f"ForceConstantsFile {path.name!r} holds no forces or force constants: "
@@ -43,12 +44,17 @@ def read_phonopy_yaml(path: Path) -> dict:
     return from_phonopy(phonon, source=str(path))
 
 
-def check_plain_yaml(path: Path) -> None:
+def check_plain_yaml(path: Path):
     """Refuse a YAML file that only an unsafe loader would read, before phonopy opens it.
 
     phonopy's load_yaml uses PyYAML's full loader, under which tags such as
     ``!!python/object/apply:os.system`` run code. The file is parsed here with the safe loader
     (the C one where available), which constructs plain data only.
+
+    Returns
+    -------
+    object
+        The parsed document (plain data).
 
     Raises
     ------
@@ -60,7 +66,7 @@ def check_plain_yaml(path: Path) -> None:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         with open(path, "rb") as handle:
-            yaml.load(handle, Loader=loader)  # a safe loader, chosen above
+            return yaml.load(handle, Loader=loader)  # a safe loader, chosen above
     except yaml.YAMLError as exc:
         problem = str(exc).splitlines()[0]
         msg = (f"ForceConstantsFile {path.name!r} is not plain YAML ({problem}): it holds tags "
@@ -68,6 +74,109 @@ def check_plain_yaml(path: Path) -> None:
                "Give a phonopy YAML file as phonopy writes it (phonopy_params.yaml, "
                "phonopy.yaml, phonopy_disp.yaml)")
         raise ForceConstantsError(msg) from exc
+
+
+REWRITE = ("the file may be truncated or not written by phonopy: write it again with phonopy "
+           "(phonopy_params.yaml, phonopy.yaml, phonopy_disp.yaml)")
+CELL_SECTIONS = ("primitive_cell", "unit_cell", "supercell")
+
+
+def check_sections(data, path: Path) -> None:
+    """Refuse a phonopy YAML whose cells or force constants are missing or cut short.
+
+    Checks what phonopy would otherwise trip over with messages such as "'NoneType' object has
+    no attribute 'values'": a mapping at the top, a unit (or primitive) cell, every cell's
+    lattice (3 x 3 numbers) and atoms (symbol and 3 coordinates each, all with the same
+    fields), atom counts consistent with primitive_matrix and supercell_matrix, and as many
+    force-constant blocks as their shape says.
+
+    Raises
+    ------
+    ForceConstantsError
+        Naming the file, the section and the fix.
+    """
+    problem = _section_problem(data)
+    if problem:
+        msg = f"ForceConstantsFile {path.name!r}: {problem}; {REWRITE}"
+        raise ForceConstantsError(msg)
+
+
+def _section_problem(data) -> str:
+    if not isinstance(data, dict):
+        return "empty, or not a phonopy YAML (no 'key: value' sections at the top)"
+    if not any(name in data for name in CELL_SECTIONS[:2]):
+        return "no 'unit_cell' (or 'primitive_cell') section"
+    counts = {}
+    for name in (n for n in CELL_SECTIONS if n in data):
+        problem = _cell_problem(data[name])
+        if problem:
+            return f"section {name!r} {problem}"
+        counts[name] = len(data[name]["points"])
+    return _count_problem(data, counts) or _fc_problem(data.get("force_constants"))
+
+
+def _cell_problem(cell) -> str:
+    if not isinstance(cell, dict) or not _numbers(cell.get("lattice"), (3, 3)):
+        return "has no lattice of 3 x 3 numbers"
+    points = cell.get("points")
+    if not isinstance(points, list) or not points:
+        return "has no atoms ('points')"
+    for index, point in enumerate(points):
+        if (not isinstance(point, dict) or "symbol" not in point
+                or not _numbers(point.get("coordinates"), (3,))
+                or set(point) != set(points[0])):
+            return f"has an incomplete atom {index + 1} (symbol, coordinates...)"
+    return ""
+
+
+def _count_problem(data, counts: dict) -> str:
+    """Atom counts of primitive_cell and supercell against unit_cell and their matrices."""
+    unit = counts.get("unit_cell")
+    for name, key in (("primitive_cell", "primitive_matrix"), ("supercell", "supercell_matrix")):
+        if unit is None or name not in counts or not _numbers(data.get(key), (3, 3)):
+            continue
+        expected = unit * abs(np.linalg.det(np.asarray(data[key], dtype=float)))
+        if not np.isclose(expected, counts[name]):
+            return (f"the atom counts disagree: {name} has {counts[name]}, unit_cell {unit}, "
+                    f"which {key} makes {expected:g} (a section is cut short)")
+    return ""
+
+
+def _fc_problem(fc) -> str:
+    if fc is None:
+        return ""
+    shape = fc.get("shape") if isinstance(fc, dict) else None
+    elements = fc.get("elements") if isinstance(fc, dict) else None
+    if not (_numbers(shape, (2,)) and isinstance(elements, list)):
+        return "section 'force_constants' has no shape or elements"
+    if len(elements) != int(np.prod(shape)) or not _numbers(elements[-1], (3, 3)):
+        return (f"section 'force_constants' has {len(elements)} blocks where its shape "
+                f"{shape} needs {int(np.prod(shape))}")
+    return ""
+
+
+def _numbers(value, shape: tuple) -> bool:
+    """Whether ``value`` is a nested list of finite numbers of the given shape."""
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return array.shape == shape and bool(np.all(np.isfinite(array)))
+
+
+def yaml_crystal(path: Path) -> Crystal:
+    """Return the unit (else primitive) cell of a phonopy YAML, in the file's length unit.
+
+    Reads the cell sections only (checked as :func:`check_sections` does), not the force
+    constants: for checks before a run.
+    """
+    data = check_plain_yaml(path)
+    check_sections(data, path)
+    cell = data.get("unit_cell") or data["primitive_cell"]
+    points = cell["points"]
+    masses = [p["mass"] for p in points] if all("mass" in p for p in points) else None
+    return Crystal(np.asarray(cell["lattice"], dtype=float),
+                   [p["coordinates"] for p in points], [p["symbol"] for p in points], masses)
 
 
 def _phonopy_load(phonopy, path: Path, kwargs: dict):
@@ -119,18 +228,114 @@ def read_bare_fc(path: Path, structure, supercell) -> dict:
     return from_phonopy(phonon, source=str(path))
 
 
+def check_bare_fc(path: Path, structure, supercell) -> None:
+    """Check a bare force-constant file against its structure and supercell, before a run.
+
+    Reads the text layout (or the HDF5 shape) and the structure, not the force constants.
+
+    Raises
+    ------
+    ForceConstantsError
+        For a truncated file, or a supercell that does not give its atom count.
+    """
+    hdf5 = path.suffix.lower() in {".hdf5", ".h5"}
+    problem = "" if hdf5 else _text_fc_problem(path)
+    if problem:
+        raise ForceConstantsError(_incomplete(path, problem))
+    if hdf5:
+        import h5py
+
+        try:
+            with h5py.File(path, "r") as handle:
+                n_super = handle["force_constants"].shape[1]
+        except (OSError, KeyError, IndexError) as exc:
+            raise ForceConstantsError(_incomplete(path, str(exc))) from None
+    else:  # header "n_atoms n_supercell_atoms" (or "n_supercell_atoms")
+        n_super = int(path.read_text(errors="replace").split("\n", 1)[0].split()[-1])
+    _supercell_matrix(path, load_structure(structure), supercell, n_super)
+
+
+def _incomplete(path: Path, problem: str) -> str:
+    return (f"ForceConstantsFile {path.name!r} is not a complete phonopy force-constant file "
+            f"({problem}): it may be truncated; write it again with phonopy (FORCE_CONSTANTS or "
+            "force_constants.hdf5)")
+
+
 def _read_fc_array(path: Path) -> np.ndarray:
+    """Read the (n, n_super, 3, 3) array of a FORCE_CONSTANTS or force_constants.hdf5 file."""
     from phonopy.file_IO import parse_FORCE_CONSTANTS, read_force_constants_hdf5
 
-    if path.suffix.lower() in {".hdf5", ".h5"}:
-        return read_force_constants_hdf5(str(path))
-    return parse_FORCE_CONSTANTS(str(path))
+    hdf5 = path.suffix.lower() in {".hdf5", ".h5"}
+    problem = "" if hdf5 else _text_fc_problem(path)
+    try:
+        fc = None if problem else np.asarray(
+            read_force_constants_hdf5(str(path)) if hdf5 else parse_FORCE_CONSTANTS(str(path)),
+            dtype=float)
+    except (ValueError, IndexError, KeyError, OSError, RuntimeError) as exc:
+        fc, problem = None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if fc is not None and (fc.ndim != 4 or fc.shape[2:] != (3, 3)):
+        fc, problem = None, f"an array of shape {fc.shape}, not (n, n_supercell, 3, 3)"
+    if fc is None:
+        raise ForceConstantsError(_incomplete(path, problem))
+    return fc
+
+
+def _text_fc_problem(path: Path) -> str:
+    """Return what is wrong with a FORCE_CONSTANTS text file's layout ("" when nothing is)."""
+    lines = [line.split() for line in path.read_text(errors="replace").splitlines()
+             if line.strip()]
+    header = lines[0] if lines else []
+    if not header or not all(v.isdigit() for v in header[:2]):
+        return "no header line 'n_atoms n_supercell_atoms'"
+    n_rows = int(header[0]) * int(header[-1])
+    if len(lines) != 1 + 4 * n_rows:
+        return (f"{len(lines) - 1} non-empty lines after the header {' '.join(header)!r}, which "
+                f"announces {4 * n_rows} (a pair line and 3 rows per block)")
+    if any(len(row) != 3 for k, row in enumerate(lines[1:]) if k % 4):
+        return "a block row without 3 numbers"
+    return ""
+
+
+def parse_supercell_matrix(text: str):
+    """Parse the SupercellMatrix property: None for "", else an integer (3, 3) array.
+
+    Parameters
+    ----------
+    text : str
+        "" (from SPOSCAR or the atom counts), "n1,n2,n3" (diagonal) or nine integers (rows).
+
+    Raises
+    ------
+    ForceConstantsError
+        Naming the property, the value and the accepted forms.
+    """
+    if not str(text).strip():
+        return None
+    try:
+        values = np.array([float(v) for v in str(text).replace(",", " ").split()])
+    except ValueError:
+        values = np.array([np.nan])
+    matrix = (np.diag(values) if values.size == 3 else values.reshape(3, 3)
+              if values.size == 9 else None)
+    if (matrix is None or not np.all(np.isfinite(matrix)) or np.any(matrix != np.round(matrix))
+            or round(abs(np.linalg.det(matrix))) == 0):
+        msg = (f"SupercellMatrix={text!r} is not a supercell matrix: give 3 integers (the "
+               "diagonal, e.g. '4,4,4') or 9 integers (the rows of the 3x3 matrix), with a "
+               "non-zero determinant")
+        raise ForceConstantsError(msg)
+    return np.rint(matrix).astype(int)
 
 
 def _supercell_matrix(path: Path, crystal: Crystal, supercell, n_super: int) -> np.ndarray:
     if supercell is not None:
-        arr = np.asarray(supercell, dtype=int)
-        return np.diag(arr) if arr.shape == (3,) else arr.reshape(3, 3)
+        matrix = parse_supercell_matrix(supercell if isinstance(supercell, str)
+                                        else " ".join(str(v) for v in np.ravel(supercell)))
+        if round(abs(np.linalg.det(matrix))) * crystal.n_atoms != n_super:
+            msg = (f"SupercellMatrix {matrix.tolist()} makes {round(abs(np.linalg.det(matrix)))}"
+                   f" cells of {crystal.n_atoms} atoms, but ForceConstantsFile {path.name!r} "
+                   f"has {n_super} supercell atoms: give the matrix phonopy used (its DIM)")
+            raise ForceConstantsError(msg)
+        return matrix
     sposcar = path.parent / "SPOSCAR"
     if sposcar.is_file():  # phonopy's own supercell beside the force constants
         cell = load_structure(sposcar).cell
@@ -139,7 +344,9 @@ def _supercell_matrix(path: Path, crystal: Crystal, supercell, n_super: int) -> 
     size = round(ratio ** (1 / 3))
     if size**3 != ratio:
         msg = (f"ForceConstantsFile {path.name!r} has {n_super} supercell atoms for a "
-               f"{crystal.n_atoms}-atom structure: give the supercell matrix explicitly")
+               f"{crystal.n_atoms}-atom structure, not a cube n x n x n: give SupercellMatrix "
+               "(phonopy's DIM: 3 integers such as '2,2,3', or 9), or put phonopy's SPOSCAR "
+               "beside the file")
         raise ForceConstantsError(msg)
     return np.diag([size] * 3)
 

@@ -240,7 +240,7 @@ def test_qpath_maps_equal_the_simulation_of_the_same_force_constants(tmp_path):
 
 
 def test_qpath_needs_a_known_path():
-    with pytest.raises(DatagenConfigError, match=r"template.path='G-Q'"):
+    with pytest.raises(DatagenConfigError, match=r"QPath='G-Q': unknown label"):
         tiny(output="QPath", template=TemplateSpec(path="G-Q", fwhm=1.0))
     with pytest.raises(DatagenConfigError, match=r"template.path=''"):
         tiny(output="QPath", template=TemplateSpec(fwhm=1.0))

@@ -66,9 +66,10 @@ def test_energy_in_wavenumbers_is_converted():
     ({"QBinning": "5,0.1,1"}, "QBinning", "must be greater than start"),
     ({"ChopperFrequency": "250"}, "ChopperFrequency", "not available on ARCS"),
     ({"Ei": "-5"}, "Ei", "outside"),
-    ({"Temperature": "-4"}, "Temperature", ">= 0 K"),
-    ({"Temperature": "nan"}, "Temperature", "got nan"),
-    ({"Temperature": "1e9"}, "Temperature", "1e+09 K is above 5000 K"),
+    ({"Temperature": "-4"}, "Temperature", "-4 K is not valid"),
+    ({"Temperature": "nan"}, "Temperature", "nan K is not valid"),
+    ({"Temperature": "1e9"}, "Temperature", "1e+09 K is not valid: give the sample temperature "
+                                            "in K, from 0 to 5000"),
     # memory guards (issue 10 point 2): refused before anything is allocated
     ({"EBinning": "-20,1e-7,70"}, "EBinning", "at most 1,000,000 per axis"),
     ({"QBinning": "0,1e-9,12"}, "QBinning", "at most 1,000,000 per axis"),

@@ -2,6 +2,7 @@
 
 import time
 
+from inslib.runtime import cli
 from inslib.runtime.cli import main
 
 AL = "tests/data/Al_phonopy/phonopy.yaml"
@@ -28,13 +29,42 @@ def test_missing_plot_folder_is_refused_before_the_simulation(tmp_path, capsys):
     assert not (tmp_path / "out.nxs").exists()
 
 
-def test_an_error_after_progress_gets_its_own_line(ge_files, tmp_path, capsys):
+def test_an_error_after_progress_gets_its_own_line(monkeypatch, tmp_path, capsys):
     """The progress bar (carriage returns, no newline) must not swallow a late error."""
-    status = main(["run", "SimulateSingleCrystalSQE",
-                   f"ForceConstantsFile={ge_files['ForceConstantsFile']}",
-                   f"StructureFile={ge_files['StructureFile']}", "Temperature=10", "QPath=G-Q",
-                   f"OutputWorkspace={tmp_path / 'sc'}"])
+    def late_failure(name, progress, **properties):
+        progress(0.5, "half way")
+        msg = "ForceConstantsFile: 3 of 300 modes are imaginary"
+        raise ValueError(msg)
+
+    monkeypatch.setattr(cli, "run_algorithm", late_failure)
+    status = main([*RUN, f"OutputWorkspace={tmp_path / 'out'}"])
     assert status == 2
     err = capsys.readouterr().err
     assert "%" in err  # the bar was drawn
-    assert "\nerror: QPath: unknown label(s) ['Q']" in err
+    assert "\nerror: ForceConstantsFile: 3 of 300 modes" in err
+
+
+def test_a_property_given_twice_is_refused(tmp_path, capsys):
+    assert main([*RUN, "Ei=30", f"OutputWorkspace={tmp_path / 'out'}"]) == 2
+    assert "Ei: given twice (Ei=80, Ei=30)" in capsys.readouterr().err
+
+
+def test_an_unwritable_folder_is_refused_before_the_simulation(monkeypatch, tmp_path, capsys):
+    def refuse(*_args, **_kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(cli.tempfile, "TemporaryFile", refuse)
+    assert main([*RUN, f"OutputWorkspace={tmp_path / 'out'}"]) == 2
+    err = capsys.readouterr().err
+    assert "OutputWorkspace: cannot write" in err
+    assert "not writable (Permission denied)" in err
+    assert "Traceback" not in err
+
+
+def test_describe_shows_groups_empty_choices_and_file_extensions(capsys):
+    assert main(["describe", "SimulatePowderSQE"]) == 0
+    out = capsys.readouterr().out
+    assert "--- Model ---" in out
+    assert "--- Instrument setting ---" in out
+    assert "allowed: (empty) | ARCS" in out
+    assert "allowed: files .yaml, .yml, .castep_bin, .json, .hdf5, FORCE_CONSTANTS" in out

@@ -72,7 +72,7 @@ def test_qpath_ticks_and_unknown_label(ge_files):
     labels = [label for _, label in out.axes[0].ticks]
     assert labels == ["G", "X", "U|K", "G"]
     assert out.axes[0].unit == "Path"
-    with pytest.raises(ValueError, match="QPath: unknown label"):
+    with pytest.raises(ValueError, match=r"QPath='G-Q': unknown label"):
         run_algorithm("SimulateSingleCrystalSQE", Temperature="10", QPath="G-Q",
                       OutputWorkspace="s", **ge_files)
 
