@@ -368,16 +368,34 @@ def _outputs(sums, fold, first: Volume, request) -> tuple[Histogram, Histogram]:
 
 
 def _metadata(base: Metadata, request) -> Metadata:
+    """Output metadata: the input's, with the Lattice property (when given) as the lattice.
+
+    A given lattice replaces the input's UB unless it is the input's own lattice (the writer
+    then derives the UB from the lattice, U = identity).
+    """
     labels = request.path.strip()
     source = request.structure or request.space_group
+    half_widths = np.atleast_1d(np.asarray(request.half_width, dtype=float))
+    lattice, ub = base.lattice, base.ub
+    if request.lattice is not None:
+        lattice = tuple(float(value) for value in request.lattice)
+        if base.lattice is None or not np.allclose(lattice, base.lattice):
+            ub = None
+    symmetry = Path(str(source)).name or source
+    if request.lattice is not None:
+        symmetry += f" with lattice {_numbers(lattice)}"
     return Metadata(
         instrument=base.instrument, emode=base.emode, ei=base.ei,
-        temperature=base.temperature, lattice=base.lattice, ub=base.ub,
+        temperature=base.temperature, lattice=lattice, ub=ub,
         title=f"Folded I(q,E) along {labels}",
         provenance=[*base.provenance,
-                    f"FoldBrillouinZone: path {labels}, half-width {request.half_width} 1/A, "
-                    f"step {request.step} 1/A, symmetry from {Path(str(source)).name or source}, "
+                    f"FoldBrillouinZone: path {labels}, half-width {_numbers(half_widths)} 1/A, "
+                    f"step {_numbers([request.step])} 1/A, symmetry from {symmetry}, "
                     f"time reversal {'on' if request.time_reversal else 'off'}"],
-        logs={**base.logs, PATH_HALF_WIDTH: Log(np.atleast_1d(np.asarray(
-            request.half_width, dtype=float)), "Angstrom^-1")})
+        logs={**base.logs, PATH_HALF_WIDTH: Log(half_widths, "Angstrom^-1")})
+
+
+def _numbers(values) -> str:
+    """Write numbers plainly (Python floats, no rounding): "0.2" or "5.0, 5.0, 10.0, ..."."""
+    return ", ".join(str(float(value)) for value in values)
 

@@ -5,6 +5,8 @@ the instrument cannot reach (or that a measured workspace does not cover), the e
 resolution FWHM per energy bin (log "ResolutionFWHM", meV) and the experiment metadata.
 """
 
+from pathlib import Path
+
 import numpy as np
 
 from inslib.axes import energy_axis, parse_binning, q_axis
@@ -83,6 +85,7 @@ def _metadata(request, instrument, fixed, settings, fwhm) -> Metadata:
         title=f"{instrument.name} S(|Q|,E) template, {'Ei' if direct else 'Ef'}={fixed:g} meV",
         provenance=[*base.provenance,
                     f"CreateSQETemplate: {instrument.name}, {'Ei' if direct else 'EFixed'}="
-                    f"{fixed:g} meV, {description}; instrument file {instrument.source}"],
+                    f"{fixed:g} meV, {description}; instrument {instrument.name} from "
+                    f"{Path(instrument.source).name}"],
         logs=logs,
     )

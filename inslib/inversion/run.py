@@ -19,7 +19,7 @@ from inslib.inversion.outputs import (
     inverted_force_constants,
     table_rows,
 )
-from inslib.inversion.request import InversionRequest, validate_inversion
+from inslib.inversion.request import InversionRequest, inversion_temperature, validate_inversion
 from inslib.simulation.errors import raise_errors
 
 EXPECTED_EVALUATIONS = 60  # forward + backward passes a start typically takes (progress only)
@@ -43,6 +43,10 @@ class InversionResult:
     method : str
         What ran ("Gradient", "Hybrid", "Amortized").
     warnings : list of str
+    temperature : float
+        Of the fit, K.
+    seed : int
+        Of the dispersion band samples.
     """
 
     fit: GradientFit
@@ -53,6 +57,7 @@ class InversionResult:
     force_constants: object
     method: str
     warnings: list
+    temperature: float
     seed: int = 0
 
     @functools.cached_property
@@ -87,7 +92,8 @@ def invert(request: InversionRequest, progress=None) -> InversionResult:
     like = to_primitive(read_force_constants(simulation.force_constants, simulation.structure))
     result = InversionResult(fit, found, table_rows(fit, found), fitted, residual,
                              inverted_force_constants(fit, like), method,
-                             warnings + _fit_warnings(fit), request.seed)
+                             warnings + _fit_warnings(fit), inversion_temperature(request),
+                             request.seed)
     report(1.0, "done")
     return result
 

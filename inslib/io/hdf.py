@@ -15,7 +15,7 @@ NEXUS_VERSION = "4.4.3"  # the NeXus API release the layout follows (Mantid 6 wr
 GZIP_LEVEL = 6  # NeXus NX_COMP_LZW, as in Mantid's files
 
 
-def _nullterm(size: int) -> h5py.h5t.TypeStringID:
+def nullterm(size: int) -> h5py.h5t.TypeStringID:
     """Fixed-length ASCII string type with NULLTERM padding, as the NeXus API writes."""
     string_type = h5py.h5t.C_S1.copy()
     string_type.set_size(max(size, 1))
@@ -47,7 +47,7 @@ def write_string(group: h5py.Group, name: str, text: str, **attrs) -> h5py.Datas
         The new dataset.
     """
     data = _encode(text or " ")
-    string_type = _nullterm(len(data))
+    string_type = nullterm(len(data))
     space = h5py.h5s.create_simple((1,))
     dataset_id = h5py.h5d.create(group.id, name.encode(), string_type, space)
     # memory type = file type: no conversion, which would overwrite a full string's last byte
@@ -64,7 +64,7 @@ def set_string_attrs(obj, **attrs) -> None:
         if key in obj.attrs:
             del obj.attrs[key]
         data = _encode(value)
-        string_type = _nullterm(len(data))
+        string_type = nullterm(len(data))
         attr = h5py.h5a.create(obj.id, key.encode(), string_type,
                                h5py.h5s.create(h5py.h5s.SCALAR))
         attr.write(np.array(data, dtype=f"S{string_type.get_size()}"), mtype=string_type)

@@ -361,8 +361,8 @@ def _read_table(group, name) -> Table:
     for key in sorted(group, key=lambda k: int(k.rsplit("_", 1)[1])):
         dataset = group[key]
         values = dataset[()]
-        if values.dtype.kind == "S":
-            values = np.array([read_text(v) for v in values.reshape(values.shape[0], -1)])
+        if values.dtype.kind == "S":  # rows of shape (1,), or none at all
+            values = np.array([read_text(row) for row in values], dtype=str)
         columns[read_text(dataset.attrs.get("name", key))] = values
     return Table(name, columns)
 

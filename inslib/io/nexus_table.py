@@ -23,7 +23,7 @@ import numpy as np
 
 from inslib.histogram import Metadata
 from inslib.io.atomic import atomic_path
-from inslib.io.hdf import _nullterm, new_group, set_string_attrs, write_root_attrs, write_string
+from inslib.io.hdf import new_group, nullterm, set_string_attrs, write_root_attrs, write_string
 from inslib.io.nexus_processed import DEFINITION, NexusFormatError, write_process
 
 #: Mantid column type -> numpy dtype of its dataset (strings are handled apart).
@@ -85,7 +85,7 @@ def _write_column(group, key: str, column: str, kind: str, cells) -> None:
 
 def _write_strings(group, key: str, texts: list, width: int) -> None:
     """Write equal-length strings as an (n, 1) NULLTERM dataset in (1, 1) chunks, as Mantid."""
-    string_type = _nullterm(width)
+    string_type = nullterm(width)
     plist = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
     if texts:  # a chunk may not exceed a fixed dimension: an empty column stays contiguous
         plist.set_chunk((1, 1))

@@ -121,6 +121,7 @@ def output_path(value: str) -> Path:
 
 
 def _run(args) -> int:
+    from inslib.histogram import Histogram
     from inslib.io.files import save_workspace
     from inslib.io.plot import plot_histogram
 
@@ -131,8 +132,15 @@ def _run(args) -> int:
              if workspace is not None and prop in properties}
     for prop, workspace in saved.items():
         print(f"{prop}: saved {save_workspace(workspace, output_path(properties[prop]))}")
-    for index, (prop, workspace) in enumerate(saved.items() if args.plot else ()):
-        # the first output gets the given name, further ones a suffix
+    if not args.plot:
+        return 0
+    plotted = {prop: workspace for prop, workspace in saved.items()
+               if isinstance(workspace, Histogram)}
+    for prop, workspace in saved.items():
+        if prop not in plotted:
+            print(f"{prop}: not plotted (a {type(workspace).__name__}, not a histogram)")
+    for index, (prop, workspace) in enumerate(plotted.items()):
+        # the first histogram gets the given name, further ones a suffix
         target = args.plot if not index else args.plot.with_stem(f"{args.plot.stem}_{prop}")
         try:
             print(f"{prop}: plotted {plot_histogram(workspace, target)}")

@@ -142,7 +142,7 @@ def simulate_grid(model, request: GridRequest, dw=None, progress=None) -> Histog
     signal = signal[0].cpu().numpy()
     axes = [_q_axis(e, request.projections[i], i) for i, (e, _) in enumerate(edges)]
     meta = Metadata(temperature=request.temperature, w_matrix=np.asarray(request.projections).T,
-                    lattice=_lattice(cell), title="Simulated single-crystal S(Q,E)",
+                    lattice=cell_lattice(cell), title="Simulated single-crystal S(Q,E)",
                     logs={SAMPLES_PER_BIN: Log(float(request.samples)),
                           Q_RESOLUTION: Log(float(request.q_resolution), "1/Angstrom")})
     energy = Axis(e_edges, "DeltaE", "DeltaE")  # MDNorm's name for the energy dimension
@@ -184,7 +184,8 @@ def _q_axis(edges, vector, index) -> Axis:
                 projection=tuple(float(c) for c in vector))
 
 
-def _lattice(cell) -> tuple:
+def cell_lattice(cell) -> tuple:
+    """Return (a, b, c, alpha, beta, gamma) in Angstrom and degrees of cell rows (3, 3), A."""
     lengths = np.linalg.norm(cell, axis=1)
     angles = [np.degrees(np.arccos(np.dot(cell[i], cell[j]) / (lengths[i] * lengths[j])))
               for i, j in ((1, 2), (0, 2), (0, 1))]

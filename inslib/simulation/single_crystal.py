@@ -21,6 +21,7 @@ from inslib.simulation.grid import (
     CHUNK,
     GridRequest,
     bin_q_ranges,
+    cell_lattice,
     hkl_cell,
     simulate_grid,
 )
@@ -126,10 +127,16 @@ def _finish(result: Histogram, request, setup) -> Histogram:
 
 
 def simulate_path(setup, request: SingleCrystalRequest, fwhm, progress=None) -> Histogram:
-    """S(q, E) along the requested path: Histogram (path distance, DeltaE)."""
+    """S(q, E) along the requested path: Histogram (path distance, DeltaE).
+
+    The lattice is the crystal's own cell, the frame of the path's points (the writer derives
+    the UB from it, U = identity).
+    """
     forward, edges, ticks = path_forward(setup.model, request, fwhm)
     signal = forward(dw=setup.dw, progress=progress)[0].cpu().numpy()
-    return path_histogram(edges, ticks, forward.e_edges, signal, float(request.temperature))
+    result = path_histogram(edges, ticks, forward.e_edges, signal, float(request.temperature))
+    result.metadata.lattice = cell_lattice(setup.model.crystal.cell)
+    return result
 
 
 def path_forward(model, request: SingleCrystalRequest, fwhm, thermal: Thermal | None = None):

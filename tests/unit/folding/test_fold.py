@@ -217,6 +217,27 @@ def test_real_mdnorm_file_folds(shared):
     assert [label for _, label in folded.axes[0].ticks] == ["K", "M"]
 
 
+def test_lattice_property_reaches_outputs_and_provenance_has_plain_numbers(shared, tmp_path):
+    """The Sunny.jl file records no lattice: the Lattice property is the outputs' lattice."""
+    from inslib.io.files import load_workspace, save_workspace
+
+    path = shared / "mantid_files" / "Sunny.jl_1Dcut_sym_0p00T_K.nxs"
+    out = run_algorithm("FoldBrillouinZone", InputFile=str(path), SpaceGroup="P6/mmm",
+                        Lattice="5,5,10,90,90,120", QPath="K-M", PerpendicularHalfWidth="0.2",
+                        PathStep="0.1", OutputWorkspace="f", OutputCountsWorkspace="c")
+    lattice = (5.0, 5.0, 10.0, 90.0, 90.0, 120.0)
+    for name in ("OutputWorkspace", "OutputCountsWorkspace"):
+        metadata = out[name].metadata
+        assert metadata.lattice == lattice
+        assert all(type(value) is float for value in metadata.lattice)
+        note = metadata.provenance[-1]
+        assert "half-width 0.2 1/A, step 0.1 1/A" in note
+        assert "lattice 5.0, 5.0, 10.0, 90.0, 90.0, 120.0" in note
+        assert "np." not in note
+    back = load_workspace(save_workspace(out["OutputWorkspace"], tmp_path / "folded.nxs"))
+    assert back.metadata.lattice == pytest.approx(lattice)
+
+
 def test_simulated_input_through_the_algorithm_and_files(ge, tmp_path):
     """SimulateSingleCrystalSQE output, saved with SaveMD layout, folds from the file."""
     from inslib.io.files import load_workspace

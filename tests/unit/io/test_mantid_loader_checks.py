@@ -156,11 +156,15 @@ def test_md_grid_carries_lattice_and_coordinate_system(outputs):
     assert back.metadata.temperature == 10.0
 
 
-@pytest.mark.xfail(strict=True, reason="simulate_path (inslib/simulation/single_crystal.py) "
-                   "does not set the lattice of the q-path output")
 def test_qpath_output_carries_the_lattice(outputs):
-    with h5py.File(outputs["qpath"][0]) as f:
+    """The q-path's lattice is the cell its points are given in (Ge primitive: fcc, 60 deg)."""
+    path, hist = outputs["qpath"]
+    with h5py.File(path) as f:
         assert missing(f, {LATTICE}, "mantid_workspace_1", "mantid_workspace_1") == []
+    a, b, c, alpha, beta, gamma = hist.metadata.lattice
+    assert (a, b, c) == pytest.approx((4.0,) * 3, abs=0.05)
+    assert (alpha, beta, gamma) == pytest.approx((60.0,) * 3)
+    assert load_workspace(path).metadata.lattice == pytest.approx(hist.metadata.lattice)
 
 
 @pytest.mark.parametrize(("real_file", "entry", "tags", "expected"), [
@@ -246,8 +250,8 @@ def test_parser_reads_every_record_of_a_real_mantid_file(shared):
 
 
 @pytest.mark.parametrize(("label", "algorithm", "fragment"), [
-    ("template", "CreateSQETemplate", "instrument file ARCS.yaml"),
-    ("fold", "FoldBrillouinZone", "half-width (0.2,) 1/A"),
+    ("template", "CreateSQETemplate", "instrument ARCS from ARCS.yaml"),
+    ("fold", "FoldBrillouinZone", "half-width 0.2 1/A"),
     # the tests pass absolute paths: the record keeps the file name
     ("grid", "SimulateSingleCrystalSQE", "force constants FORCE_CONSTANTS"),
 ])
@@ -262,6 +266,18 @@ def test_our_records_parse_with_plain_values(outputs, label, algorithm, fragment
     assert fragment in description
     assert "np." not in description
     assert not re.search(r"(^|\s)/\w", description), description
+
+
+@pytest.mark.parametrize(("label", "fragment"), [
+    ("template", "instrument ARCS from ARCS.yaml"),
+    ("fold", "half-width 0.2 1/A, step 0.1 1/A"),
+])
+def test_provenance_is_plain_before_writing(outputs, label, fragment):
+    """The workspace in memory already names files without folders and numbers as numbers."""
+    note = outputs[label][1].metadata.provenance[-1]
+    assert fragment in note
+    assert "np." not in note
+    assert not re.search(r"(^|\s)/\w", note), note
 
 
 @pytest.mark.parametrize(("text", "plain"), [

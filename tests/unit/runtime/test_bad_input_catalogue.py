@@ -5,7 +5,6 @@ Every case runs an algorithm on the built-in host and must be refused before any
 The expected property and a fragment of its message are listed per case.
 """
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -68,13 +67,23 @@ CASES = [
 ]
 
 
+@pytest.fixture
+def no_model_work(monkeypatch):
+    """Make any model set-up (mesh, Debye-Waller, DOS) fail: refusals must come before it."""
+    def fail(*_args, **_kwargs):
+        msg = "model set-up started: the refusal came after computation began"
+        raise AssertionError(msg)
+
+    for module in ("powder", "indirect", "single_crystal"):
+        monkeypatch.setattr(f"inslib.simulation.{module}.cached_setup", fail)
+
+
 @pytest.mark.parametrize(("algorithm", "values", "prop", "fragment"), CASES)
-def test_bad_input_is_refused_naming_the_property(algorithm, values, prop, fragment):
+def test_bad_input_is_refused_naming_the_property(no_model_work, algorithm, values, prop,
+                                                   fragment):
     name, base = ALGORITHMS[algorithm]
-    start = time.perf_counter()
     with pytest.raises(InvalidArgumentsError) as info:
         run_algorithm(name, OutputWorkspace="out", **{**base, **values})
-    assert time.perf_counter() - start < 5.0  # validation only: no mesh, no powder average
     assert prop in info.value.errors, info.value.errors
     assert fragment in info.value.errors[prop]
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from inslib.io.files import load_table, save_workspace
+from inslib.io.hdf import nullterm
 from inslib.io.nexus_processed import NexusFormatError, read_processed
 from inslib.runtime import compat
 from inslib.runtime.host import ADS, Direction, PropertyMode, PythonAlgorithm
@@ -131,6 +132,30 @@ def test_empty_strings_and_tables_are_written(tmp_path):
     table.addRow(["", 1.0])
     with h5py.File(save_workspace(table, tmp_path / "t.nxs")) as f:
         assert f["mantid_workspace_1/table_workspace/column_1"].dtype == np.dtype("S1")
+
+
+def test_empty_table_reads_back(tmp_path):
+    """Zero rows: the (0, 1) string dataset and the (0,) numbers read as empty columns."""
+    table = WorkspaceFactory.createTable()
+    table.addColumn("str", "Comment")
+    table.addColumn("double", "x")
+    (read,) = read_processed(save_workspace(table, tmp_path / "empty.nxs"))
+    assert read.name == "empty"
+    assert list(read.columns) == ["Comment", "x"]
+    assert [(c.shape, c.dtype.kind) for c in read.columns.values()] == [((0,), "U"), ((0,), "f")]
+
+
+def test_strings_and_root_attributes_come_from_the_shared_writer(tmp_path, shared):
+    """Table strings use hdf.nullterm and the root attributes hdf.write_root_attrs, as Mantid's."""
+    path = save_workspace(_table(), tmp_path / "fit.nxs")
+    with h5py.File(path) as f, h5py.File(shared / REAL) as real:
+        column = f["mantid_workspace_1/table_workspace/column_1"].id.get_type()
+        assert column == nullterm(15)
+        for key in real.attrs:
+            ours, theirs = f.attrs.get_id(key).get_type(), real.attrs.get_id(key).get_type()
+            assert ours.get_strpad() == theirs.get_strpad() == h5py.h5t.STR_NULLTERM, key
+        assert f.attrs["file_name"].decode() == str(path)
+        assert f.attrs["NeXus_version"].decode().startswith("4.4.")
 
 
 def test_mantid_only_column_types_are_refused_by_name(tmp_path):
