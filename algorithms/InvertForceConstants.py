@@ -1,4 +1,4 @@
-"""InvertForceConstants: force constants, with uncertainties, from a measured powder S(|Q|,E).
+"""InvertForceConstants: force constants, with uncertainties, from a measured S(|Q|,E) or fold.
 
 Runs unchanged inside Mantid (put this folder in user.python.plugins.directories) and on
 inslib's built-in host (``inslib run InvertForceConstants ...``).
@@ -42,6 +42,7 @@ TABLE_COLUMNS = (("str", "Name"), ("double", "Distance"), ("double", "Value"),
 FIT_SETTINGS = ("Shells", "FittedParameters", "Method", "Starts", "EMin", "EMax",
                 "ParameterRange", "FitBackground", "FitResolution", "Seed",
                 "InitialParameterTable")
+PATH_SETTINGS = ("QPath", "Zones", "TimeReversal", "EnergyResolution", "SamplesPerBin")
 SAMPLING = ("MeshSize", "ShellsPerBin", "DirectionsPerShell", "MultiphononOrder",
             "QResolution", "Device")
 
@@ -69,8 +70,9 @@ class InvertForceConstants(PythonAlgorithm):
         self.declareProperty(MatrixWorkspaceProperty(
             "InputWorkspace", "", Direction.Input,
             validator=WorkspaceUnitValidator("DeltaE")),
-            doc="Measured powder S(|Q|,E) (SofQW output, errors used as weights): its bins, "
-                "mask and logs define the fit.")
+            doc="Measured powder S(|Q|,E) (SofQW output) or single-crystal q-path map "
+                "(FoldBrillouinZone output); errors are the weights; its bins, mask and logs "
+                "define the fit.")
         declare_force_constants_properties(
             self, "Reference force constants (phonopy, CASTEP, euphonic files as "
                   "SimulatePowderSQE): the crystal, the parameter basis and the start.",
@@ -82,6 +84,7 @@ class InvertForceConstants(PythonAlgorithm):
                              doc="Resolution chopper frequency (Hz); 0 = the default.")
         declare_temperature_property(self, needed=True)
         self._declare_fit_settings()
+        self._declare_path_settings()
         self._declare_sampling()
         self._declare_outputs()
         self._requests = ValidatedRequest(self._request, _validate)
@@ -116,6 +119,22 @@ class InvertForceConstants(PythonAlgorithm):
                 "live loop) instead of the reference force constants.")
         for name in FIT_SETTINGS:
             self.setPropertyGroup(name, "Fit")
+
+    def _declare_path_settings(self):
+        self.declareProperty("QPath", "auto",
+                             doc="Q-path maps (FoldBrillouinZone output): the fold's QPath, "
+                                 "e.g. 'G-X-U|K-G-L' or 'auto' (seekpath's).")
+        self.declareProperty("Zones", "", doc="Q-path maps: the fold's Zones 'h,k,l;h,k,l'; "
+                                              "empty = zone 0,0,0.")
+        self.declareProperty("TimeReversal", True, doc="Q-path maps: the fold's TimeReversal.")
+        self.declareProperty("EnergyResolution", 0.0, FloatBoundedValidator(lower=0.0),
+                             doc="Q-path maps: energy-resolution FWHM (meV) of the folded data; "
+                                 "0 = from the workspace's instrument and Ei.")
+        self.declareProperty("SamplesPerBin", 4, IntBoundedValidator(lower=1, upper=64),
+                             doc="Q-path maps: model q-points per path bin, segment image and "
+                                 "zone.")
+        for name in PATH_SETTINGS:
+            self.setPropertyGroup(name, "Q-path map")
 
     def _declare_sampling(self):
         declare_mesh_property(self, "n of the n x n x n mesh for DOS and Debye-Waller.")
@@ -174,7 +193,10 @@ class InvertForceConstants(PythonAlgorithm):
             starts=int(get("Starts")), e_min=float(get("EMin")), e_max=get("EMax") or None,
             parameter_range=float(get("ParameterRange")),
             background=bool(get("FitBackground")), fit_resolution=bool(get("FitResolution")),
-            seed=int(get("Seed")), initial=_initial(get("InitialParameterTable")))
+            seed=int(get("Seed")), initial=_initial(get("InitialParameterTable")),
+            path=get("QPath"), zones=get("Zones"), time_reversal=bool(get("TimeReversal")),
+            energy_resolution=float(get("EnergyResolution")),
+            samples=int(get("SamplesPerBin")))
 
     def _value(self, name: str):
         return self.getProperty(name).value

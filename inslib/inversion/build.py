@@ -12,23 +12,37 @@ import numpy as np
 
 from inslib.instruments.templates import create_sqe_template
 from inslib.inversion.basis import reference_basis, remember
-from inslib.inversion.problem import Problem, box_thermal, measurement, parameter_units
-from inslib.inversion.request import InversionRequest, inversion_temperature
+from inslib.inversion.problem import (
+    EDGE_FRACTION,
+    Problem,
+    box_thermal,
+    measurement,
+    parameter_bounds,
+    parameter_units,
+)
+from inslib.inversion.request import (
+    InversionRequest,
+    inversion_temperature,
+    is_path_map,
+    path_request,
+)
 from inslib.simulation.setup import read_force_constants
 
-EDGE_FRACTION = 0.95  # default top of the fitted range / Ei (the templates' default range)
-MAX_EXTRA_VARIANCE = 1.0  # resolution width factor sqrt(1 + v) fitted in 1 - 1.41
 _FORWARDS: dict = {}
 
 
 def build_problem(request: InversionRequest) -> Problem:
     """Build the fit problem of a validated request (validate_inversion first)."""
+    if is_path_map(request.measured):
+        from inslib.inversion.path import build_path_problem
+
+        return build_path_problem(path_request(request))
     simulation = request.simulation
     basis = reference_basis(simulation.force_constants, simulation.structure, request.shells)
     fcs = read_force_constants(simulation.force_constants, simulation.structure)
     reference = basis.project(fcs)[0][0]
     unit = parameter_units(reference)
-    bounds = _bounds(basis.names, request)
+    bounds = parameter_bounds(basis.names, request)
     template = create_sqe_template(simulation.template)
     key = (fcs.digest(), request.shells, _template_key(template), inversion_temperature(request),
            _settings_key(simulation), float(request.parameter_range))
@@ -51,20 +65,6 @@ def energy_limit(request: InversionRequest, template) -> float:
         return float(request.e_max)
     ei = template.metadata.ei
     return EDGE_FRACTION * ei if ei else np.inf
-
-
-def _bounds(names: list, request: InversionRequest) -> np.ndarray:
-    """Return the bounds of u, shape (n_vars, 2).
-
-    +- ParameterRange for fitted parameters, (0, 0) for fixed ones, then the resolution
-    variance fraction's (0, MAX_EXTRA_VARIANCE) when it is fitted.
-    """
-    r = request.parameter_range
-    fitted = [not request.parameters or name in request.parameters for name in names]
-    bounds = [(-r, r) if free else (0.0, 0.0) for free in fitted]
-    if request.fit_resolution:
-        bounds.append((0.0, MAX_EXTRA_VARIANCE))
-    return np.array(bounds)
 
 
 def _forward(request, basis, fcs, reference, unit, bounds, template):

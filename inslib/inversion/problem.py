@@ -16,6 +16,8 @@ from inslib.datagen.engine import HEADROOM, MAX_CORNERS, box_corners, highest_mo
 from inslib.simulation.forward import Thermal, dos_top
 
 UNIT_FLOOR = 0.05  # smallest parameter unit, fraction of the largest reference parameter
+EDGE_FRACTION = 0.95  # default top of the fitted range / Ei (the templates' default range)
+MAX_EXTRA_VARIANCE = 1.0  # resolution width factor sqrt(1 + v) fitted in 1 - 1.41
 
 
 @dataclass
@@ -143,6 +145,20 @@ class Problem:
             maps = torch.stack([m @ extra_broadening(self.e_centres, self.sigma, v).T
                                 for m, v in zip(maps, u[:, self.n_params], strict=True)])
         return torch.where(torch.as_tensor(self.mask), 0.0, maps)
+
+
+def parameter_bounds(names: list, request) -> np.ndarray:
+    """Return the bounds of u, shape (n_vars, 2), for an InversionRequest or PathRequest.
+
+    +- ParameterRange for fitted parameters, (0, 0) for fixed ones, then the resolution
+    variance fraction's (0, MAX_EXTRA_VARIANCE) when it is fitted.
+    """
+    r = request.parameter_range
+    fitted = [not request.parameters or name in request.parameters for name in names]
+    bounds = [(-r, r) if free else (0.0, 0.0) for free in fitted]
+    if request.fit_resolution:
+        bounds.append((0.0, MAX_EXTRA_VARIANCE))
+    return np.array(bounds)
 
 
 def parameter_units(reference: np.ndarray) -> np.ndarray:

@@ -11,12 +11,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from inslib.simulation.requests import PowderRequest, powder_temperature, validate_powder
+from inslib.simulation.requests import (
+    PowderRequest,
+    file_errors,
+    powder_temperature,
+    validate_powder,
+)
 
 METHODS = ("Hybrid", "Gradient", "Amortized")
 MAX_STARTS = 50
 TEMPERATURE_TOLERANCE = 5.0  # K: a Temperature further than this from the workspace's log
 MAX_SHELLS = 10
+MAP_UNITS = ("MomentumTransfer", "Path")  # spectrum axes of an invertible map
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,13 @@ class InversionRequest:
     initial : tuple of (str, float)
         Start values of the parameters, eV/Angstrom^2, by name (InitialParameterTable: a
         previous fit's table, e.g. the last chunk's in a live loop); empty = the reference.
+    path, zones, time_reversal : str, str, bool
+        For a q-path map (FoldBrillouinZone's output): the fold's QPath, Zones and
+        TimeReversal (:class:`inslib.inversion.path.PathRequest`).
+    energy_resolution : float
+        EnergyResolution of a q-path map: FWHM, meV; 0 = the workspace's instrument and Ei.
+    samples : int
+        Model q-points per path bin, segment image and zone (SamplesPerBin).
     """
 
     simulation: PowderRequest
@@ -67,6 +80,11 @@ class InversionRequest:
     fit_resolution: bool = False
     seed: int = 0
     initial: tuple = ()
+    path: str = "auto"
+    zones: str = ""
+    energy_resolution: float = 0.0
+    time_reversal: bool = True
+    samples: int = 4
     _errors: dict = field(default=None, compare=False, repr=False)
 
     @property
@@ -89,7 +107,10 @@ def _check(request: InversionRequest) -> dict:
                                            "with |Q| and energy-transfer axes)"}
     errors |= _workspace_errors(request.measured)
     errors |= _temperature_errors(request)
-    errors |= validate_powder(request.simulation)
+    if is_path_map(request.measured):
+        errors |= _path_errors(request)
+    else:
+        errors |= validate_powder(request.simulation)
     if "ForceConstantsFile" not in errors and "StructureFile" not in errors:
         errors |= _parameter_errors(request)
     return errors
@@ -117,10 +138,11 @@ def _settings_errors(request: InversionRequest) -> dict:
 def _workspace_errors(measured) -> dict:
     """Require a map with an energy axis, finite non-zero values, non-negative errors."""
     axes = measured.axes
-    if len(axes) != 2 or axes[1].unit != "DeltaE":
+    if len(axes) != 2 or axes[1].unit != "DeltaE" or axes[0].unit not in MAP_UNITS:
         units = [a.unit for a in axes]
-        return {"InputWorkspace": f"axes {units}: need (|Q|, energy transfer DeltaE in meV), a "
-                                  "powder S(|Q|,E) such as SofQW's output"}
+        return {"InputWorkspace": f"axes {units}: need (|Q| or q-path distance, energy transfer "
+                                  "DeltaE in meV): a powder S(|Q|,E) such as SofQW's output, or "
+                                  "FoldBrillouinZone's q-path map"}
     signal = np.where(measured.mask, np.nan, measured.signal)
     finite = np.isfinite(signal)
     if not finite.any():
@@ -131,6 +153,46 @@ def _workspace_errors(measured) -> dict:
     if variance is not None and np.any(variance[np.isfinite(variance)] < 0):
         return {"InputWorkspace": "negative error estimates (variance < 0): errors must be >= 0"}
     return {}
+
+
+def is_path_map(measured) -> bool:
+    """Tell a q-path map (FoldBrillouinZone or SimulateSingleCrystalSQE q-path output)."""
+    return measured is not None and measured.axes[0].unit == "Path"
+
+
+def path_request(request: InversionRequest):
+    """Return the :class:`~inslib.inversion.path.PathRequest` of a request on a q-path map."""
+    from inslib.inversion.path import PathRequest
+
+    simulation = request.simulation
+    return PathRequest(
+        request.measured, simulation.force_constants, simulation.structure, path=request.path,
+        fwhm=request.energy_resolution or None, zones=request.zones,
+        time_reversal=request.time_reversal, shells=request.shells,
+        parameters=request.parameters, parameter_range=request.parameter_range,
+        e_min=request.e_min, e_max=request.e_max, fit_resolution=request.fit_resolution,
+        temperature=simulation.template.temperature, samples=request.samples,
+        grid=simulation.grid, seed=request.seed)
+
+
+def _path_errors(request: InversionRequest) -> dict:
+    """Files, temperature, energy resolution and path of a q-path inversion."""
+    from inslib.simulation.requests import temperature_errors
+
+    simulation = request.simulation
+    errors = file_errors(simulation.force_constants, simulation.structure, "")
+    temperature = simulation.template.temperature
+    if temperature is None:
+        temperature = request.measured.metadata.temperature
+    errors |= temperature_errors(temperature, required=True)
+    metadata = request.measured.metadata
+    if not request.energy_resolution > 0 and not (metadata.instrument and metadata.ei):
+        errors["EnergyResolution"] = (
+            f"{request.energy_resolution} meV, and the InputWorkspace names no instrument and "
+            "Ei: give the energy-resolution FWHM (meV) of the folded data")
+    if request.samples < 1:
+        errors["SamplesPerBin"] = f"must be >= 1, got {request.samples}"
+    return errors
 
 
 def _temperature_errors(request: InversionRequest) -> dict:

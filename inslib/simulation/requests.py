@@ -88,9 +88,6 @@ class PowderRequest:
         ForceConstantsFile.
     structure : str
         StructureFile ("" = from the force-constants file).
-    supercell : str
-        SupercellMatrix of a bare FORCE_CONSTANTS file: "" (from SPOSCAR or the atom counts),
-        "n1,n2,n3" (diagonal) or nine integers (rows).
     template : TemplateRequest
         Instrument, Ei/EFixed, binning or InputWorkspace, temperature.
     coherent, incoherent : bool
@@ -108,11 +105,13 @@ class PowderRequest:
         QResolution: Gaussian |Q| FWHM in 1/Angstrom (0 = none).
     device : str
         Device: "Auto" (the GPU where torch sees one), "CPU" or "GPU".
+    supercell : str
+        SupercellMatrix of a bare FORCE_CONSTANTS file: "" (from SPOSCAR or the atom counts),
+        "n1,n2,n3" (diagonal) or nine integers (rows).
     """
 
     force_constants: str
     structure: str = ""
-    supercell: str = ""
     template: TemplateRequest = field(default_factory=TemplateRequest)
     coherent: bool = True
     incoherent: bool = True
@@ -122,6 +121,7 @@ class PowderRequest:
     sampling: PowderSampling = field(default_factory=PowderSampling)
     q_resolution: float = 0.0
     device: str = "Auto"
+    supercell: str = ""
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,6 @@ class SingleCrystalRequest:
 
     force_constants: str
     structure: str = ""
-    supercell: str = ""
     projections: np.ndarray = field(default_factory=lambda: np.eye(3))
     q_binning: list = field(default_factory=lambda: ["-2,0.05,2", "-0.05,0.05", "-0.05,0.05"])
     e_binning: str = "0,0.5,40"
@@ -179,6 +178,7 @@ class SingleCrystalRequest:
     path_step: float = 0.02
     template: Histogram | None = None
     device: str = "Auto"
+    supercell: str = ""
 
 
 def _once(request, check) -> dict:
@@ -269,7 +269,7 @@ def _bare_errors(force_constants: str, structure: str, supercell: str) -> dict:
     return {}
 
 
-def _file_errors(force_constants: str, structure: str, supercell: str) -> dict:
+def file_errors(force_constants: str, structure: str, supercell: str) -> dict:
     """{property: message} for unusable ForceConstantsFile, StructureFile, SupercellMatrix."""
     errors = {}
     if structure and not Path(structure).is_file():
@@ -450,7 +450,7 @@ def validate_powder(request: PowderRequest) -> dict:
 
 def _check_powder(request: PowderRequest) -> dict:
     errors = validate_template(request.template)
-    errors |= _file_errors(request.force_constants, request.structure, request.supercell)
+    errors |= file_errors(request.force_constants, request.structure, request.supercell)
     errors |= temperature_errors(powder_temperature(request), required=True)
     if not (request.coherent or request.incoherent):
         errors["Coherent"] = "both Coherent and Incoherent are off: nothing to simulate"
@@ -544,7 +544,7 @@ def validate_single_crystal(request: SingleCrystalRequest) -> dict:
 
 
 def _check_single_crystal(request: SingleCrystalRequest) -> dict:
-    errors = _file_errors(request.force_constants, request.structure, request.supercell)
+    errors = file_errors(request.force_constants, request.structure, request.supercell)
     errors |= temperature_errors(crystal_temperature(request), required=True)
     errors |= _projection_rows(request)[1]
     if request.template is not None and len(request.template.axes) != 4:
