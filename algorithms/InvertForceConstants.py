@@ -40,7 +40,7 @@ from inslib.runtime.properties import (
 TABLE_COLUMNS = (("str", "Name"), ("double", "Distance"), ("double", "Value"),
                  ("double", "Error"), ("double", "Reference"))
 FIT_SETTINGS = ("Shells", "FittedParameters", "Method", "Starts", "EMin", "EMax",
-                "ParameterRange", "FitBackground", "FitResolution", "Seed",
+                "ParameterRange", "SpectrumType", "FitBackground", "FitResolution", "Seed",
                 "InitialParameterTable")
 PATH_SETTINGS = ("QPath", "Zones", "TimeReversal", "EnergyResolution", "SamplesPerBin")
 SAMPLING = ("MeshSize", "ShellsPerBin", "DirectionsPerShell", "MultiphononOrder",
@@ -108,6 +108,9 @@ class InvertForceConstants(PythonAlgorithm):
                                  "Ei (final energies near 0 carry reduction artefacts).")
         self.declareProperty("ParameterRange", 0.5, FloatBoundedValidator(lower=0.0, upper=1.0),
                              doc="Bounds: reference x (1 +- range) for each parameter.")
+        self.declareProperty("SpectrumType", "SQE", StringListValidator(["SQE", "ChiPrime2"]),
+                             doc="What InputWorkspace holds: S(|Q|,E), or the dynamic "
+                                 "susceptibility chi''(|Q|,E) = S (1 - exp(-E/kT)).")
         self.declareProperty("FitBackground", True, doc="Fit a flat background.")
         self.declareProperty("FitResolution", False,
                              doc="Fit a factor 1-1.41 on the model's energy-resolution width.")
@@ -192,7 +195,8 @@ class InvertForceConstants(PythonAlgorithm):
             simulation, shells=int(get("Shells")), parameters=names, method=get("Method"),
             starts=int(get("Starts")), e_min=float(get("EMin")), e_max=get("EMax") or None,
             parameter_range=float(get("ParameterRange")),
-            background=bool(get("FitBackground")), fit_resolution=bool(get("FitResolution")),
+            background=bool(get("FitBackground")), chi=get("SpectrumType") == "ChiPrime2",
+            fit_resolution=bool(get("FitResolution")),
             seed=int(get("Seed")), initial=_initial(get("InitialParameterTable")),
             path=get("QPath"), zones=get("Zones"), time_reversal=bool(get("TimeReversal")),
             energy_resolution=float(get("EnergyResolution")),

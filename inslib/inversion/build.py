@@ -10,6 +10,7 @@ import hashlib
 
 import numpy as np
 
+from inslib.datagen.engine import detailed_balance
 from inslib.instruments.templates import create_sqe_template
 from inslib.inversion.basis import reference_basis, remember
 from inslib.inversion.problem import (
@@ -45,7 +46,7 @@ def build_problem(request: InversionRequest) -> Problem:
     bounds = parameter_bounds(basis.names, request)
     template = create_sqe_template(simulation.template)
     key = (fcs.digest(), request.shells, _template_key(template), inversion_temperature(request),
-           _settings_key(simulation), float(request.parameter_range))
+           _settings_key(simulation), float(request.parameter_range), request.chi)
     if key not in _FORWARDS:
         remember(_FORWARDS, key, _forward(request, basis, fcs, reference, unit, bounds,
                                            template))
@@ -74,7 +75,8 @@ def _forward(request, basis, fcs, reference, unit, bounds, template):
     -------
     model : PhononModel
     forward : callable
-        fc torch (n_sets, n_cells, 3N, 3N) -> unmasked maps torch (n_sets, n_q, n_e).
+        fc torch (n_sets, n_cells, 3N, 3N) -> unmasked maps torch (n_sets, n_q, n_e):
+        S(|Q|,E), or chi''(|Q|,E) = S x (1 - exp(-E/kT)) for a chi'' measurement.
     sigma : numpy.ndarray, shape (n_e,)
         The model's energy resolution (Gaussian sigma) at the bin centres, meV.
     """
@@ -93,7 +95,10 @@ def _forward(request, basis, fcs, reference, unit, bounds, template):
     forward.mask = np.zeros_like(template.mask)  # masked after any extra broadening
     centres = torch.as_tensor(template.axes[1].centres, dtype=torch.float64)
     sigma = forward.multiphonon.resolution(centres).numpy()
-    return model, (lambda fc: forward(fc).signal), sigma
+    if not request.chi:
+        return model, (lambda fc: forward(fc).signal), sigma
+    factor = torch.as_tensor(detailed_balance(template.axes[1].edges, temperature))
+    return model, (lambda fc: forward(fc).signal * factor), sigma
 
 
 def _settings_key(simulation) -> tuple:

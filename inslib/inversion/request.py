@@ -52,6 +52,9 @@ class InversionRequest:
         Bounds of each parameter: reference +- this fraction of it (ParameterRange).
     background : bool
         Fit a flat background with the scale (FitBackground).
+    chi : bool
+        The measurement is the dynamic susceptibility chi''(|Q|,E) = S(|Q|,E) (1 - exp(-E/kT))
+        (SpectrumType=ChiPrime2, as Su & Li's published maps), not S(|Q|,E).
     fit_resolution : bool
         Fit a factor (1-1.41) on the model's energy-resolution width (FitResolution).
     seed : int
@@ -77,6 +80,7 @@ class InversionRequest:
     e_max: float | None = None
     parameter_range: float = 0.5
     background: bool = True
+    chi: bool = False
     fit_resolution: bool = False
     seed: int = 0
     initial: tuple = ()
@@ -181,6 +185,8 @@ def _path_errors(request: InversionRequest) -> dict:
 
     simulation = request.simulation
     errors = file_errors(simulation.force_constants, simulation.structure, "")
+    if request.chi:
+        errors["SpectrumType"] = "ChiPrime2 is for powder maps: give S(q,E) for a q-path map"
     temperature = simulation.template.temperature
     if temperature is None:
         temperature = request.measured.metadata.temperature

@@ -1,4 +1,4 @@
-"""A temperature series inverted in sequence: one table over temperature, warm starts.
+"""A temperature series inverted in sequence, and chi'' maps, on synthetic Al maps.
 
 Synthetic maps of Al on a coarse ARCS Ei = 50 meV template at 100 and 300 K from one softened
 parameter set (noise-free, errors = 1 % of the mean signal): each fit must recover the set
@@ -22,26 +22,27 @@ AL_FC = "tests/data/Al_phonopy/phonopy.yaml"
 U_TRUE = np.array([-0.1, 0.1, -0.05, 0.0, 0.0])
 
 
-def _request(temperature, measured=None):
+def _request(temperature, measured=None, chi=False):
     template = TemplateRequest(instrument="ARCS", ei=50.0, temperature=temperature,
                                q_binning="0.5,0.25,8", e_binning="-7,1.5,47",
                                template=measured)
     simulation = PowderRequest(AL_FC, "", template=template, sampling=PowderSampling(1, 20),
                                grid=6, multiphonon_order=3)
-    return InversionRequest(simulation, method="Gradient", starts=1)
+    return InversionRequest(simulation, method="Gradient", starts=1, chi=chi)
 
 
-def _synthetic(temperature):
+def _synthetic(temperature, chi=False):
     import torch
 
     empty = create_sqe_template(_request(temperature).simulation.template)
-    problem = build_problem(_request(temperature, replace(empty, signal=np.ones(empty.shape))))
+    problem = build_problem(_request(temperature, replace(empty, signal=np.ones(empty.shape)),
+                                     chi))
     with torch.no_grad():
         signal = problem.spectra(torch.as_tensor(U_TRUE[None]))[0].numpy()
     error = 0.01 * signal[~empty.mask].mean()
     measured = replace(empty, signal=np.where(empty.mask, np.nan, signal),
                        variance=np.full(signal.shape, error**2))
-    return _request(temperature, measured), problem.params(U_TRUE)
+    return _request(temperature, measured, chi), problem.params(U_TRUE)
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +65,17 @@ def test_table_over_temperature(series):
     assert columns[-1] == "ChiSquaredPerDoF"
     assert [row[0] for row in rows] == [100.0, 300.0]  # ordered by temperature
     assert all(len(row) == len(columns) for row in rows)
+
+
+def test_a_chi_map_is_fitted_as_chi():
+    from inslib.inversion.run import invert
+
+    request, truth = _synthetic(100.0, chi=True)
+    as_chi = invert(request)
+    np.testing.assert_allclose(as_chi.fit.params, truth, atol=2e-3)
+    # the same map taken for S(Q,E): at 100 K, 1 - exp(-E/kT) runs 0.6-1 over 8-47 meV, a
+    # misfit the force constants cannot absorb (errors 1 % of the mean: measured chi^2 1.8e5
+    # against 1e-11 when fitted as chi'')
+    as_sqe = invert(replace(request, chi=False, _errors=None))
+    assert as_sqe.fit.reduced_chi2 > 10
+    assert as_chi.fit.reduced_chi2 < 1e-6
