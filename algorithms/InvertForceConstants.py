@@ -39,7 +39,7 @@ from inslib.runtime.properties import (
 
 TABLE_COLUMNS = (("str", "Name"), ("double", "Distance"), ("double", "Value"),
                  ("double", "Error"), ("double", "Reference"))
-FIT_SETTINGS = ("Shells", "FittedParameters", "Method", "Starts", "EMin", "EMax",
+FIT_SETTINGS = ("Shells", "FittedParameters", "Method", "AmortizedModel", "Starts", "EMin", "EMax",
                 "ParameterRange", "SpectrumType", "FitBackground", "FitResolution", "Seed",
                 "InitialParameterTable")
 PATH_SETTINGS = ("QPath", "Zones", "TimeReversal", "EnergyResolution", "SamplesPerBin")
@@ -99,6 +99,10 @@ class InvertForceConstants(PythonAlgorithm):
                              StringListValidator(["Hybrid", "Gradient", "Amortized"]),
                              doc="Gradient: fit from the reference; Amortized: trained networks "
                                  "alone; Hybrid: networks' estimate, then the gradient fit.")
+        self.declareProperty(FileProperty("AmortizedModel", "", FileAction.OptionalLoad, [".pt"]),
+                             doc="Trained networks (inslib train-inversion) for Hybrid or "
+                                 "Amortized; empty = the cache's model for this crystal, shells, "
+                                 "template and temperature, if any.")
         self.declareProperty("Starts", 3, IntBoundedValidator(lower=1, upper=50),
                              doc="Most gradient starts (stops once two agree).")
         self.declareProperty("EMin", 8.0, doc="Bins at or below this energy transfer (meV) are "
@@ -200,7 +204,7 @@ class InvertForceConstants(PythonAlgorithm):
             seed=int(get("Seed")), initial=_initial(get("InitialParameterTable")),
             path=get("QPath"), zones=get("Zones"), time_reversal=bool(get("TimeReversal")),
             energy_resolution=float(get("EnergyResolution")),
-            samples=int(get("SamplesPerBin")))
+            samples=int(get("SamplesPerBin")), model_file=get("AmortizedModel"))
 
     def _value(self, name: str):
         return self.getProperty(name).value

@@ -17,6 +17,7 @@ from inslib.inversion.problem import (
     EDGE_FRACTION,
     Problem,
     box_thermal,
+    is_path_map,
     measurement,
     parameter_bounds,
     parameter_units,
@@ -24,7 +25,6 @@ from inslib.inversion.problem import (
 from inslib.inversion.request import (
     InversionRequest,
     inversion_temperature,
-    is_path_map,
     path_request,
 )
 from inslib.simulation.setup import read_force_constants

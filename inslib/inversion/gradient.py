@@ -146,16 +146,16 @@ def fit_gradient(problem, starts: int = 3, initial=None, background: bool = True
         if best is not None and _same(result.fun, best.fun):
             break
         best = result if best is None or result.fun < best.fun else best
-    return _finish(problem, best.x, background, found, misfit.evaluations)
+    return finish_fit(problem, best.x, background, found, misfit.evaluations)
 
 
 def _same(a: float, b: float) -> bool:
     return abs(a - b) <= SAME_MINIMUM * max(abs(a), abs(b), 1.0)
 
 
-def _finish(problem, u: np.ndarray, background: bool, found: list,
-            evaluations: int) -> GradientFit:
-    """Nuisances, fitted map and Laplace covariance at the optimum ``u``."""
+def finish_fit(problem, u: np.ndarray, background: bool, found: list,
+               evaluations: int) -> GradientFit:
+    """Return the nuisances, fitted map and Laplace covariance at the optimum ``u``."""
     import torch
 
     data, weights, index = used_tensors(problem)

@@ -147,6 +147,11 @@ class Problem:
         return torch.where(torch.as_tensor(self.mask), 0.0, maps)
 
 
+def is_path_map(measured) -> bool:
+    """Tell a q-path map (FoldBrillouinZone or SimulateSingleCrystalSQE q-path output)."""
+    return measured is not None and measured.axes[0].unit == "Path"
+
+
 def parameter_bounds(names: list, request) -> np.ndarray:
     """Return the bounds of u, shape (n_vars, 2), for an InversionRequest or PathRequest.
 

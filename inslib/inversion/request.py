@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from inslib.inversion.problem import is_path_map
 from inslib.simulation.requests import (
     PowderRequest,
     file_errors,
@@ -69,6 +70,8 @@ class InversionRequest:
         EnergyResolution of a q-path map: FWHM, meV; 0 = the workspace's instrument and Ei.
     samples : int
         Model q-points per path bin, segment image and zone (SamplesPerBin).
+    model_file : str
+        AmortizedModel: a trained model's .pt file ("" = the cache's, by content key).
     """
 
     simulation: PowderRequest
@@ -89,6 +92,7 @@ class InversionRequest:
     energy_resolution: float = 0.0
     time_reversal: bool = True
     samples: int = 4
+    model_file: str = ""
     _errors: dict = field(default=None, compare=False, repr=False)
 
     @property
@@ -117,7 +121,30 @@ def _check(request: InversionRequest) -> dict:
         errors |= validate_powder(request.simulation)
     if "ForceConstantsFile" not in errors and "StructureFile" not in errors:
         errors |= _parameter_errors(request)
+    if not errors and request.method != "Gradient":
+        errors |= _model_errors(request)
     return errors
+
+
+def _model_errors(request: InversionRequest) -> dict:
+    """Check a given model file against the request; Amortized needs a model."""
+    from inslib.inversion.amortized import AmortizedModelError
+    from inslib.inversion.start import trained_model
+
+    if is_path_map(request.measured):
+        if request.method == "Amortized":
+            return {"Method": "Amortized is for powder maps: use Gradient for a q-path map"}
+        return {}
+    try:
+        model = trained_model(request)
+    except (ValueError, OSError, AmortizedModelError) as error:
+        return {"AmortizedModel": str(error)}
+    if model is None and request.method == "Amortized":
+        return {"Method": "Amortized: no model is trained for this crystal, shells, template "
+                          "and temperature: train one with `inslib train-inversion CONFIG` "
+                          "(docs/amortized.md) and give it as AmortizedModel, or use Hybrid "
+                          "or Gradient"}
+    return {}
 
 
 def _settings_errors(request: InversionRequest) -> dict:
@@ -157,11 +184,6 @@ def _workspace_errors(measured) -> dict:
     if variance is not None and np.any(variance[np.isfinite(variance)] < 0):
         return {"InputWorkspace": "negative error estimates (variance < 0): errors must be >= 0"}
     return {}
-
-
-def is_path_map(measured) -> bool:
-    """Tell a q-path map (FoldBrillouinZone or SimulateSingleCrystalSQE q-path output)."""
-    return measured is not None and measured.axes[0].unit == "Path"
 
 
 def path_request(request: InversionRequest):

@@ -75,16 +75,7 @@ def invert(request: InversionRequest, progress=None) -> InversionResult:
     report = progress or (lambda _fraction, _message: None)
     report(0.02, "parameter basis and forward model")
     problem = build_problem(request)
-    initial, method, warnings = start_variables(request, problem), request.method, []
-    if request.method != "Gradient":
-        method, warnings = "Gradient", [
-            f"Method={request.method}: no amortized model is trained for this crystal, shells, "
-            "template and temperature (train one with `inslib train-inversion CONFIG`); "
-            "fitted by Gradient from the reference force constants"]
-    budget = request.starts * EXPECTED_EVALUATIONS
-    fit = fit_gradient(problem, request.starts, initial, request.background, request.seed,
-                       progress=lambda n, chi2: report(
-                           min(0.1 + 0.8 * n / budget, 0.9), f"fit: chi^2 = {chi2:.6g}"))
+    fit, method, warnings = _fit(request, problem, report)
     report(0.92, "outputs: maps, force constants")
     found = figures(fit)
     fitted, residual = fitted_maps(request.measured, fit)
@@ -96,6 +87,36 @@ def invert(request: InversionRequest, progress=None) -> InversionResult:
                              request.seed)
     report(1.0, "done")
     return result
+
+
+def _fit(request: InversionRequest, problem, report):
+    """Run the request's method; return (fit, what ran, warnings)."""
+    from inslib.inversion.start import (
+        amortized_estimate,
+        amortized_fit,
+        estimate_variables,
+        trained_model,
+    )
+
+    model = None if request.method == "Gradient" else trained_model(request)
+    if model is not None:
+        report(0.05, "amortized estimate")
+        estimate = amortized_estimate(model, problem, request.seed)
+        if request.method == "Amortized":
+            return amortized_fit(problem, estimate, request.background), "Amortized", []
+        initial, method, warnings = estimate_variables(problem, estimate)[0], "Hybrid", []
+    else:
+        initial, method, warnings = start_variables(request, problem), "Gradient", []
+        if request.method != "Gradient":
+            warnings = [f"Method={request.method}: no amortized model is trained for this "
+                        "crystal, shells, template and temperature (train one with `inslib "
+                        "train-inversion CONFIG`); fitted by Gradient from the reference force "
+                        "constants"]
+    budget = request.starts * EXPECTED_EVALUATIONS
+    fit = fit_gradient(problem, request.starts, initial, request.background, request.seed,
+                       progress=lambda n, chi2: report(
+                           min(0.1 + 0.8 * n / budget, 0.9), f"fit: chi^2 = {chi2:.6g}"))
+    return fit, method, warnings
 
 
 def start_variables(request: InversionRequest, problem):
