@@ -44,6 +44,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_forward_model.py
 	$(BIN)/python benchmarks/bench_fold.py
 	$(BIN)/python benchmarks/parameter_tables.py
+	$(BIN)/python benchmarks/bench_inversion.py
+	$(BIN)/python benchmarks/bench_live_inversion.py
+	$(BIN)/python benchmarks/inversion_figures.py
+	$(BIN)/python benchmarks/bench_amortized.py
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench_datagen.py --end-to-end 10000 --workers 2
 
 clean:
