@@ -48,9 +48,10 @@ class CompareWithSimulation(PythonAlgorithm):
         self.declareProperty(MatrixWorkspaceProperty("SimulationWorkspace", "", Direction.Input),
                              "Simulated S(|Q|,E) on the same bins: run SimulatePowderSQE with "
                              "InputWorkspace = the measured workspace.")
-        self.declareProperty("EMin", 8.0, doc="Energy cut (meV): only bins with centres above "
+        self.declareProperty("EMin", 0.0, doc="Energy cut (meV): only bins with centres above "
                                               "it are compared (the elastic line is not "
-                                              "modelled).")
+                                              "modelled); 0 = 3 elastic-line FWHM of the "
+                                              "maps' resolution (8 meV without one).")
         self.declareProperty("FitBackground", True,
                              doc="Fit a flat background as well as the scale.")
         self.declareProperty(MatrixWorkspaceProperty("OutputWorkspace", "", Direction.Output),
@@ -62,6 +63,10 @@ class CompareWithSimulation(PythonAlgorithm):
                              "RFactor, NBins, EMin and, when every compared bin has an error "
                              "> 0, ChiSquaredPerDoF.")
 
+    def _e_min(self):
+        """EMin in meV, or None (0) for the default cut from the resolution."""
+        return float(self.getProperty("EMin").value) or None
+
     def _maps(self):
         return (from_workspace(self.getProperty("SimulationWorkspace").value),
                 from_workspace(self.getProperty("InputWorkspace").value))
@@ -70,14 +75,14 @@ class CompareWithSimulation(PythonAlgorithm):
         if (self.getProperty("InputWorkspace").value is None
                 or self.getProperty("SimulationWorkspace").value is None):
             return {}
-        errors = comparison_errors(*self._maps(), float(self.getProperty("EMin").value))
+        errors = comparison_errors(*self._maps(), self._e_min())
         return {_PROPERTIES[role]: message for role, message in errors.items()}
 
     def PyExec(self):
         progress = Progress(self, start=0.0, end=1.0, nreports=3)
         model, measured = self._maps()
         progress.report("Fitting scale and background")
-        result = compare(model, measured, float(self.getProperty("EMin").value),
+        result = compare(model, measured, self._e_min(),
                          bool(self.getProperty("FitBackground").value))
         self.log().notice(_summary(result))
         progress.report("Residual map")

@@ -2,6 +2,10 @@
 
 The one home of these figures: ``inslib compare``, the CompareWithSimulation algorithm and the
 validation tests all call :func:`compare`.
+
+Bins at or below an energy cut are left out (the elastic line is not modelled). Unless given,
+the cut is :data:`ELASTIC_FWHMS` elastic-line FWHM of the maps' energy resolution
+(:func:`default_e_min`).
 """
 
 import copy
@@ -10,8 +14,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from inslib.histogram import Histogram
+from inslib.logs import RESOLUTION_FWHM
 
 MIN_BINS = 3  # a straight-line fit with a correlation needs more points than parameters
+ELASTIC_FWHMS = 3.0  # default energy cut in elastic-line FWHMs (Gaussian: 1e-11 of the peak)
+E_MIN_FLOOR = 1.0  # meV, the lowest default cut (however sharp the elastic line)
+FALLBACK_E_MIN = 8.0  # meV, the default cut when neither map records its resolution
 
 
 @dataclass
@@ -32,6 +40,8 @@ class Comparison:
         Bins compared (covered in both, finite, E above the cut).
     e_min : float
         The energy cut, meV.
+    e_min_source : str
+        Where the cut came from: "given", or how :func:`default_e_min` found it.
     scale_error, background_error : float
         Standard errors of the fitted scale and background (see :func:`compare`).
     chi2_dof : float or None
@@ -46,22 +56,90 @@ class Comparison:
     pearson_r: float
     r_factor: float
     n_bins: int
-    e_min: float = 8.0
+    e_min: float = FALLBACK_E_MIN
+    e_min_source: str = "given"
     scale_error: float = float("nan")
     background_error: float = float("nan")
     chi2_dof: float | None = None
     compared: np.ndarray | None = field(default=None, repr=False)
 
 
-def comparison_errors(model: Histogram, measured: Histogram, e_min: float) -> dict:
+def default_e_min(model: Histogram, measured: Histogram) -> tuple[float, str]:
+    """Return the default energy cut (meV) of a comparison and where it came from.
+
+    The cut is ``ELASTIC_FWHMS`` times the FWHM of the elastic line (at least
+    ``E_MIN_FLOOR``). The FWHM at E = 0 comes from the first of: the model's, then the
+    measurement's "ResolutionFWHM" log (per energy bin, as CreateSQETemplate writes it and
+    simulations keep it; the value of the bin nearest E = 0 where the bins do not reach it);
+    the instrument and Ei the model, then the measurement, records (the instrument's default
+    chopper setting). Where neither map records either, the cut is ``FALLBACK_E_MIN``.
+
+    Parameters
+    ----------
+    model, measured : Histogram
+        Powder maps (|Q|, DeltaE), shape (nQ, nE).
+
+    Returns
+    -------
+    e_min : float
+        The cut, meV.
+    source : str
+        How it was found, for the user (e.g. "3 x the elastic FWHM 13.6 meV, from the model's
+        ResolutionFWHM log").
+    """
+    fwhm, origin = _elastic_fwhm(model, measured)
+    if fwhm is None:
+        return FALLBACK_E_MIN, f"the fallback cut: {origin}"
+    e_min = max(ELASTIC_FWHMS * fwhm, E_MIN_FLOOR)
+    floor = f" (raised to the {E_MIN_FLOOR:g} meV floor)" if e_min > ELASTIC_FWHMS * fwhm else ""
+    return e_min, f"{ELASTIC_FWHMS:g} x the elastic FWHM {fwhm:.3g} meV, from {origin}{floor}"
+
+
+def _elastic_fwhm(model: Histogram, measured: Histogram) -> tuple[float | None, str]:
+    """Return (FWHM at E = 0 in meV, where from) or (None, why none was found)."""
+    roles = (("the model", model), ("the measurement", measured))
+    for role, hist in roles:
+        log = hist.metadata.logs.get(RESOLUTION_FWHM)
+        if log is None:
+            continue
+        fwhm, centres = np.asarray(log.value, dtype=float), hist.axes[1].centres
+        finite = np.isfinite(fwhm)
+        if fwhm.shape == centres.shape and finite.any():
+            at_zero = np.interp(0.0, centres[finite], fwhm[finite])
+            return float(at_zero), f"{role}'s {RESOLUTION_FWHM} log"
+    reasons = []
+    for role, hist in roles:
+        meta = hist.metadata
+        if meta.instrument and meta.ei:
+            try:
+                return _instrument_fwhm(meta.instrument, meta.ei), (
+                    f"{meta.instrument} at Ei={meta.ei:g} meV ({role}'s metadata), default "
+                    "chopper setting")
+            except ValueError as err:
+                reasons.append(f"{role}'s {meta.instrument} at Ei={meta.ei:g} meV: {err}")
+    reasons = reasons or [f"neither map records its energy resolution ({RESOLUTION_FWHM} log, "
+                          "or instrument and Ei)"]
+    return None, "; ".join(reasons)
+
+
+def _instrument_fwhm(name: str, ei: float) -> float:
+    """Return the elastic FWHM (meV) of an instrument's default setting at ``ei``."""
+    from inslib.instruments import load_instrument
+    from inslib.instruments.resolution import resolution_fwhm
+
+    return float(resolution_fwhm(load_instrument(name), [0.0], ei)[0])
+
+
+def comparison_errors(model: Histogram, measured: Histogram, e_min: float | None = None) -> dict:
     """Return why a model and a measurement cannot be compared ({} when they can).
 
     Parameters
     ----------
     model, measured : Histogram
         Powder maps (|Q|, DeltaE), shape (nQ, nE).
-    e_min : float
-        Energy cut, meV: only bins with centres above it are compared.
+    e_min : float, optional
+        Energy cut, meV: only bins with centres above it are compared; by default
+        :func:`default_e_min`.
 
     Returns
     -------
@@ -83,6 +161,8 @@ def comparison_errors(model: Histogram, measured: Histogram, e_min: float) -> di
     if not covered.any():
         return {"model": "the model and the measurement have no covered bin in common: check "
                          "that the simulation used the measurement's mask"}
+    if e_min is None:
+        e_min = default_e_min(model, measured)[0]
     use = covered & _above(measured, e_min)
     if use.sum() < MIN_BINS:
         top = measured.axes[1].centres[covered.any(axis=0)].max()
@@ -124,7 +204,7 @@ def _above(measured: Histogram, e_min: float) -> np.ndarray:
     return np.broadcast_to(measured.axes[1].centres[None, :] > e_min, measured.shape)
 
 
-def compare(model: Histogram, measured: Histogram, e_min: float = 8.0,
+def compare(model: Histogram, measured: Histogram, e_min: float | None = None,
             fit_background: bool = True) -> Comparison:
     """Fit one scale (and a flat background) over covered bins with E > e_min.
 
@@ -138,8 +218,9 @@ def compare(model: Histogram, measured: Histogram, e_min: float = 8.0,
     model, measured : Histogram
         Powder maps on identical bins, shape (nQ, nE) (the simulation used the measurement as
         template).
-    e_min : float
-        Energy cut, meV (the elastic line is not modelled).
+    e_min : float, optional
+        Energy cut, meV (the elastic line is not modelled); by default :func:`default_e_min`
+        (recorded in the result's ``e_min_source``).
     fit_background : bool
         Fit a flat background; otherwise the model is only scaled.
 
@@ -154,6 +235,7 @@ def compare(model: Histogram, measured: Histogram, e_min: float = 8.0,
         When :func:`comparison_errors` finds a reason (bins differ, fewer than 3 bins above
         the cut, all-NaN or constant maps).
     """
+    e_min, source = default_e_min(model, measured) if e_min is None else (e_min, "given")
     errors = comparison_errors(model, measured, e_min)
     if errors:
         raise ValueError("; ".join(errors.values()))
@@ -169,7 +251,7 @@ def compare(model: Histogram, measured: Histogram, e_min: float = 8.0,
     background = (float(coefficients[1]), float(sigmas[1])) if fit_background else (0.0, 0.0)
     return Comparison(float(coefficients[0]), background[0], float(np.corrcoef(fit, y)[0, 1]),
                       float(np.abs(y - fit).sum() / np.abs(y).sum()), int(y.size), e_min,
-                      float(sigmas[0]), background[1], chi2, use)
+                      source, float(sigmas[0]), background[1], chi2, use)
 
 
 def _covariance(design: np.ndarray, residual: np.ndarray, variance: np.ndarray) -> np.ndarray:

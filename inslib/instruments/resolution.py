@@ -3,9 +3,14 @@
 Chopper spectrometers and TOSCA/Lagrange use the models of the ``resins`` package (PyChop
 fits, AbINS polynomials). Where resins 0.1.0 fails (VISION), the instrument file names an
 in-house model implemented here.
+
+Where the user leaves a chopper setting empty and the instrument's default transmits nothing at
+the incident energy, :func:`transmitting_settings` picks the nearest setting that does (the
+order of preference is in its docstring).
 """
 
 import functools
+import itertools
 import warnings
 
 import numpy as np
@@ -16,7 +21,24 @@ from inslib.instruments import Instrument
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 
 
-def resolved_settings(instrument: Instrument, values: dict | None = None) -> dict:
+class Settings(dict):
+    """Setting name (as the resolution model names it) -> value; :func:`resolved_settings`.
+
+    Parameters
+    ----------
+    values : dict or iterable of (str, object)
+        The settings.
+    unset : iterable of str
+        Settings whose algorithm property the user left empty (they hold the instrument
+        default): :func:`transmitting_settings` may replace them by other allowed values.
+    """
+
+    def __init__(self, values=(), unset=()):
+        super().__init__(values)
+        self.unset = frozenset(unset)
+
+
+def resolved_settings(instrument: Instrument, values: dict | None = None) -> Settings:
     """Complete and check the instrument settings given by algorithm property.
 
     Parameters
@@ -29,8 +51,9 @@ def resolved_settings(instrument: Instrument, values: dict | None = None) -> dic
 
     Returns
     -------
-    dict
-        Setting name (as the resolution model names it) -> value.
+    Settings
+        Setting name (as the resolution model names it) -> value, with the settings the user
+        left empty in ``unset``.
 
     Raises
     ------
@@ -48,13 +71,14 @@ def settings_errors(instrument: Instrument, values: dict | None = None) -> dict:
     return _settings(instrument, values or {})[1]
 
 
-def _settings(instrument: Instrument, values: dict) -> tuple[dict, dict]:
-    settings, errors = {}, {}
+def _settings(instrument: Instrument, values: dict) -> tuple[Settings, dict]:
+    settings, errors, left_empty = {}, {}, []
     for name, setting in instrument.settings.items():
         prop = setting["property"] or name
         value = values.get(setting["property"]) if setting["property"] else None
         if value in (None, "", 0):
             value = setting["default"]
+            left_empty += [name] if setting["property"] else []
         if isinstance(setting["default"], int | float):
             value = int(value) if float(value).is_integer() else float(value)
         if value not in setting["allowed"]:
@@ -68,7 +92,93 @@ def _settings(instrument: Instrument, values: dict) -> tuple[dict, dict]:
         if prop not in offered and value not in (None, "", 0):
             errors[prop] = (f"{prop}={value!r}: {instrument.name} has no such setting; leave "
                             f"{prop} empty (or 0).")
-    return settings, errors
+    return Settings(settings, left_empty), errors
+
+
+def transmitting_settings(instrument: Instrument, ei, settings: dict) -> Settings:
+    """Return settings whose chopper transmits at ``ei``: ``settings`` or, failing, the nearest.
+
+    Only the settings the user left empty (``settings.unset``) change. The candidates are
+    tried in this order of preference, the first that transmits is taken:
+
+    * the settings as given (the instrument defaults where unset);
+    * settings in the instrument file's order (chopper package before frequency), the
+      earlier varying slowest: so the default package at every frequency comes before any
+      other package;
+    * for each setting, the default value first, then the other allowed values: numbers
+      nearest the default first (the higher of two equally near), names in the file's order.
+
+    Parameters
+    ----------
+    instrument : Instrument
+        The instrument.
+    ei : float or None
+        Incident energy in meV (direct geometry; None for indirect).
+    settings : dict
+        Output of :func:`resolved_settings` (a plain dict counts as set by the user).
+
+    Returns
+    -------
+    Settings
+        The settings taken (equal to ``settings`` when they transmit).
+
+    Raises
+    ------
+    ValueError
+        When a setting the user gave transmits nothing (name the properties and the fix), or
+        no allowed setting does (name Ei and the settings tried).
+    """
+    if instrument.resolution["provider"] != "resins":
+        return settings
+    return _transmitting(instrument, ei, settings)[0]
+
+
+def _transmitting(instrument: Instrument, ei, settings: dict) -> tuple[Settings, object]:
+    """Return (settings, resins resolution function) of the first transmitting candidate."""
+    unset = getattr(settings, "unset", frozenset())
+    candidates = itertools.product(*(
+        _preference(setting) if name in unset else [settings[name]]
+        for name, setting in instrument.settings.items()))
+    for values in candidates:
+        candidate = Settings(zip(instrument.settings, values, strict=True), unset)
+        function = _resins_function(instrument, ei, candidate)
+        if function is not None:
+            return candidate, function
+    given = _properties(instrument, settings)
+    if not unset:
+        msg = (f"The {instrument.name} chopper transmits no neutrons at Ei={ei:g} meV with "
+               f"{given}: choose another ChopperFrequency or ChopperPackage (or leave them "
+               "empty to take one that transmits).")
+        raise ValueError(msg)
+    tried = ", ".join(f"{setting['property']} in {_preference(setting)}"
+                      for name, setting in instrument.settings.items() if name in unset)
+    fixed = [setting["property"] for name, setting in instrument.settings.items()
+             if setting["property"] and name not in unset]
+    msg = (f"Ei={ei:g} meV: no {instrument.name} chopper setting transmits neutrons (tried "
+           f"{tried}, from {given}): choose another {' or '.join(['Ei', *fixed])}.")
+    raise ValueError(msg)
+
+
+def transmission_note(instrument: Instrument, ei, given: dict, taken: dict) -> str:
+    """Describe why ``taken`` replaces ``given`` (for logs and provenance)."""
+    return (f"{instrument.name}: {_properties(instrument, given)} (the defaults where not "
+            f"given) transmits no neutrons at Ei={ei:g} meV; took "
+            f"{_properties(instrument, taken)}, the nearest setting that does (set "
+            "ChopperPackage and ChopperFrequency to choose another).")
+
+
+def _properties(instrument: Instrument, settings: dict) -> str:
+    """Return 'Property=value, ...' (fixed settings under the resolution model's name)."""
+    return ", ".join(f"{setting['property'] or name}={settings[name]!r}"
+                     for name, setting in instrument.settings.items())
+
+
+def _preference(setting: dict) -> list:
+    """Return one setting's allowed values, most preferred first (transmitting_settings)."""
+    default, allowed = setting["default"], setting["allowed"]
+    if isinstance(default, int | float):
+        return sorted(allowed, key=lambda value: (abs(value - default), -value))
+    return [default, *(value for value in allowed if value != default)]
 
 
 def resolution_fwhm(instrument: Instrument, energy, ei=None, settings=None) -> np.ndarray:
@@ -92,14 +202,16 @@ def resolution_fwhm(instrument: Instrument, energy, ei=None, settings=None) -> n
     """
     energy = np.asarray(energy, dtype=float)
     settings = resolved_settings(instrument) if settings is None else settings
-    model = instrument.resolution
-    if model["provider"] == "inslib":
+    if instrument.resolution["provider"] == "inslib":
         return _inslib_model(instrument, energy)
     reachable = energy < ei if instrument.geometry == "direct" else np.ones(energy.shape, bool)
     fwhm = np.full(energy.shape, np.nan)
     if reachable.any():
-        sigma = _resins_sigma(instrument, energy[reachable], ei, settings)
-        fwhm[reachable] = FWHM_PER_SIGMA * sigma
+        function = _transmitting(instrument, ei, settings)[1]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sigma = function.get_characteristics(energy[reachable][:, None])["sigma"]
+        fwhm[reachable] = FWHM_PER_SIGMA * np.asarray(sigma, dtype=float).ravel()
     return fwhm
 
 
@@ -127,7 +239,8 @@ def _resins_instrument(name: str):
     return ResinsInstrument.from_default(name)
 
 
-def _resins_sigma(instrument, energy, ei, settings) -> np.ndarray:
+def _resins_function(instrument: Instrument, ei, settings: dict):
+    """Return the resins resolution function of one setting (None: nothing transmitted)."""
     from resins.models.model_base import InvalidInputError
     from resins.models.pychop import NoTransmissionError
 
@@ -139,19 +252,10 @@ def _resins_sigma(instrument, energy, ei, settings) -> np.ndarray:
         warnings.simplefilter("ignore")
         resins_instrument = _resins_instrument(model["resins_instrument"])
         try:
-            function = resins_instrument.get_resolution_function(model["model"], **kwargs)
+            return resins_instrument.get_resolution_function(model["model"], **kwargs)
         except NoTransmissionError:
-            msg = (
-                f"The {instrument.name} chopper transmits no neutrons at Ei={ei:g} meV with "
-                f"{settings}: choose another ChopperFrequency or ChopperPackage."
-            )
-            raise ValueError(
-                msg
-            ) from None
+            return None
         except InvalidInputError as err:
-            msg = f"The {instrument.name} resolution model rejects Ei={ei} meV, {settings}: {err}"
-            raise ValueError(
-                msg
-            ) from None
-        sigma = function.get_characteristics(energy[:, None])["sigma"]
-    return np.asarray(sigma, dtype=float).reshape(energy.shape)
+            msg = (f"The {instrument.name} resolution model rejects Ei={ei} meV, "
+                   f"{_properties(instrument, settings)}: {err}")
+            raise ValueError(msg) from None

@@ -5,6 +5,7 @@ the instrument cannot reach (or that a measured workspace does not cover), the e
 resolution FWHM per energy bin (log "ResolutionFWHM", meV) and the experiment metadata.
 """
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,12 @@ import numpy as np
 from inslib.axes import energy_axis, parse_binning, q_axis
 from inslib.histogram import Histogram, Log, Metadata
 from inslib.instruments.kinematics import coverage, q_limits
-from inslib.instruments.resolution import resolution_fwhm, resolved_settings
+from inslib.instruments.resolution import (
+    resolution_fwhm,
+    resolved_settings,
+    transmission_note,
+    transmitting_settings,
+)
 from inslib.logs import RESOLUTION_FWHM
 from inslib.simulation.requests import (
     TemplateRequest,
@@ -23,6 +29,7 @@ from inslib.simulation.requests import (
 )
 
 DEFAULT_Q_STEP = 0.05  # 1/Angstrom
+LOGGER = logging.getLogger(__name__)
 
 
 def _q_edges(request, instrument, e_edges) -> np.ndarray:
@@ -48,7 +55,11 @@ def create_sqe_template(request: TemplateRequest, progress=None) -> Histogram:
     -------
     Histogram
         Axes (|Q| in 1/Angstrom, DeltaE in meV), zero signal and variance, mask True where
-        not covered, log "ResolutionFWHM" (meV per energy bin, NaN where E >= Ei).
+        not covered, log "ResolutionFWHM" (meV per energy bin, NaN where E >= Ei), a log per
+        instrument setting. Where the chopper settings the user left empty transmit nothing
+        at Ei, the nearest setting that does is taken
+        (:func:`inslib.instruments.resolution.transmitting_settings`): logged as a warning and
+        in the provenance.
     """
     require_valid(request)
     instrument = template_instrument(request)
@@ -62,10 +73,15 @@ def create_sqe_template(request: TemplateRequest, progress=None) -> Histogram:
         axes = (q_axis(q_edges), energy_axis(e_edges))
         mask = ~coverage(q_edges, e_edges, fixed, instrument.geometry, instrument.banks_deg)
     report("kinematic coverage")
-    settings = resolved_settings(instrument, request.settings)
+    defaults = resolved_settings(instrument, request.settings)
+    settings = transmitting_settings(instrument, fixed, defaults)
     fwhm = resolution_fwhm(instrument, axes[1].centres, ei=fixed, settings=settings)
     report("energy resolution")
     metadata = _metadata(request, instrument, fixed, settings, fwhm)
+    if settings != defaults:
+        note = transmission_note(instrument, fixed, defaults, settings)
+        LOGGER.warning(note)
+        metadata.provenance.append(note)
     return Histogram(axes, np.where(mask, np.nan, 0.0), np.zeros(mask.shape), mask, metadata)
 
 

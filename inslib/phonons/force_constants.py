@@ -16,16 +16,19 @@ import numpy as np
 from inslib.phonons.errors import ForceConstantsError
 from inslib.phonons.readers.euphonic import read_euphonic
 from inslib.phonons.readers.phonopy import (
+    force_sets_companions,
     phonopy_atoms,
     read_bare_fc,
+    read_force_sets,
     read_phonopy_yaml,
     reduce_into_supercell,
     yaml_crystal,
 )
 from inslib.structure import Crystal, StructureError, load_structure
 
-__all__ = ["ForceConstants", "ForceConstantsError", "check_matches", "file_crystal",
-           "force_constants_kind", "load_force_constants", "to_primitive"]
+__all__ = ["FOLDER_ORDER", "ForceConstants", "ForceConstantsError", "check_matches",
+           "file_crystal", "force_constants_file", "force_constants_kind",
+           "load_force_constants", "to_primitive"]
 
 #: Units of the arrays of :meth:`ForceConstants.to_dict`.
 UNITS = {"cell": "angstrom", "positions": "fractional", "masses": "amu", "fc": "eV/angstrom^2",
@@ -191,27 +194,30 @@ def load_force_constants(path, structure=None, supercell=None) -> ForceConstants
     ----------
     path : str or Path
         phonopy_params.yaml / phonopy.yaml / phonopy_disp.yaml (FORCE_SETS, FORCE_CONSTANTS and
-        BORN beside it are used), a FORCE_CONSTANTS file (needs ``structure``), a CASTEP
-        .castep_bin or an euphonic ForceConstants JSON.
+        BORN beside it are used), a FORCE_SETS file (phonopy_disp.yaml beside it, else the unit
+        cell: ``structure`` or POSCAR-unitcell / POSCAR beside it; BORN beside it is used), a
+        FORCE_CONSTANTS file (needs ``structure``), a CASTEP .castep_bin, an euphonic
+        ForceConstants JSON, or a phonopy folder (see :func:`force_constants_file`).
     structure : str or Path, optional
-        Structure file: required with a bare FORCE_CONSTANTS file, otherwise checked against.
+        Structure file: required with a bare FORCE_CONSTANTS file, the unit cell of a FORCE_SETS
+        file without phonopy_disp.yaml beside it, otherwise checked against.
     supercell : sequence of int, optional
-        Supercell diagonal (3 ints) or 3x3 matrix for a bare FORCE_CONSTANTS file; by default
-        from phonopy's SPOSCAR beside it, else the cube root of the atom-count ratio.
+        Supercell diagonal (3 ints) or 3x3 matrix for a bare FORCE_CONSTANTS file or a FORCE_SETS
+        file without phonopy_disp.yaml; by default from phonopy's SPOSCAR beside it, else the
+        cube root of the atom-count ratio.
 
     Returns
     -------
     ForceConstants
     """
-    path = Path(path)
-    if not path.is_file():
-        msg = f"ForceConstantsFile {str(path)!r} does not exist"
-        raise ForceConstantsError(msg)
+    path = force_constants_file(path)
     kind = force_constants_kind(path)
     if kind in ("json", "castep"):
         fields = read_euphonic(path, kind)
     elif kind == "yaml":
         fields = read_phonopy_yaml(path)
+    elif kind == "force_sets":
+        fields = read_force_sets(path, structure, supercell)
     else:
         fields = read_bare_fc(path, structure, supercell)
     result = _short_ranged(fields)
@@ -220,8 +226,40 @@ def load_force_constants(path, structure=None, supercell=None) -> ForceConstants
     return result
 
 
+#: Files a ForceConstantsFile folder is read from: the first one present inside it.
+FOLDER_ORDER = ("phonopy_params.yaml", "phonopy.yaml", "phonopy_disp.yaml", "FORCE_SETS",
+                "FORCE_CONSTANTS", "force_constants.hdf5")
+
+
+def force_constants_file(path) -> Path:
+    """Return the file a ForceConstantsFile names: itself, or the one read from a folder.
+
+    For a folder (a phonopy calculation as it is left after a run), the first of
+    :data:`FOLDER_ORDER` inside it: phonopy_params.yaml, phonopy.yaml, phonopy_disp.yaml
+    (each with FORCE_SETS / FORCE_CONSTANTS / BORN beside it), FORCE_SETS (with a unit cell
+    beside it or StructureFile), FORCE_CONSTANTS, force_constants.hdf5 (with StructureFile).
+
+    Raises
+    ------
+    ForceConstantsError
+        For a path that does not exist, or a folder with none of them, listing them.
+    """
+    path = Path(path)
+    if path.is_dir():
+        found = next((path / name for name in FOLDER_ORDER if (path / name).is_file()), None)
+        if found is None:
+            msg = (f"ForceConstantsFile {str(path)!r} is a folder without phonopy results: "
+                   f"looked for {', '.join(FOLDER_ORDER)} in it and found none")
+            raise ForceConstantsError(msg)
+        return found
+    if not path.is_file():
+        msg = f"ForceConstantsFile {str(path)!r} does not exist"
+        raise ForceConstantsError(msg)
+    return path
+
+
 def force_constants_kind(path) -> str:
-    """Kind of a force-constants file from its name: "json", "castep", "yaml" or "bare".
+    """Kind of a force-constants file from its name: json, castep, yaml, force_sets or bare.
 
     Raises
     ------
@@ -236,9 +274,11 @@ def force_constants_kind(path) -> str:
         return kinds[suffix]
     if path.name.upper().startswith("FORCE_CONSTANTS"):
         return "bare"
+    if path.name.upper().startswith("FORCE_SETS"):
+        return "force_sets"
     msg = (f"ForceConstantsFile {path.name!r}: unknown kind of file; give a phonopy .yaml, "
-           "FORCE_CONSTANTS or force_constants.hdf5 (+ StructureFile), .castep_bin or euphonic "
-           ".json")
+           "FORCE_SETS, FORCE_CONSTANTS or force_constants.hdf5 (+ StructureFile), a phonopy "
+           "folder, .castep_bin or euphonic .json")
     raise ForceConstantsError(msg)
 
 
@@ -246,7 +286,8 @@ def file_crystal(path, structure=None) -> Crystal:
     """Return the crystal of a force-constants file, without its force constants if possible.
 
     For checks before a run (QPath labels): the StructureFile when given, else the unit cell
-    of a phonopy YAML (lengths in the file's unit), else the whole file is read.
+    of a phonopy YAML (lengths in the file's unit; for FORCE_SETS, of phonopy_disp.yaml or the
+    unit-cell file beside it), else the whole file is read. ``path`` may be a folder.
 
     Raises
     ------
@@ -255,8 +296,13 @@ def file_crystal(path, structure=None) -> Crystal:
     """
     if structure is not None:
         return load_structure(structure)
-    if force_constants_kind(path) == "yaml":
-        return yaml_crystal(Path(path))
+    path = force_constants_file(path)
+    kind = force_constants_kind(path)
+    if kind == "force_sets":
+        disp, unit_cell = force_sets_companions(path, None)
+        return yaml_crystal(disp) if disp is not None else load_structure(unit_cell)
+    if kind == "yaml":
+        return yaml_crystal(path)
     return load_force_constants(path).crystal
 
 

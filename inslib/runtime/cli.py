@@ -159,7 +159,9 @@ def _compare(args) -> int:
     result = compare(model, measured, e_min=args.emin)
     print(f"scale {result.scale:.6g}  background {result.background:.6g}  "
           f"Pearson r {result.pearson_r:.3f}  R-factor {result.r_factor:.3f}  "
-          f"({result.n_bins} bins, E > {args.emin:g} meV)")
+          f"({result.n_bins} bins, E > {result.e_min:g} meV)")
+    if args.emin is None:
+        print(f"energy cut {result.e_min:g} meV: {result.e_min_source} (set it with --emin)")
     if args.plot:
         print(f"plotted {plot_comparison(model, measured, result, args.plot)}")
     return 0
@@ -182,7 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                "on the same bins; print Pearson r, R-factor")
     comp.add_argument("model", type=Path)
     comp.add_argument("measured", type=Path)
-    comp.add_argument("--emin", type=float, default=8.0, help="compare bins above this E (meV)")
+    comp.add_argument("--emin", type=float, help="compare bins above this E (meV); default: 3 "
+                      "elastic-line FWHM of the maps' resolution (8 where they record none)")
     comp.add_argument("--plot", type=Path, help="save model and data side by side here")
     comp.set_defaults(func=_compare)
     from inslib.datagen.cli import add_parser as add_datagen  # argparse only, no heavy imports

@@ -28,10 +28,15 @@ from inslib.instruments.resolution import settings_errors
 from inslib.phonons.errors import ForceConstantsError
 from inslib.phonons.force_constants import (
     file_crystal,
+    force_constants_file,
     force_constants_kind,
     load_force_constants,
 )
-from inslib.phonons.readers.phonopy import check_bare_fc, parse_supercell_matrix
+from inslib.phonons.readers.phonopy import (
+    check_bare_fc,
+    check_force_sets,
+    parse_supercell_matrix,
+)
 from inslib.scattering.powder import PowderSampling
 from inslib.simulation.errors import raise_errors
 from inslib.simulation.qpath import PathError, parse_path
@@ -257,10 +262,11 @@ def model_source(request) -> tuple:
     return replace(fcs, source=request.force_constants), ""
 
 
-def _bare_errors(force_constants: str, structure: str, supercell: str) -> dict:
-    """{property: message} for a bare FORCE_CONSTANTS file that its structure does not fit."""
+def _bare_errors(path: Path, structure: str, supercell: str, kind: str) -> dict:
+    """{property: message} for a FORCE_CONSTANTS or FORCE_SETS file its companions do not fit."""
+    check = check_force_sets if kind == "force_sets" else check_bare_fc
     try:
-        check_bare_fc(Path(force_constants), structure, supercell or None)
+        check(path, structure or None, supercell or None)
     except ForceConstantsError as err:
         prop = "SupercellMatrix" if str(err).startswith("SupercellMatrix") else "ForceConstantsFile"
         return {prop: str(err)}
@@ -274,26 +280,27 @@ def file_errors(force_constants: str, structure: str, supercell: str) -> dict:
     errors = {}
     if structure and not Path(structure).is_file():
         errors["StructureFile"] = f"file not found: {structure!r}"
-    if not Path(force_constants).is_file():
+    if not Path(force_constants).exists():
         return errors | {"ForceConstantsFile": f"file not found: {force_constants!r}"}
     try:
         parse_supercell_matrix(supercell)
     except ForceConstantsError as err:
         errors["SupercellMatrix"] = str(err)
     try:
-        kind = force_constants_kind(force_constants)
+        path = force_constants_file(force_constants)
+        kind = force_constants_kind(path)
     except ForceConstantsError as err:
         return errors | {"ForceConstantsFile": str(err)}
     if kind == "bare" and not structure:
-        errors["StructureFile"] = (f"ForceConstantsFile {Path(force_constants).name!r} is a bare "
+        errors["StructureFile"] = (f"ForceConstantsFile {path.name!r} is a bare "
                                    "force-constant file: give the crystal structure (POSCAR, "
                                    "CIF...) as StructureFile")
-    elif kind == "bare" and not errors:
-        errors |= _bare_errors(force_constants, structure, supercell)
-    if supercell and kind != "bare":
+    elif kind in ("bare", "force_sets") and not errors:
+        errors |= _bare_errors(path, structure, supercell, kind)
+    if supercell and kind not in ("bare", "force_sets"):
         errors["SupercellMatrix"] = (f"SupercellMatrix={supercell!r} applies to a bare "
-                                     "FORCE_CONSTANTS file only; "
-                                     f"{Path(force_constants).name!r} gives its own supercell: "
+                                     "FORCE_CONSTANTS or FORCE_SETS file only; "
+                                     f"{path.name!r} gives its own supercell: "
                                      "leave it empty")
     return errors
 

@@ -15,12 +15,18 @@ import numpy as np
 
 from inslib.histogram import Log
 from inslib.logs import DEVICE, IMAGINARY_MODES, WARNINGS
-from inslib.phonons.force_constants import ForceConstants, load_force_constants, to_primitive
+from inslib.phonons.force_constants import (
+    ForceConstants,
+    force_constants_file,
+    load_force_constants,
+    to_primitive,
+)
 from inslib.simulation.errors import SimulationError
 
 MAX_IMAGINARY_FRACTION = 0.05  # more imaginary modes than this on the grid: refused
 CACHE_SIZE = 4  # set-ups kept (and as many files read)
-PHONOPY_SIBLINGS = ("FORCE_SETS", "FORCE_CONSTANTS", "BORN", "SPOSCAR")
+PHONOPY_SIBLINGS = ("FORCE_SETS", "FORCE_CONSTANTS", "BORN", "SPOSCAR", "phonopy_disp.yaml",
+                    "POSCAR-unitcell", "POSCAR")
 
 _SETUPS: dict = {}
 _FILES: dict = {}
@@ -155,7 +161,7 @@ def file_key(path: str) -> tuple:
     """Identity of an input file and of the phonopy files read beside it (name, mtime, size)."""
     if not path:
         return ("",)
-    path = Path(path)
+    path = Path(force_constants_file(path)) if Path(path).is_dir() else Path(path)
     siblings = [path.parent / name for name in PHONOPY_SIBLINGS]
     return tuple((str(f.resolve()), f.stat().st_mtime_ns, f.stat().st_size)
                  for f in [path, *siblings] if f.is_file())

@@ -134,3 +134,84 @@ def test_all_nan_and_constant_maps_are_refused():
     assert "constant (1)" in errors["model"]
     with pytest.raises(ValueError, match="measured map is constant"):
         compare(model, flat)
+
+
+def _ei300_pair(fwhm_log=True):
+    """Return (model, measured) at Ei 300 meV: the measurement adds a wide elastic line.
+
+    The elastic line is a Gaussian of FWHM 12 meV (the model's ResolutionFWHM log falls
+    linearly from 12 meV at E = 0), 40 times the peak of the phonon signal.
+    """
+    from inslib.histogram import Log, Metadata
+    from inslib.logs import RESOLUTION_FWHM
+
+    axes = (q_axis(np.linspace(0, 10, 21)), energy_axis(np.linspace(-75, 285, 73)))
+    q, e = axes[0].centres[:, None], axes[1].centres[None, :]
+    signal = q * np.exp(-((e - 60 - 10 * q) ** 2) / 800)
+    fwhm = 12.0 - 0.02 * axes[1].centres
+    logs = {RESOLUTION_FWHM: Log(fwhm, "meV")} if fwhm_log else {}
+    model = Histogram(axes, signal, np.zeros(signal.shape), np.zeros(signal.shape, bool),
+                      Metadata(instrument="ARCS", emode="Direct", ei=300.0, logs=logs))
+    elastic = 40 * signal.max() * np.exp(-4 * np.log(2) * e**2 / 12.0**2)
+    measured = Histogram(axes, SCALE * signal + BACKGROUND + elastic, np.zeros(signal.shape),
+                         model.mask.copy(), Metadata(instrument="ARCS", emode="Direct",
+                                                     ei=300.0))
+    return model, measured
+
+
+def test_default_cut_is_three_elastic_fwhm_of_the_resolution():
+    model, measured = _ei300_pair()
+    result = compare(model, measured)
+    assert result.e_min == pytest.approx(36.0)
+    assert result.e_min_source == ("3 x the elastic FWHM 12 meV, from the model's "
+                                   "ResolutionFWHM log")
+    assert result.pearson_r == pytest.approx(1.0, abs=1e-9)
+    assert result.scale == pytest.approx(SCALE, rel=1e-6)
+    # the old fixed 8 meV cut fits the elastic line's tail
+    assert compare(model, measured, e_min=8.0).pearson_r < 0.9
+    assert comparison_errors(model, measured) == {}
+
+
+def test_default_cut_from_the_instrument_when_no_map_has_a_resolution_log():
+    """ARCS at Ei 300 meV (default package at 360 Hz, the nearest that transmits)."""
+    from inslib.instruments import load_instrument
+    from inslib.instruments.resolution import resolution_fwhm
+
+    model, measured = _ei300_pair(fwhm_log=False)
+    fwhm = resolution_fwhm(load_instrument("ARCS"), [0.0], 300.0)[0]
+    result = compare(model, measured)
+    assert result.e_min == pytest.approx(3 * fwhm)
+    assert result.e_min_source.startswith(f"3 x the elastic FWHM {fwhm:.3g} meV, from ARCS at "
+                                          "Ei=300 meV (the model's metadata)")
+
+
+def test_cli_compare_prints_the_default_cut(tmp_path, capsys):
+    from inslib.io.files import save_workspace
+
+    model, measured = _ei300_pair()
+    paths = [save_workspace(h, tmp_path / f"{n}.nxs")
+             for n, h in (("model", model), ("data", measured))]
+    assert main(["compare", *map(str, paths)]) == 0
+    out = capsys.readouterr().out
+    assert "E > 36 meV)" in out
+    assert ("energy cut 36 meV: 3 x the elastic FWHM 12 meV, from the model's ResolutionFWHM "
+            "log (set it with --emin)") in out
+    assert main(["compare", *map(str, paths), "--emin", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "E > 8 meV)" in out
+    assert "energy cut" not in out
+
+
+def test_default_cut_floor_and_fallback():
+    from inslib.histogram import Log
+    from inslib.logs import RESOLUTION_FWHM
+
+    model, measured = _ei300_pair()
+    model.metadata.logs[RESOLUTION_FWHM] = Log(np.full(model.shape[1], 0.1), "meV")
+    result = compare(model, measured)
+    assert result.e_min == 1.0
+    assert result.e_min_source.endswith("ResolutionFWHM log (raised to the 1 meV floor)")
+    plain = _model()
+    result = compare(plain, _measured(plain, None, sigma=0.0))
+    assert result.e_min == 8.0
+    assert "neither map records its energy resolution" in result.e_min_source

@@ -1,4 +1,4 @@
-"""phonopy files: YAML (with FORCE_SETS / FORCE_CONSTANTS / BORN beside it), bare FORCE_CONSTANTS.
+"""phonopy files: YAML (FORCE_SETS, FORCE_CONSTANTS, BORN beside), FORCE_SETS, FORCE_CONSTANTS.
 
 Returns the fields of :class:`inslib.phonons.force_constants.ForceConstants` in euphonic's
 (n_cells, 3N, 3N) layout, eV/Angstrom^2, on phonopy's primitive cell. With Born charges the
@@ -16,23 +16,34 @@ from inslib.phonons.errors import ForceConstantsError
 from inslib.structure import Crystal, load_structure
 
 
-def read_phonopy_yaml(path: Path) -> dict:
-    """Fields of ForceConstants from a phonopy YAML (FORCE_SETS, FORCE_CONSTANTS, BORN beside)."""
+def read_phonopy_yaml(path: Path, force_sets: Path | None = None) -> dict:
+    """Fields of ForceConstants from a phonopy YAML (FORCE_SETS, FORCE_CONSTANTS, BORN beside).
+
+    Parameters
+    ----------
+    path : Path
+        phonopy_params.yaml, phonopy.yaml or phonopy_disp.yaml.
+    force_sets : Path, optional
+        The forces to use (a FORCE_SETS file given as ForceConstantsFile); by default
+        FORCE_SETS or FORCE_CONSTANTS beside ``path``.
+    """
     import tempfile
 
     import phonopy
 
     check_sections(check_plain_yaml(path), path)
-    kwargs = {}
-    for name, key in (("FORCE_SETS", "force_sets_filename"),
-                      ("FORCE_CONSTANTS", "force_constants_filename"),
-                      ("BORN", "born_filename")):
-        if (path.parent / name).is_file():
-            kwargs[key] = str(path.parent / name)
+    names = (("FORCE_SETS", "force_sets_filename"),
+             ("FORCE_CONSTANTS", "force_constants_filename"))
+    kwargs = {key: str(path.parent / name) for name, key in names
+              if force_sets is None and (path.parent / name).is_file()}
+    if force_sets is not None:
+        kwargs["force_sets_filename"] = str(force_sets)
+    if (path.parent / "BORN").is_file():
+        kwargs["born_filename"] = str(path.parent / "BORN")
     with tempfile.TemporaryDirectory() as tmp:
-        readable = _modern_units(path, Path(tmp))
+        kwargs["phonopy_yaml"] = str(_modern_units(path, Path(tmp)))
         try:
-            phonon = _phonopy_load(phonopy, readable, kwargs)
+            phonon = _phonopy_load(phonopy, kwargs)
         except Exception as exc:
             msg = (f"ForceConstantsFile {path.name!r} could not be read by phonopy ({exc}): "
                    f"{REWRITE}")
@@ -41,7 +52,7 @@ def read_phonopy_yaml(path: Path) -> dict:
         msg = (f"ForceConstantsFile {path.name!r} holds no forces or force constants: "
                "put FORCE_SETS or FORCE_CONSTANTS beside it")
         raise ForceConstantsError(msg)
-    return from_phonopy(phonon, source=str(path))
+    return from_phonopy(phonon, source=str(force_sets or path))
 
 
 def check_plain_yaml(path: Path):
@@ -179,15 +190,14 @@ def yaml_crystal(path: Path) -> Crystal:
                    [p["coordinates"] for p in points], [p["symbol"] for p in points], masses)
 
 
-def _phonopy_load(phonopy, path: Path, kwargs: dict):
+def _phonopy_load(phonopy, kwargs: dict):
     """Run phonopy.load; where symfc fails (some non-VASP files) load unsymmetrised."""
     with warnings.catch_warnings():  # phonopy 4's note on its new primitive-cell default
         warnings.simplefilter("ignore", UserWarning)
         try:
-            return phonopy.load(str(path), produce_fc=True, log_level=0, **kwargs)
+            return phonopy.load(produce_fc=True, log_level=0, **kwargs)
         except IndexError:
-            return phonopy.load(str(path), produce_fc=True, log_level=0, symmetrize_fc=False,
-                                **kwargs)
+            return phonopy.load(produce_fc=True, log_level=0, symmetrize_fc=False, **kwargs)
 
 
 def _modern_units(path: Path, tmp: Path) -> Path:
@@ -253,6 +263,117 @@ def check_bare_fc(path: Path, structure, supercell) -> None:
     else:  # header "n_atoms n_supercell_atoms" (or "n_supercell_atoms")
         n_super = int(path.read_text(errors="replace").split("\n", 1)[0].split()[-1])
     _supercell_matrix(path, load_structure(structure), supercell, n_super)
+
+
+#: Unit-cell files looked for beside a FORCE_SETS file without phonopy_disp.yaml, in order.
+UNIT_CELL_NAMES = ("POSCAR-unitcell", "POSCAR")
+
+
+def force_sets_companions(path: Path, structure) -> tuple[Path | None, Path | None]:
+    """Return the file that gives a FORCE_SETS file its structure, before a run.
+
+    phonopy_disp.yaml beside ``path`` is preferred (it holds the displaced structure and the
+    supercell); else ``structure`` (StructureFile), else the first of :data:`UNIT_CELL_NAMES`
+    beside ``path``.
+
+    Returns
+    -------
+    tuple of (Path or None, Path or None)
+        (phonopy_disp.yaml, None) or (None, the unit-cell structure file).
+
+    Raises
+    ------
+    ForceConstantsError
+        When none is found, naming ForceConstantsFile and StructureFile and what was looked for.
+    """
+    disp = path.parent / "phonopy_disp.yaml"
+    if disp.is_file():
+        return disp, None
+    if structure:
+        return None, Path(structure)
+    found = next((path.parent / n for n in UNIT_CELL_NAMES if (path.parent / n).is_file()), None)
+    if found is None:
+        msg = (f"ForceConstantsFile {path.name!r} (phonopy forces) needs the structure phonopy "
+               f"displaced: looked for phonopy_disp.yaml, {', '.join(UNIT_CELL_NAMES)} in "
+               f"{str(path.parent)!r} and found none; put phonopy_disp.yaml beside it, or give "
+               "StructureFile (the unit cell) and SupercellMatrix (phonopy's DIM)")
+        raise ForceConstantsError(msg)
+    return None, found
+
+
+def check_force_sets(path: Path, structure, supercell) -> tuple:
+    """Check a FORCE_SETS file and its companions, before a run; return what reading uses.
+
+    Reads the FORCE_SETS header, the cell sections of phonopy_disp.yaml (checked plain YAML)
+    or the unit cell, not the forces.
+
+    Returns
+    -------
+    tuple of (Path or None, Crystal or None, numpy.ndarray or None)
+        (phonopy_disp.yaml, None, None), or (None, unit cell, supercell matrix).
+
+    Raises
+    ------
+    ForceConstantsError
+        Naming ForceConstantsFile, or starting "SupercellMatrix" for a supercell that does not
+        fit (or is given beside phonopy_disp.yaml, which has its own).
+    StructureError
+        For a unit-cell file that cannot be read.
+    """
+    n_super = _force_sets_atoms(path)
+    disp, unit_cell = force_sets_companions(path, structure)
+    if disp is None:
+        crystal = load_structure(unit_cell)
+        return None, crystal, _supercell_matrix(path, crystal, supercell, n_super)
+    if supercell is not None:
+        msg = (f"SupercellMatrix={supercell!r}: phonopy_disp.yaml beside ForceConstantsFile "
+               f"{path.name!r} gives the supercell; leave SupercellMatrix empty")
+        raise ForceConstantsError(msg)
+    data = check_plain_yaml(disp)
+    check_sections(data, disp)
+    n_disp = len(data["supercell"]["points"]) if "supercell" in data else n_super
+    if n_super is not None and n_disp != n_super:
+        msg = (f"ForceConstantsFile {path.name!r} has forces on {n_super} atoms but the "
+               f"supercell of phonopy_disp.yaml beside it has {n_disp}: they are not of the "
+               "same calculation")
+        raise ForceConstantsError(msg)
+    return disp, None, None
+
+
+def read_force_sets(path: Path, structure, supercell) -> dict:
+    """Fields of ForceConstants from a FORCE_SETS file (see :func:`check_force_sets`).
+
+    With phonopy_disp.yaml beside it, as :func:`read_phonopy_yaml` reads that file; else on the
+    unit cell as primitive cell (as a bare FORCE_CONSTANTS file), phonopy making the force
+    constants from the forces; BORN beside it is applied.
+    """
+    import phonopy
+
+    disp, crystal, matrix = check_force_sets(path, structure, supercell)
+    if disp is not None:
+        return read_phonopy_yaml(disp, force_sets=path)
+    kwargs = {"unitcell": phonopy_atoms(crystal), "supercell_matrix": matrix,
+              "primitive_matrix": np.eye(3), "force_sets_filename": str(path)}
+    if (path.parent / "BORN").is_file():
+        kwargs["born_filename"] = str(path.parent / "BORN")
+    try:
+        phonon = _phonopy_load(phonopy, kwargs)
+    except Exception as exc:
+        msg = (f"ForceConstantsFile {path.name!r} could not be read by phonopy with the unit "
+               f"cell of {crystal.n_atoms} atoms and SupercellMatrix {matrix.tolist()} ({exc}): "
+               "check that they are the ones the displacements were made with")
+        raise ForceConstantsError(msg) from exc
+    return from_phonopy(phonon, source=str(path))
+
+
+def _force_sets_atoms(path: Path) -> int | None:
+    """Supercell atom count of a FORCE_SETS header; None for phonopy's header-less type 2."""
+    with open(path, errors="replace") as handle:
+        first = next((line.split() for line in handle if line.strip()), None)
+    if first is None:
+        msg = f"ForceConstantsFile {path.name!r} is empty: write it again with phonopy -f"
+        raise ForceConstantsError(msg)
+    return int(first[0]) if len(first) == 1 and first[0].isdigit() else None
 
 
 def _incomplete(path: Path, problem: str) -> str:
@@ -326,11 +447,17 @@ def parse_supercell_matrix(text: str):
     return np.rint(matrix).astype(int)
 
 
-def _supercell_matrix(path: Path, crystal: Crystal, supercell, n_super: int) -> np.ndarray:
+def _supercell_matrix(path: Path, crystal: Crystal, supercell, n_super: int | None
+                      ) -> np.ndarray:
+    """Supercell matrix: SupercellMatrix, else SPOSCAR beside ``path``, else a cube.
+
+    ``n_super`` (supercell atoms of the file) is checked against; None when not known.
+    """
     if supercell is not None:
         matrix = parse_supercell_matrix(supercell if isinstance(supercell, str)
                                         else " ".join(str(v) for v in np.ravel(supercell)))
-        if round(abs(np.linalg.det(matrix))) * crystal.n_atoms != n_super:
+        if (n_super is not None
+                and round(abs(np.linalg.det(matrix))) * crystal.n_atoms != n_super):
             msg = (f"SupercellMatrix {matrix.tolist()} makes {round(abs(np.linalg.det(matrix)))}"
                    f" cells of {crystal.n_atoms} atoms, but ForceConstantsFile {path.name!r} "
                    f"has {n_super} supercell atoms: give the matrix phonopy used (its DIM)")
@@ -340,6 +467,11 @@ def _supercell_matrix(path: Path, crystal: Crystal, supercell, n_super: int) -> 
     if sposcar.is_file():  # phonopy's own supercell beside the force constants
         cell = load_structure(sposcar).cell
         return np.rint(np.linalg.solve(crystal.cell.T, cell.T).T).astype(int)
+    if n_super is None:
+        msg = (f"ForceConstantsFile {path.name!r} does not give its supercell atom count: "
+               "give SupercellMatrix (phonopy's DIM: 3 integers such as '2,2,3', or 9), or put "
+               "phonopy's SPOSCAR beside the file")
+        raise ForceConstantsError(msg)
     ratio = n_super / crystal.n_atoms
     size = round(ratio ** (1 / 3))
     if size**3 != ratio:

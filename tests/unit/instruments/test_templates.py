@@ -1,5 +1,7 @@
 """CreateSQETemplate through the built-in host and the CLI, good and bad input."""
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -130,3 +132,27 @@ def test_cli_list_and_describe(capsys):
     text = capsys.readouterr().out
     for fragment in ("Ei  [in, float]", "allowed: meV | cm^-1 | THz", "OutputWorkspace  [out"):
         assert fragment in text
+
+
+def test_arcs_ei300_without_chopper_takes_a_transmitting_setting_and_records_it(caplog):
+    """The default ARCS-100-1.5-AST at 300 Hz transmits nothing at 300 meV: 360 Hz does."""
+    with caplog.at_level(logging.WARNING, logger="inslib"):
+        out = run_algorithm("CreateSQETemplate", Instrument="ARCS", Ei="300",
+                            OutputWorkspace="t")["OutputWorkspace"]
+    logs = out.metadata.logs
+    assert logs["chopper_package"].value == "ARCS-100-1.5-AST"
+    assert logs["chopper_frequency"].value == 360.0
+    assert np.isfinite(logs["ResolutionFWHM"].value).any()
+    note = ("ChopperFrequency=300 (the defaults where not given) transmits no neutrons at "
+            "Ei=300 meV; took ChopperPackage='ARCS-100-1.5-AST', ChopperFrequency=360")
+    assert note in out.metadata.provenance[-1]
+    assert note in caplog.text
+
+
+def test_a_given_chopper_setting_that_transmits_nothing_is_refused():
+    with pytest.raises(ValueError, match=r"transmits no neutrons at Ei=300 meV with "
+                                         r"ChopperPackage='ARCS-100-1.5-AST', "
+                                         r"ChopperFrequency=300: choose another"):
+        run_algorithm("CreateSQETemplate", Instrument="ARCS", Ei="300",
+                      ChopperPackage="ARCS-100-1.5-AST", ChopperFrequency="300",
+                      OutputWorkspace="t")
