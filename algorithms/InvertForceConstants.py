@@ -39,9 +39,9 @@ from inslib.runtime.properties import (
 
 TABLE_COLUMNS = (("str", "Name"), ("double", "Distance"), ("double", "Value"),
                  ("double", "Error"), ("double", "Reference"))
-FIT_SETTINGS = ("Shells", "FittedParameters", "Method", "AmortizedModel", "Starts", "EMin", "EMax",
-                "ParameterRange", "SpectrumType", "FitBackground", "FitResolution", "Seed",
-                "InitialParameterTable")
+FIT_SETTINGS = ("Shells", "FittedParameters", "Method", "AmortizedModel", "Starts", "EMin",
+                "EMax", "ParameterRange", "SpectrumType", "FitBackground", "FitElasticTail",
+                "FitResolution", "Seed", "InitialParameterTable")
 PATH_SETTINGS = ("QPath", "Zones", "TimeReversal", "EnergyResolution", "SamplesPerBin")
 SAMPLING = ("MeshSize", "ShellsPerBin", "DirectionsPerShell", "MultiphononOrder",
             "QResolution", "Device")
@@ -116,6 +116,9 @@ class InvertForceConstants(PythonAlgorithm):
                              doc="What InputWorkspace holds: S(|Q|,E), or the dynamic "
                                  "susceptibility chi''(|Q|,E) = S (1 - exp(-E/kT)).")
         self.declareProperty("FitBackground", True, doc="Fit a flat background.")
+        self.declareProperty("FitElasticTail", False,
+                             doc="Fit the amplitude of a Lorentzian tail of the elastic line "
+                                 "(1 / (1 + (2E/FWHM)^2), the instrument's elastic FWHM).")
         self.declareProperty("FitResolution", False,
                              doc="Fit a factor 1-1.41 on the model's energy-resolution width.")
         self.declareProperty("Seed", 0, IntBoundedValidator(lower=0),
@@ -199,7 +202,8 @@ class InvertForceConstants(PythonAlgorithm):
             simulation, shells=int(get("Shells")), parameters=names, method=get("Method"),
             starts=int(get("Starts")), e_min=float(get("EMin")), e_max=get("EMax") or None,
             parameter_range=float(get("ParameterRange")),
-            background=bool(get("FitBackground")), chi=get("SpectrumType") == "ChiPrime2",
+            background=bool(get("FitBackground")),
+            elastic_tail=bool(get("FitElasticTail")), chi=get("SpectrumType") == "ChiPrime2",
             fit_resolution=bool(get("FitResolution")),
             seed=int(get("Seed")), initial=_initial(get("InitialParameterTable")),
             path=get("QPath"), zones=get("Zones"), time_reversal=bool(get("TimeReversal")),

@@ -17,6 +17,7 @@ from inslib.inversion.problem import (
     EDGE_FRACTION,
     Problem,
     box_thermal,
+    elastic_tail,
     is_path_map,
     measurement,
     parameter_bounds,
@@ -27,6 +28,7 @@ from inslib.inversion.request import (
     inversion_temperature,
     path_request,
 )
+from inslib.scattering.binning import FWHM_TO_SIGMA
 from inslib.simulation.setup import read_force_constants
 
 _FORWARDS: dict = {}
@@ -56,8 +58,12 @@ def build_problem(request: InversionRequest) -> Problem:
     data = measurement(measured.signal, errors, ~template.mask, centres, request.e_min,
                        energy_limit(request, template))
     model, forward, sigma = _FORWARDS[key]
+    tail = None
+    if request.elastic_tail:  # FWHM of the model's resolution at E = 0
+        fwhm = float(np.interp(0.0, centres, sigma)) / FWHM_TO_SIGMA
+        tail = elastic_tail(template.shape, centres, fwhm)
     return Problem(basis, reference, unit, bounds, model, forward, data, template.mask, centres,
-                   sigma if request.fit_resolution else None)
+                   sigma if request.fit_resolution else None, tail)
 
 
 def energy_limit(request: InversionRequest, template) -> float:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inslib.inversion.objective import chi_square, used_tensors
+from inslib.inversion.objective import chi_square, used_tail, used_tensors
 
 MAX_ITERATIONS = 200  # L-BFGS-B iterations per start
 F_TOLERANCE = 1e-10  # L-BFGS-B relative chi^2 change at which a start stops
@@ -40,7 +40,7 @@ class GradientFit:
     dof : int
         Used bins minus fitted quantities.
     model : numpy.ndarray, shape map_shape
-        scale x model + background on every bin (model: 0 in masked bins).
+        scale x model + background (+ elastic tail) on every bin (model: 0 in masked bins).
     start_chi2 : list of float
         Optimum of each start that ran.
     evaluations : int
@@ -48,6 +48,8 @@ class GradientFit:
     at_bound : numpy.ndarray of bool, shape (n_vars,)
         Free variables that ended on a bound (their sigma is a local curvature only).
     problem : inslib.inversion.problem.Problem
+    tail : float
+        Elastic-tail amplitude, measured units at E = 0 (0 when not fitted).
     """
 
     u: np.ndarray
@@ -61,6 +63,7 @@ class GradientFit:
     evaluations: int
     at_bound: np.ndarray
     problem: object
+    tail: float = 0.0
 
     @property
     def reduced_chi2(self) -> float:
@@ -99,6 +102,7 @@ class _Misfit:
     def __init__(self, problem, background: bool, progress):
         self.problem, self.background, self.progress = problem, background, progress
         self.data, self.weights, self.index = used_tensors(problem)
+        self.tail = used_tail(problem, self.index)
         self.evaluations = 0
 
     def __call__(self, u: np.ndarray) -> tuple[float, np.ndarray]:
@@ -106,7 +110,7 @@ class _Misfit:
 
         variables = torch.tensor(u[None], dtype=torch.float64, requires_grad=True)
         model = self.problem.spectra(variables).reshape(1, -1)[:, self.index]
-        chi2, _ = chi_square(model, self.data, self.weights, self.background)
+        chi2, _ = chi_square(model, self.data, self.weights, self.background, self.tail)
         chi2.sum().backward()
         self.evaluations += 1
         self.progress(self.evaluations, float(chi2.detach()))
@@ -178,10 +182,11 @@ class Linearisation:
     maps : torch.Tensor, shape (1 + 2 n_free, *map_shape)
         Model at u, then at u + h and u - h along each free variable.
     chi2 : float
-    scale, background : float
-        Best nuisances at u.
-    jacobian : numpy.ndarray, shape (n_used, n_free + 1 or 2)
-        d(scale m + background)/d(free u, scale[, background]) on the used bins.
+    scale, background, tail : float
+        Best nuisances at u (tail: elastic-tail amplitude, 0 when not fitted).
+    jacobian : numpy.ndarray, shape (n_used, n_free + 1 to 3)
+        d(scale m + background + tail t)/d(free u, scale[, background][, tail]) on the used
+        bins.
     weights : numpy.ndarray, shape (n_used,)
         1 / sigma^2.
     """
@@ -192,6 +197,7 @@ class Linearisation:
     chi2: float
     scale: float
     background: float
+    tail: float
     jacobian: np.ndarray
     weights: np.ndarray
 
@@ -201,6 +207,7 @@ def linearise(problem, u: np.ndarray, background: bool) -> Linearisation:
     import torch
 
     data, weights, index = used_tensors(problem)
+    tail = used_tail(problem, index)
     bounds = np.asarray(problem.bounds, float)
     free = np.flatnonzero(bounds[:, 1] > bounds[:, 0])
     steps = np.zeros((1 + 2 * len(free), len(u)))
@@ -209,12 +216,17 @@ def linearise(problem, u: np.ndarray, background: bool) -> Linearisation:
     with torch.no_grad():
         maps = problem.spectra(torch.as_tensor(u[None] + steps))
     flat = maps.reshape(len(steps), -1)[:, index]
-    chi2, nuisance = chi_square(flat[:1], data, weights, background)
+    chi2, nuisance = chi_square(flat[:1], data, weights, background, tail)
     scale, offset = float(nuisance.scale[0]), float(nuisance.background[0])
     slope = (flat[1:1 + len(free)] - flat[1 + len(free):]).T / (2 * JACOBIAN_STEP)
-    columns = [scale * slope, flat[0][:, None], torch.ones_like(data)[:, None]]
-    jacobian = torch.cat(columns[:3 if background else 2], dim=1).numpy()
-    return Linearisation(u, free, maps, float(chi2[0]), scale, offset, jacobian,
+    columns = [scale * slope, flat[0][:, None]]
+    if background:
+        columns.append(torch.ones_like(data)[:, None])
+    if tail is not None:
+        columns.append(tail[:, None])
+    jacobian = torch.cat(columns, dim=1).numpy()
+    amplitude = 0.0 if tail is None else float(nuisance.tail[0])
+    return Linearisation(u, free, maps, float(chi2[0]), scale, offset, amplitude, jacobian,
                          weights.numpy())
 
 
@@ -240,6 +252,8 @@ def finish_fit(problem, u: np.ndarray, background: bool, found: list,
     bounds = np.asarray(problem.bounds, float)
     at_bound = (np.isclose(u, bounds[:, 0]) | np.isclose(u, bounds[:, 1])) & (
         bounds[:, 1] > bounds[:, 0])
-    return GradientFit(u, covariance_u, point.scale, point.background, point.chi2, dof,
-                       point.scale * point.maps[0].numpy() + point.background, found,
-                       evaluations, at_bound, problem)
+    model = point.scale * point.maps[0].numpy() + point.background
+    if problem.tail is not None:
+        model = model + point.tail * problem.tail
+    return GradientFit(u, covariance_u, point.scale, point.background, point.chi2, dof, model,
+                       found, evaluations, at_bound, problem, point.tail)

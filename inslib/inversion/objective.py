@@ -21,10 +21,13 @@ class Nuisance:
         Measured units per model unit (model: mbarn/meV per atom).
     background : torch.Tensor, shape (n_sets,)
         Flat background, measured units (0 when not fitted).
+    tail : torch.Tensor or None, shape (n_sets,)
+        Amplitude of the elastic-line tail (measured units at E = 0), when fitted.
     """
 
     scale: object
     background: object
+    tail: object = None
 
 
 def linear_nuisance(model, data, weights, background: bool = True) -> Nuisance:
@@ -48,13 +51,17 @@ def linear_nuisance(model, data, weights, background: bool = True) -> Nuisance:
     return Nuisance((sw * sxy - sx * sy) / det, (sxx * sy - sx * sxy) / det)
 
 
-def chi_square(model, data, weights, background: bool = True):
+def chi_square(model, data, weights, background: bool = True, tail=None):
     """chi^2 of each set after its best scale and background, and those nuisances.
 
     Parameters
     ----------
     model : torch.Tensor, shape (n_sets, n_used)
     data, weights : torch.Tensor, shape (n_used,)
+    background : bool
+        Fit a flat background.
+    tail : torch.Tensor, shape (n_used,), optional
+        Shape of an elastic-line tail whose amplitude is fitted as well.
 
     Returns
     -------
@@ -62,9 +69,42 @@ def chi_square(model, data, weights, background: bool = True):
         Dimensionless (weights 1/sigma^2 of the data's unit).
     nuisance : Nuisance
     """
-    nuisance = linear_nuisance(model, data, weights, background)
+    nuisance = (linear_nuisance(model, data, weights, background) if tail is None
+                else tail_nuisance(model, data, weights, background, tail))
     fit = nuisance.scale[:, None] * model + nuisance.background[:, None]
+    if tail is not None:
+        fit = fit + nuisance.tail[:, None] * tail[None, :]
     return (weights * (data - fit) ** 2).sum(-1), nuisance
+
+
+def tail_nuisance(model, data, weights, background: bool, tail) -> Nuisance:
+    """Weighted least-squares scale, background (optional) and elastic-tail amplitude.
+
+    Parameters
+    ----------
+    model : torch.Tensor, shape (n_sets, n_used)
+    data, weights, tail : torch.Tensor, shape (n_used,)
+    """
+    import torch
+
+    columns = [model, torch.ones_like(model), tail.expand_as(model)]
+    if not background:
+        columns.pop(1)
+    design = torch.stack(columns, dim=-1)  # (n_sets, n_used, k)
+    normal = design.transpose(1, 2) @ (weights[None, :, None] * design)
+    rhs = design.transpose(1, 2) @ (weights * data)[None, :, None]
+    coefficients = torch.linalg.solve(normal, rhs)[..., 0]
+    offset = coefficients[:, 1] if background else coefficients[:, 0] * 0.0
+    return Nuisance(coefficients[:, 0], offset, coefficients[:, -1])
+
+
+def used_tail(problem, index):
+    """Elastic-tail shape on the used bins (torch (n_used,)), or None when not fitted."""
+    import torch
+
+    if problem.tail is None:
+        return None
+    return torch.as_tensor(np.asarray(problem.tail, float).ravel()[index])
 
 
 def used_tensors(problem, device=None) -> tuple:

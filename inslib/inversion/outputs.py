@@ -49,7 +49,8 @@ def table_rows(fit, found: Figures) -> list:
     """Rows (Name, Distance A, Value, Error, Reference) of the parameter table.
 
     Force-constant parameters in eV/Angstrom^2, then Scale, Background (measured units),
-    ResolutionFactor when fitted, PearsonR, NMSE and ChiSquaredPerDoF (the cost function).
+    ElasticTail (measured units at E = 0) and ResolutionFactor when fitted, PearsonR, NMSE
+    and ChiSquaredPerDoF (the cost function).
     """
     problem = fit.problem
     nan = float("nan")
@@ -57,6 +58,8 @@ def table_rows(fit, found: Figures) -> list:
         problem.names, problem.basis.distances, fit.params, fit.sigma, problem.reference,
         strict=True)]
     rows += [("Scale", nan, fit.scale, nan, nan), ("Background", nan, fit.background, nan, nan)]
+    if fit.problem.tail is not None:
+        rows.append(("ElasticTail", nan, fit.tail, nan, nan))
     if fit.resolution_factor is not None:
         factor, sigma = fit.resolution_factor
         rows.append(("ResolutionFactor", nan, factor, sigma, 1.0))

@@ -104,6 +104,9 @@ class Problem:
     sigma : numpy.ndarray or None, shape (n_e,)
         Model energy resolution (Gaussian sigma, meV) at the centres, when the width factor is
         fitted; None = the model's resolution as it is.
+    tail : numpy.ndarray or None, shape map_shape
+        Shape of the elastic-line tail whose amplitude is fitted with the scale and background
+        (:func:`elastic_tail`); None = not fitted.
     """
 
     basis: object
@@ -116,6 +119,7 @@ class Problem:
     mask: np.ndarray
     e_centres: np.ndarray
     sigma: np.ndarray | None = None
+    tail: np.ndarray | None = None
 
     @property
     def names(self) -> list:
@@ -145,6 +149,27 @@ class Problem:
             maps = torch.stack([m @ extra_broadening(self.e_centres, self.sigma, v).T
                                 for m, v in zip(maps, u[:, self.n_params], strict=True)])
         return torch.where(torch.as_tensor(self.mask), 0.0, maps)
+
+
+def elastic_tail(shape: tuple, centres: np.ndarray, fwhm: float) -> np.ndarray:
+    """Lorentzian tail of the elastic line, 1 / (1 + (2E / FWHM)^2), flat in |Q|.
+
+    Parameters
+    ----------
+    shape : tuple
+        Map shape (n_q, n_e).
+    centres : numpy.ndarray, shape (n_e,)
+        Energy bin centres, meV.
+    fwhm : float
+        Elastic-line FWHM of the instrument at this setting, meV.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_q, n_e)
+        Dimensionless, 1 at E = 0.
+    """
+    profile = 1.0 / (1.0 + (2.0 * np.asarray(centres) / fwhm) ** 2)
+    return np.broadcast_to(profile, shape).copy()
 
 
 def is_path_map(measured) -> bool:

@@ -53,6 +53,9 @@ class InversionRequest:
         Bounds of each parameter: reference +- this fraction of it (ParameterRange).
     background : bool
         Fit a flat background with the scale (FitBackground).
+    elastic_tail : bool
+        Fit the amplitude of a Lorentzian elastic-line tail, 1 / (1 + (2E / FWHM)^2) with the
+        instrument's elastic FWHM, with the scale and background (FitElasticTail).
     chi : bool
         The measurement is the dynamic susceptibility chi''(|Q|,E) = S(|Q|,E) (1 - exp(-E/kT))
         (SpectrumType=ChiPrime2, as Su & Li's published maps), not S(|Q|,E).
@@ -83,6 +86,7 @@ class InversionRequest:
     e_max: float | None = None
     parameter_range: float = 0.5
     background: bool = True
+    elastic_tail: bool = False
     chi: bool = False
     fit_resolution: bool = False
     seed: int = 0
@@ -209,6 +213,9 @@ def _path_errors(request: InversionRequest) -> dict:
     errors = file_errors(simulation.force_constants, simulation.structure, "")
     if request.chi:
         errors["SpectrumType"] = "ChiPrime2 is for powder maps: give S(q,E) for a q-path map"
+    if request.elastic_tail:
+        errors["FitElasticTail"] = ("for powder maps only: a q-path map's elastic line is cut "
+                                    "by EMin")
     temperature = simulation.template.temperature
     if temperature is None:
         temperature = request.measured.metadata.temperature

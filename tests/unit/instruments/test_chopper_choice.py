@@ -44,6 +44,7 @@ def test_resolution_of_default_settings_follows_the_choice(arcs):
     """Callers that resolve the defaults again (simulations) get the template's resolution."""
     defaults = resolved_settings(arcs, {})
     chosen = transmitting_settings(arcs, 300.0, defaults)
+    assert chosen != defaults  # the default 300 Hz transmits nothing at 300 meV
     assert resolution_fwhm(arcs, [0.0], 300.0, defaults) == pytest.approx(
         resolution_fwhm(arcs, [0.0], 300.0, chosen))
 

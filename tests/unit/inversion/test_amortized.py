@@ -95,7 +95,8 @@ def test_predict_gives_samples_and_a_positive_spread(trained, held_out):
     assert estimate.samples.shape == (50, len(inverter.names))
     assert estimate.mean.shape == estimate.sigma.shape == inverter.reference.shape
     assert np.all(estimate.sigma > 0)
-    assert np.all(np.abs(estimate.mean / inverter.reference - 1) < 1)  # eV/A^2, in the box
+    # trained in the 0.5-1.5 x reference box; 0.6 leaves room for the regressor's overshoot
+    assert np.all(np.abs(estimate.mean / inverter.reference - 1) < 0.6)
     again = inverter.predict(signal, use, n_samples=50, seed=3)
     assert np.array_equal(again.samples, estimate.samples)
     with pytest.raises(ValueError, match="trained on 26"):

@@ -79,3 +79,23 @@ def test_a_chi_map_is_fitted_as_chi():
     as_sqe = invert(replace(request, chi=False, _errors=None))
     assert as_sqe.fit.reduced_chi2 > 10
     assert as_chi.fit.reduced_chi2 < 1e-6
+
+
+def test_an_elastic_tail_is_fitted_as_a_nuisance():
+    from inslib.inversion.run import invert
+
+    request, truth = _synthetic(300.0)
+    measured = request.measured
+    tailed = replace(request, e_min=3.0, elastic_tail=True, _errors=None)
+    shape = build_problem(tailed).tail  # 1 / (1 + (2E / FWHM)^2), the instrument's FWHM
+    amplitude = 20.0 * np.nanmean(measured.signal)  # the tail is ~5x the phonons at 3-4 meV
+    with_tail = replace(measured, signal=measured.signal + amplitude * shape)
+    simulation = replace(request.simulation, template=replace(request.simulation.template,
+                                                              template=with_tail))
+    fitted = invert(replace(tailed, simulation=simulation))
+    # noise-free: the truth and the tail's amplitude come back (optimiser tolerance)
+    np.testing.assert_allclose(fitted.fit.params, truth, atol=2e-3)
+    np.testing.assert_allclose(fitted.fit.tail, amplitude, rtol=1e-3)
+    assert ("ElasticTail", fitted.fit.tail) in [(row[0], row[2]) for row in fitted.table]
+    ignored = invert(replace(tailed, simulation=simulation, elastic_tail=False))
+    assert ignored.fit.reduced_chi2 > 10  # errors are 1 % of the mean signal
