@@ -198,12 +198,39 @@ def resolution_fwhm(instrument: Instrument, energy, ei=None, settings=None) -> n
     Returns
     -------
     numpy.ndarray, shape (n,)
-        FWHM in meV; NaN where the energy transfer is not reachable (E >= Ei).
+        FWHM in meV (the model's times :func:`width_factor`); NaN where the energy
+        transfer is not reachable (E >= Ei).
     """
     energy = np.asarray(energy, dtype=float)
     settings = resolved_settings(instrument) if settings is None else settings
     if instrument.resolution["provider"] == "inslib":
-        return _inslib_model(instrument, energy)
+        fwhm = _inslib_model(instrument, energy)
+    else:
+        fwhm = _resins_fwhm(instrument, energy, ei, settings)
+    return width_factor(instrument) * fwhm
+
+
+def width_factor(instrument: Instrument) -> float:
+    """Return the instrument's calibrated factor on the model FWHM (1 where the file has none).
+
+    The instrument file's ``resolution.width_factor.value`` (its ``source`` says how it was
+    fitted to measured widths); every setting's FWHM is multiplied by it.
+
+    Parameters
+    ----------
+    instrument : Instrument
+        The instrument.
+
+    Returns
+    -------
+    float
+        The factor.
+    """
+    return float(instrument.resolution.get("width_factor", {"value": 1.0})["value"])
+
+
+def _resins_fwhm(instrument: Instrument, energy: np.ndarray, ei, settings: dict) -> np.ndarray:
+    """Return the resins model FWHM (meV; NaN where E >= Ei), before the width factor."""
     reachable = energy < ei if instrument.geometry == "direct" else np.ones(energy.shape, bool)
     fwhm = np.full(energy.shape, np.nan)
     if reachable.any():
