@@ -52,13 +52,6 @@ class Instrument:
     resolution: dict
     source: str
 
-    def setting_for(self, prop: str) -> tuple[str, dict] | None:
-        """Return (setting name, setting) driven by algorithm property ``prop``, if any."""
-        for name, setting in self.settings.items():
-            if setting["property"] == prop:
-                return name, setting
-        return None
-
 
 class InstrumentFileError(ValueError):
     """An instrument file is missing, unreadable or fails the schema."""
