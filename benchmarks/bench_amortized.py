@@ -22,6 +22,7 @@ import torch
 from inslib.datagen.config import DatagenConfig, TemplateSpec
 from inslib.datagen.noise import poisson_noise
 from inslib.inversion.amortized import TrainingSpec, network_inputs
+from inslib.inversion.metrics import r_squared
 from inslib.inversion.training import TrainingConfig, split, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,8 +73,7 @@ def noisy_r2(inverter, maps: np.ndarray, truth: np.ndarray, counts: float) -> np
     clean = torch.as_tensor(np.nan_to_num(maps))
     noisy = poisson_noise(clean, counts, BACKGROUND, torch.Generator().manual_seed(0),
                           torch.as_tensor(~covered)).numpy()
-    error = inverter.point_estimates(network_inputs(noisy, covered, covered)) - truth
-    return 1 - np.sum(error**2, axis=0) / np.sum((truth - truth.mean(axis=0)) ** 2, axis=0)
+    return r_squared(inverter.point_estimates(network_inputs(noisy, covered, covered)), truth)
 
 
 def main() -> None:

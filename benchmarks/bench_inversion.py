@@ -45,6 +45,7 @@ from inslib.histogram import Histogram
 from inslib.instruments.templates import create_sqe_template
 from inslib.inversion.build import build_problem
 from inslib.inversion.gradient import fit_gradient
+from inslib.inversion.metrics import r_squared
 from inslib.inversion.objective import used_tensors
 from inslib.inversion.request import InversionRequest
 from inslib.inversion.run import invert
@@ -125,12 +126,6 @@ class Synthetic:
     def fit(self, problem):
         """Gradient fit of a problem with the benchmark's starts and seed."""
         return fit_gradient(problem, self.args.starts, seed=self.args.seed)
-
-
-def r_squared(fitted: np.ndarray, truth: np.ndarray, axis=0) -> np.ndarray:
-    """Coefficient of determination of fitted against true values along ``axis``."""
-    residual = np.sum((fitted - truth) ** 2, axis=axis)
-    return 1.0 - residual / np.sum((truth - truth.mean(axis=0)) ** 2, axis=axis)
 
 
 def influence(problem) -> np.ndarray:

@@ -48,6 +48,24 @@ def nmse(model: np.ndarray, data: np.ndarray, use: np.ndarray) -> float:
     return float(np.sum((m - d) ** 2) / np.sum(d**2))
 
 
+def r_squared(fitted, truth) -> np.ndarray:
+    """Coefficient of determination of fitted against true values, per column.
+
+    Parameters
+    ----------
+    fitted, truth : numpy.ndarray, shape (n,) or (n, n_columns)
+        Same unit.
+
+    Returns
+    -------
+    numpy.ndarray, shape () or (n_columns,)
+        1 - sum (fitted - truth)^2 / sum (truth - mean truth)^2 over the first axis.
+    """
+    fitted, truth = np.asarray(fitted, float), np.asarray(truth, float)
+    residual = np.sum((fitted - truth) ** 2, axis=0)
+    return 1.0 - residual / np.sum((truth - truth.mean(axis=0)) ** 2, axis=0)
+
+
 def pearson_r(model: np.ndarray, data: np.ndarray, use: np.ndarray) -> float:
     """Pearson correlation of two maps over the bins ``use``."""
     return float(np.corrcoef(np.asarray(model)[use], np.asarray(data)[use])[0, 1])

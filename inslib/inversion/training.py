@@ -34,7 +34,7 @@ from inslib.inversion.amortized import (
     network_inputs,
     round_to_stored,
 )
-from inslib.inversion.metrics import standardise
+from inslib.inversion.metrics import r_squared, standardise
 
 MAP_OUTPUTS = ("PowderSQE", "PowderChi")
 LATENT_SAMPLES = 100  # per validation map, for the sigma figures
@@ -537,8 +537,8 @@ def validation_figures(inverter: AmortizedInverter, x, parameters, seed: int) ->
     sigma = inverter.sample_estimates(x, LATENT_SAMPLES, seed).std(axis=0, ddof=1)
     names, scale = inverter.names, np.abs(inverter.reference)
     error = estimate - parameters
-    r2 = 1 - np.sum(error**2, axis=0) / np.sum((parameters - parameters.mean(0)) ** 2, axis=0)
-    figures = {"r2": r2, "rmse_relative": np.sqrt(np.mean(error**2, axis=0)) / scale,
+    figures = {"r2": r_squared(estimate, parameters),
+               "rmse_relative": np.sqrt(np.mean(error**2, axis=0)) / scale,
                "sigma_relative": sigma.mean(axis=0) / scale,
                "coverage_1sigma": np.mean(np.abs(error) <= sigma, axis=0)}
     return {k: dict(zip(names, np.asarray(v, float).tolist(), strict=True))

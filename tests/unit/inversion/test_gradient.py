@@ -21,6 +21,7 @@ from inslib.histogram import Histogram
 from inslib.instruments.templates import create_sqe_template
 from inslib.inversion.build import build_problem
 from inslib.inversion.gradient import fit_gradient
+from inslib.inversion.metrics import r_squared
 from inslib.inversion.objective import chi_square, used_tensors
 from inslib.inversion.request import InversionRequest
 from inslib.scattering.powder import PowderSampling
@@ -87,12 +88,6 @@ class Coarse:
         signal = poisson_noise(torch.as_tensor(clean[None]), counts, background, generator,
                                torch.as_tensor(mask))[0].numpy()
         return self.problem_of(signal, np.maximum(signal / per_count, 1.0) * per_count**2)
-
-
-def r_squared(fitted: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """R^2 of each column of fitted against true values, shape (n_columns,)."""
-    residual = np.sum((fitted - truth) ** 2, axis=0)
-    return 1.0 - residual / np.sum((truth - truth.mean(axis=0)) ** 2, axis=0)
 
 
 def most_influential(problem, n: int) -> np.ndarray:

@@ -13,6 +13,7 @@ import pytest
 from inslib.axes import energy_axis
 from inslib.histogram import Histogram, Log, Metadata
 from inslib.inversion.gradient import fit_gradient
+from inslib.inversion.metrics import r_squared
 from inslib.inversion.path import PathRequest, build_path_problem
 from inslib.logs import PATH_HALF_WIDTH
 from inslib.simulation.qpath import PathError
@@ -32,10 +33,6 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def _r2(fitted, truth) -> float:
-    return 1 - np.sum((fitted - truth) ** 2) / np.sum((truth - truth.mean()) ** 2)
 
 
 def _truth(reference, seed):
@@ -103,8 +100,8 @@ def test_simulated_q_path_map_recovers_the_parameters(ge_files, seed):
                           e_min=3.0)
     fit = fit_gradient(build_path_problem(request), starts=1)
     error = np.abs(fit.params - truth) / np.abs(fit.problem.reference)
-    print(f"R^2 = {_r2(fit.params, truth):.6f}, |error| / |reference| = {np.round(error, 3)}")
-    assert _r2(fit.params, truth) >= 0.999
+    print(f"R^2 = {r_squared(fit.params, truth):.6f}, |error| / |reference| = {np.round(error, 3)}")
+    assert r_squared(fit.params, truth) >= 0.999
     assert np.all(error < 0.06)
 
 
@@ -127,7 +124,7 @@ def test_continuous_fold_model_inverts_its_own_map(ge_files):
     measured = replace(request.measured, signal=3.0 * signal,
                        variance=3.0 * (signal + 0.01 * signal.max()))
     fit = fit_gradient(build_path_problem(replace(request, measured=measured)), starts=1)
-    assert _r2(fit.params, truth) > 0.99
+    assert r_squared(fit.params, truth) > 0.99
     np.testing.assert_allclose(fit.params, truth, atol=1e-4 * np.abs(problem.reference).max())
 
 
@@ -170,8 +167,8 @@ def test_fold_of_a_simulated_volume_inverts_to_the_truth(ge_files, folded_volume
     fit = fit_gradient(build_path_problem(request), starts=1)
     reference = fit.problem.reference
     error = np.abs(fit.params - truth) / np.abs(reference)
-    print(f"R^2 = {_r2(fit.params, truth):.6f}, |error| / |reference| = {np.round(error, 3)}")
-    assert _r2(fit.params, truth) > 0.999
+    print(f"R^2 = {r_squared(fit.params, truth):.6f}, |error| / |reference| = {np.round(error, 3)}")
+    assert r_squared(fit.params, truth) > 0.999
     assert np.all(error < 0.08)
 
 
