@@ -175,16 +175,22 @@ class WorkspaceProperty(Property):
         """Whether no workspace was given."""
         return not self._value and self.workspace is None
 
+    held = Histogram  # the in-memory object an input may be given as
+
     def set(self, value) -> None:
-        """Set from a Histogram or from a workspace/file name."""
-        if isinstance(value, Histogram):
+        """Set from the in-memory object or from a workspace/file name."""
+        if isinstance(value, self.held):
             self.workspace = value
             if self.direction == Direction.Input:
-                self._value = self._value or "<workspace>"
+                self._value = self._value or f"<{self.type}>"
             return
         self._value = str(value)
         if self.direction != Direction.Output:
-            self.workspace = _resolve_workspace(self.name, self._value) if value else None
+            self.workspace = self.resolve(self._value) if value else None
+
+    def resolve(self, name: str):
+        """Return the workspace of an ADS name or a file."""
+        return _resolve_workspace(self.name, name)
 
     def check(self) -> str:
         """Return "" or why the workspace is missing or invalid."""

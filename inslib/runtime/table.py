@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inslib.runtime.host import ADS, Direction, PropertyMode, WorkspaceProperty
+from inslib.runtime.host import ADS, PropertyMode, WorkspaceProperty
 
 #: Mantid column type names -> the Python type of their cells.
 COLUMN_TYPES = {"double": float, "float": float, "int": int, "long64": int, "str": str,
@@ -115,16 +115,11 @@ class ITableWorkspaceProperty(WorkspaceProperty):
         super().__init__(name, default, direction, optional)
         self.type = "table"
 
-    def set(self, value) -> None:
-        """Set from a TableWorkspace or from a workspace/file name."""
-        if isinstance(value, TableWorkspace):
-            self.workspace = value
-            if self.direction == Direction.Input:
-                self._value = self._value or "<table>"
-            return
-        self._value = str(value)
-        if self.direction != Direction.Output:
-            self.workspace = _resolve_table(self.name, self._value) if value else None
+    held = TableWorkspace
+
+    def resolve(self, name: str) -> TableWorkspace:
+        """Return the table of an ADS name or a .nxs file."""
+        return _resolve_table(self.name, name)
 
 
 def _resolve_table(prop: str, name: str) -> TableWorkspace:
