@@ -27,6 +27,8 @@ from inslib.runtime.compat import (
 from inslib.runtime.progress import fraction_reporter
 from inslib.runtime.properties import (
     ValidatedRequest,
+    chopper_settings,
+    declare_chopper_properties,
     declare_device_property,
     declare_ei_property,
     declare_force_constants_properties,
@@ -79,9 +81,7 @@ class InvertForceConstants(PythonAlgorithm):
             "Crystal structure (CIF, POSCAR...) with a bare FORCE_CONSTANTS file.")
         declare_instrument_property(self, "Instrument; empty = the InputWorkspace's.")
         declare_ei_property(self, "Incident energy (meV); 0 = the InputWorkspace's Ei log.")
-        self.declareProperty("ChopperPackage", "", doc="Chopper package; empty = default.")
-        self.declareProperty("ChopperFrequency", 0.0, FloatBoundedValidator(lower=0.0),
-                             doc="Resolution chopper frequency (Hz); 0 = the default.")
+        declare_chopper_properties(self)
         declare_temperature_property(self, needed=True)
         self._declare_fit_settings()
         self._declare_path_settings()
@@ -187,8 +187,7 @@ class InvertForceConstants(PythonAlgorithm):
         workspace = get("InputWorkspace")
         template = TemplateRequest(
             instrument=get("Instrument"), ei=get("Ei") or None,
-            settings={"ChopperPackage": get("ChopperPackage"),
-                      "ChopperFrequency": get("ChopperFrequency")},
+            settings=chopper_settings(self),
             temperature=temperature_value(self),
             template=from_workspace(workspace) if workspace is not None else None)
         simulation = PowderRequest(

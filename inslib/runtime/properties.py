@@ -102,6 +102,20 @@ def declare_device_property(algorithm) -> None:
             "the CPU), CPU or GPU. Histogramming runs on the CPU either way.")
 
 
+def declare_chopper_properties(algorithm) -> None:
+    """Declare ChopperPackage and ChopperFrequency (empty / 0 = a transmitting default)."""
+    algorithm.declareProperty("ChopperPackage", "",
+                              doc="Chopper package (monochromator on Lagrange); empty = default.")
+    algorithm.declareProperty("ChopperFrequency", 0.0, FloatBoundedValidator(lower=0.0),
+                              doc="Resolution chopper frequency (Hz); 0 = the default.")
+
+
+def chopper_settings(algorithm) -> dict:
+    """Return the instrument settings of the chopper properties, {property: value}."""
+    return {name: algorithm.getProperty(name).value
+            for name in ("ChopperPackage", "ChopperFrequency")}
+
+
 def declare_template_properties(algorithm, simulation: bool) -> None:
     """Declare InputWorkspace, Instrument, Ei, EFixed, chopper settings, binning, Temperature.
 
@@ -117,10 +131,7 @@ def declare_template_properties(algorithm, simulation: bool) -> None:
                                    "InputWorkspace's Ei log.")
     algorithm.declareProperty("EFixed", 0.0, FloatBoundedValidator(lower=0.0),
                               doc="Final energy (meV), indirect geometry; 0 = the instrument's.")
-    algorithm.declareProperty("ChopperPackage", "",
-                              doc="Chopper package (monochromator on Lagrange); empty = default.")
-    algorithm.declareProperty("ChopperFrequency", 0.0, FloatBoundedValidator(lower=0.0),
-                              doc="Resolution chopper frequency (Hz); 0 = the default.")
+    declare_chopper_properties(algorithm)
     algorithm.declareProperty("QBinning", "", doc="|Q| bins 'start,step,end' in 1/Angstrom; "
                                                   "empty = 0 to the largest reachable |Q|.")
     algorithm.declareProperty("EBinning", "", doc="Energy-transfer bins 'start,step,end' in "
@@ -144,8 +155,7 @@ def template_request(algorithm) -> TemplateRequest:
         q_binning=algorithm.getProperty("QBinning").value,
         e_binning=algorithm.getProperty("EBinning").value,
         energy_unit=algorithm.getProperty("EnergyUnit").value,
-        settings={"ChopperPackage": algorithm.getProperty("ChopperPackage").value,
-                  "ChopperFrequency": algorithm.getProperty("ChopperFrequency").value},
+        settings=chopper_settings(algorithm),
         temperature=temperature_value(algorithm),
         template=from_workspace(workspace) if workspace is not None else None,
     )
