@@ -204,7 +204,7 @@ class DatagenConfig:
         if self.template.workspace:
             files.append(self.template.workspace)
         payload = {"config": self.to_dict(), "code_version": inslib.__version__,
-                   "inputs": [_file_digest(p) for p in files]}
+                   "inputs": [file_digest(p) for p in files]}
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -342,7 +342,8 @@ def reference_force_constants(path: str, shells: int):
     return _cached_basis(str(Path(path).resolve()), Path(path).stat().st_mtime, shells)[0]
 
 
-def _file_digest(path: str) -> str:
+def file_digest(path) -> str:
+    """SHA-256 (hex) of a file's content, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

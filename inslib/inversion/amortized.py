@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 import inslib
-from inslib.datagen.config import DatagenConfig
+from inslib.datagen.config import DatagenConfig, file_digest
 from inslib.inversion.metrics import standardise
 
 KEY_VERSION = 1  # bump when the meaning of a model changes (inputs, normalisation, networks)
@@ -533,12 +533,3 @@ def inversion_key(force_constants, shells: int, q_edges, e_edges, mask, temperat
 def _rounded(setting: dict) -> dict:
     return {k: round(float(v), 9) if isinstance(v, (int, float)) and not isinstance(v, bool)
             else v for k, v in setting.items()}
-
-
-def file_digest(path) -> str:
-    """SHA-256 (hex) of a file's content."""
-    sha = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()

@@ -1,8 +1,7 @@
 """The force-constant parameter basis of a file, cached on the file's content."""
 
-from inslib.simulation.setup import read_force_constants
+from inslib.simulation.setup import read_force_constants, remember
 
-CACHE_SIZE = 4  # bases (and forward models, in build) kept
 _BASES: dict = {}
 
 
@@ -15,10 +14,3 @@ def reference_basis(force_constants: str, structure: str, shells: int):
     if key not in _BASES:
         remember(_BASES, key, ParameterBasis.from_force_constants(fcs, shells=shells))
     return _BASES[key]
-
-
-def remember(cache: dict, key, value) -> None:
-    """Store ``value`` under ``key``, dropping the oldest entry beyond CACHE_SIZE."""
-    if len(cache) >= CACHE_SIZE:
-        cache.pop(next(iter(cache)))
-    cache[key] = value

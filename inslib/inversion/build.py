@@ -12,7 +12,7 @@ import numpy as np
 
 from inslib.datagen.engine import detailed_balance
 from inslib.instruments.templates import create_sqe_template
-from inslib.inversion.basis import reference_basis, remember
+from inslib.inversion.basis import reference_basis
 from inslib.inversion.problem import (
     EDGE_FRACTION,
     Problem,
@@ -29,7 +29,7 @@ from inslib.inversion.request import (
     path_request,
 )
 from inslib.scattering.binning import FWHM_TO_SIGMA
-from inslib.simulation.setup import read_force_constants
+from inslib.simulation.setup import read_force_constants, remember
 
 _FORWARDS: dict = {}
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from inslib.inversion.basis import reference_basis, remember
+from inslib.inversion.basis import reference_basis
 from inslib.inversion.problem import (
     EDGE_FRACTION,
     Problem,
@@ -38,7 +38,7 @@ from inslib.inversion.problem import (
     parameter_bounds,
     parameter_units,
 )
-from inslib.simulation.setup import read_force_constants
+from inslib.simulation.setup import read_force_constants, remember
 
 PATH_TOLERANCE = 1e-6  # relative mismatch of the path length with the workspace's axis
 _FORWARDS: dict = {}

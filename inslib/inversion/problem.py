@@ -8,6 +8,7 @@ move. The forward model is the simulation's own differentiable one (:mod:`inslib
 forward`): the inversion never computes physics of its own.
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,9 +147,19 @@ class Problem:
 
         maps = self.forward(self.basis.to_force_constants(self.params(u)))
         if self.sigma is not None:
-            maps = torch.stack([m @ extra_broadening(self.e_centres, self.sigma, v).T
-                                for m, v in zip(maps, u[:, self.n_params], strict=True)])
+            kernels = extra_broadening(self.e_centres, self.sigma, u[:, self.n_params],
+                                       self._generator)
+            maps = maps @ kernels.transpose(-1, -2)
         return torch.where(torch.as_tensor(self.mask), 0.0, maps)
+
+    @functools.cached_property
+    def _generator(self):
+        """Broadening generator of the resolution (torch float64), computed once per problem."""
+        import torch
+
+        from inslib.scattering.binning import broadening_generator
+
+        return torch.as_tensor(broadening_generator(self.e_centres, self.sigma))
 
 
 def elastic_tail(shape: tuple, centres: np.ndarray, fwhm: float) -> np.ndarray:

@@ -92,15 +92,7 @@ def write_workspace2d(hist: Histogram, path, name: str = "") -> Path:
         raise NexusFormatError(msg)
     path = Path(path)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        write_root_attrs(f, path)
-        entry = new_group(f, "mantid_workspace_1", "NXentry")
-        write_string(entry, "definition", DEFINITION,
-                     URL="http://www.nexusformat.org/instruments/xml/NXprocessed.xml",
-                     Version="1.0")
-        write_string(entry, "definition_local", DEFINITION,
-                     URL="http://www.isis.rl.ac.uk/xml/IXmantid.xml", Version="1.0")
-        write_string(entry, "title", hist.metadata.title)
-        write_string(entry, "workspace_name", name or path.stem)
+        entry = processed_entry(f, path, hist.metadata.title, name or path.stem)
         _write_data(entry, hist)
         write_sample(entry, hist.metadata)
         write_logs(new_group(entry, "logs", "NXgroup", version=np.int32(1)),
@@ -176,6 +168,23 @@ def _write_material(sample) -> None:
         material.create_dataset(key, data=np.array([value]))
 
 
+def processed_entry(f, path: Path, title: str, name: str):
+    """Start a processed-NeXus file: root attributes and the ``mantid_workspace_1`` entry.
+
+    Writes the definition strings, ``title`` and ``workspace_name`` as SaveNexusProcessed
+    does and returns the entry group.
+    """
+    write_root_attrs(f, path)
+    entry = new_group(f, "mantid_workspace_1", "NXentry")
+    write_string(entry, "definition", DEFINITION,
+                 URL="http://www.nexusformat.org/instruments/xml/NXprocessed.xml", Version="1.0")
+    write_string(entry, "definition_local", DEFINITION,
+                 URL="http://www.isis.rl.ac.uk/xml/IXmantid.xml", Version="1.0")
+    write_string(entry, "title", title)
+    write_string(entry, "workspace_name", name)
+    return entry
+
+
 def busing_levy_b(lattice) -> np.ndarray:
     """B matrix of a cell (Busing and Levy 1967, eq. 3; Mantid's UnitCell::getB), 1/Angstrom.
 
@@ -194,14 +203,8 @@ def busing_levy_b(lattice) -> np.ndarray:
     metric = np.array([[a * a, a * b * np.cos(gamma), a * c * np.cos(beta)],
                        [a * b * np.cos(gamma), b * b, b * c * np.cos(alpha)],
                        [a * c * np.cos(beta), b * c * np.cos(alpha), c * c]])
-    recip = np.linalg.inv(metric)
-    ra = np.sqrt(np.diag(recip))  # a*, b*, c*
-    cos_beta_r = recip[0, 2] / (ra[0] * ra[2])
-    cos_gamma_r = recip[0, 1] / (ra[0] * ra[1])
-    return np.array([[ra[0], ra[1] * cos_gamma_r, ra[2] * cos_beta_r],
-                     [0.0, ra[1] * np.sqrt(1 - cos_gamma_r**2),
-                      -ra[2] * np.sqrt(1 - cos_beta_r**2) * np.cos(alpha)],
-                     [0.0, 0.0, 1.0 / c]])
+    # B^T B = G* with B upper triangular and a positive diagonal: a Cholesky factor of G*
+    return np.linalg.cholesky(np.linalg.inv(metric)).T
 
 
 def all_logs(metadata: Metadata) -> dict:

@@ -23,8 +23,8 @@ import numpy as np
 
 from inslib.histogram import Metadata
 from inslib.io.atomic import atomic_path
-from inslib.io.hdf import new_group, nullterm, set_string_attrs, write_root_attrs, write_string
-from inslib.io.nexus_processed import DEFINITION, NexusFormatError, write_process
+from inslib.io.hdf import new_group, nullterm, set_string_attrs
+from inslib.io.nexus_processed import NexusFormatError, processed_entry, write_process
 
 #: Mantid column type -> numpy dtype of its dataset (strings are handled apart).
 NUMERIC_DTYPES = {"double": np.float64, "float": np.float32, "int": np.int32,
@@ -56,15 +56,7 @@ def write_table(table, path, name: str = "") -> Path:
                f"{', '.join(NUMERIC_DTYPES)}")
         raise NexusFormatError(msg)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        write_root_attrs(f, path)
-        entry = new_group(f, "mantid_workspace_1", "NXentry")
-        write_string(entry, "definition", DEFINITION,
-                     URL="http://www.nexusformat.org/instruments/xml/NXprocessed.xml",
-                     Version="1.0")
-        write_string(entry, "definition_local", DEFINITION,
-                     URL="http://www.isis.rl.ac.uk/xml/IXmantid.xml", Version="1.0")
-        write_string(entry, "title", "")
-        write_string(entry, "workspace_name", name or path.stem)
+        entry = processed_entry(f, path, "", name or path.stem)
         group = new_group(entry, "table_workspace", "NXdata")
         for index, (column, kind) in enumerate(zip(table.getColumnNames(), kinds, strict=True)):
             _write_column(group, f"column_{index + 1}", column, kind, table.column(index))

@@ -311,14 +311,8 @@ def depositor(resolution: Resolution, e_edges, opts: dict, n_rows: int,
     return ExactDeposit(resolution, e_edges, opts)
 
 
-def extra_broadening(centres: np.ndarray, sigma: np.ndarray, variance_fraction):
-    """Kernel that widens a spectrum's energy resolution: variance sigma^2 -> (1 + v) sigma^2.
-
-    Diffusion in energy for a time v with coefficient D(E) = sigma(E)^2 / 2 adds a Gaussian
-    variance v sigma(E)^2 (exactly for constant sigma); on the bins it is the matrix exponential
-    of v x a conservative second-difference operator, so it keeps the total intensity, is the
-    identity at v = 0 and is differentiable in v there (a Gaussian of width -> 0 on bins is
-    not). Used to fit a resolution width factor sqrt(1 + v) against a measurement.
+def broadening_generator(centres: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Conservative second-difference operator of :func:`extra_broadening` (per unit v).
 
     Parameters
     ----------
@@ -326,27 +320,55 @@ def extra_broadening(centres: np.ndarray, sigma: np.ndarray, variance_fraction):
         Energy bin centres, meV (increasing).
     sigma : numpy.ndarray, shape (n_e,)
         Model resolution (Gaussian sigma) at the centres, meV.
-    variance_fraction : torch.Tensor, shape ()
-        v >= 0 (dimensionless).
 
     Returns
     -------
-    torch.Tensor, shape (n_e, n_e)
-        broadened = spectrum @ kernel.T for spectra on the last axis.
+    numpy.ndarray, shape (n_e, n_e)
+        d(spectrum)/dv = generator @ spectrum, 1/bin (diffusion coefficient sigma^2 / 2).
     """
-    import torch
-
-    centres = np.asarray(centres, float)
+    centres, sigma = np.asarray(centres, float), np.asarray(sigma, float)
     mid_sigma = 0.5 * (sigma[1:] + sigma[:-1])
     flux = 0.5 * mid_sigma**2 / np.diff(centres)  # D at bin boundaries / spacing, meV
-    widths = np.gradient(centres)
     operator = np.zeros((len(centres), len(centres)))
     idx = np.arange(len(centres) - 1)
     operator[idx, idx + 1] += flux
     operator[idx + 1, idx] += flux
     operator[idx, idx] -= flux
     operator[idx + 1, idx + 1] -= flux
-    operator /= widths[:, None]
-    generator = torch.as_tensor(operator, dtype=variance_fraction.dtype,
-                                device=variance_fraction.device)
-    return torch.linalg.matrix_exp(variance_fraction * generator)
+    return operator / np.gradient(centres)[:, None]
+
+
+def extra_broadening(centres: np.ndarray, sigma: np.ndarray, variance_fraction,
+                     generator=None):
+    """Kernel that widens a spectrum's energy resolution: variance sigma^2 -> (1 + v) sigma^2.
+
+    Diffusion in energy for a time v with coefficient D(E) = sigma(E)^2 / 2 adds a Gaussian
+    variance v sigma(E)^2 (exactly for constant sigma); on the bins it is the matrix exponential
+    of v x a conservative second-difference operator (:func:`broadening_generator`), so it keeps
+    the total intensity, is the identity at v = 0 and is differentiable in v there (a Gaussian
+    of width -> 0 on bins is not). Used to fit a resolution width factor sqrt(1 + v).
+
+    Parameters
+    ----------
+    centres : numpy.ndarray, shape (n_e,)
+        Energy bin centres, meV (increasing).
+    sigma : numpy.ndarray, shape (n_e,)
+        Model resolution (Gaussian sigma) at the centres, meV.
+    variance_fraction : torch.Tensor, shape (...)
+        v >= 0 (dimensionless); a batch of values gives a batch of kernels.
+    generator : torch.Tensor, shape (n_e, n_e), optional
+        :func:`broadening_generator` of ``centres`` and ``sigma`` computed before (a fit
+        evaluates the kernel many times).
+
+    Returns
+    -------
+    torch.Tensor, shape (..., n_e, n_e)
+        broadened = spectrum @ kernel.T for spectra on the last axis.
+    """
+    import torch
+
+    if generator is None:
+        generator = torch.as_tensor(broadening_generator(centres, sigma),
+                                    dtype=variance_fraction.dtype,
+                                    device=variance_fraction.device)
+    return torch.linalg.matrix_exp(variance_fraction[..., None, None] * generator)

@@ -132,7 +132,7 @@ def cached_setup(force_constants, structure: str, temperature: float, grid: int,
         raise SimulationError(msg)
     key = (fcs.digest(), fcs.source, float(temperature), int(grid), resolve_device(device))
     if key not in _SETUPS:
-        _remember(_SETUPS, key, build_setup(fcs, temperature, grid, device))
+        remember(_SETUPS, key, build_setup(fcs, temperature, grid, device))
     return _SETUPS[key]
 
 
@@ -147,11 +147,12 @@ def read_force_constants(path: str, structure: str = "") -> ForceConstants:
     key = (file_key(path), file_key(structure))
     if key not in _FILES:
         fcs = load_force_constants(path, structure=structure or None)
-        _remember(_FILES, key, replace(fcs, source=path))
+        remember(_FILES, key, replace(fcs, source=path))
     return _FILES[key]
 
 
-def _remember(cache: dict, key, value) -> None:
+def remember(cache: dict, key, value) -> None:
+    """Store ``value`` under ``key``, dropping the oldest entry beyond CACHE_SIZE."""
     if len(cache) >= CACHE_SIZE:
         cache.pop(next(iter(cache)))
     cache[key] = value

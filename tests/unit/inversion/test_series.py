@@ -99,3 +99,23 @@ def test_an_elastic_tail_is_fitted_as_a_nuisance():
     assert ("ElasticTail", fitted.fit.tail) in [(row[0], row[2]) for row in fitted.table]
     ignored = invert(replace(tailed, simulation=simulation, elastic_tail=False))
     assert ignored.fit.reduced_chi2 > 10  # errors are 1 % of the mean signal
+
+
+def test_a_broader_resolution_is_fitted_as_a_width_factor():
+    import torch
+
+    from inslib.inversion.run import invert
+
+    request, truth = _synthetic(300.0)
+    wide = replace(request, fit_resolution=True, _errors=None)
+    problem = build_problem(wide)
+    with torch.no_grad():  # the true map with widths x sqrt(1.3)
+        signal = problem.spectra(torch.as_tensor([[*U_TRUE, 0.3]]))[0].numpy()
+    measured = replace(request.measured, signal=np.where(problem.mask, np.nan, signal))
+    simulation = replace(request.simulation, template=replace(request.simulation.template,
+                                                              template=measured))
+    fitted = invert(replace(wide, simulation=simulation))
+    factor, _ = fitted.fit.resolution_factor
+    # noise-free map from the same model: optimiser tolerance only (2e-3 on u, as above)
+    assert factor == pytest.approx(np.sqrt(1.3), abs=2e-3)
+    np.testing.assert_allclose(fitted.fit.params, truth, atol=2e-3)
