@@ -4,7 +4,7 @@ Runs unchanged inside Mantid (put this folder in user.python.plugins.directories
 inslib's built-in host (``inslib run FoldBrillouinZone ...``).
 """
 
-from inslib.folding.run import FoldRequest, fold_errors, run_fold
+from inslib.folding.run import FoldRequest, run_fold, validate_fold
 from inslib.runtime.compat import (
     AlgorithmFactory,
     Direction,
@@ -21,7 +21,7 @@ from inslib.runtime.compat import (
     to_workspace,
 )
 from inslib.runtime.progress import fraction_reporter
-from inslib.runtime.properties import STRUCTURE_EXTENSIONS
+from inslib.runtime.properties import STRUCTURE_EXTENSIONS, ValidatedRequest
 
 
 class FoldBrillouinZone(PythonAlgorithm):
@@ -77,6 +77,7 @@ class FoldBrillouinZone(PythonAlgorithm):
         self.declareProperty(MatrixWorkspaceProperty(
             "OutputCountsWorkspace", "", Direction.Output, PropertyMode.Optional),
             doc="Contributing voxels per (q, E) bin.")
+        self._requests = ValidatedRequest(self._request, validate_fold)
 
     def _request(self):
         def volume(name):
@@ -98,11 +99,11 @@ class FoldBrillouinZone(PythonAlgorithm):
             time_reversal=bool(self.getProperty("TimeReversal").value))
 
     def validateInputs(self):
-        return fold_errors(self._request())
+        return self._requests.errors()
 
     def PyExec(self):
         progress = Progress(self, start=0.0, end=1.0, nreports=20)
-        folded, counts = run_fold(self._request(), progress=fraction_reporter(progress, 20))
+        folded, counts = run_fold(self._requests.take(), progress=fraction_reporter(progress, 20))
         self.setProperty("OutputWorkspace", to_workspace(folded))
         if self.getPropertyValue("OutputCountsWorkspace"):
             self.setProperty("OutputCountsWorkspace", to_workspace(counts))

@@ -20,7 +20,6 @@ from inslib.datagen.config import (
     reference_basis,
     reference_force_constants,
 )
-from inslib.scattering.powder import convergence
 
 BATCH = 64  # parameter sets per forward call (fixed: part of what makes a shard reproducible)
 MAX_DRAWS = 20  # draws per wanted set before the box is declared hopeless
@@ -279,6 +278,8 @@ def spectra(engine: Engine, params: np.ndarray) -> tuple[np.ndarray, np.ndarray 
         Relative difference of the two direction halves (coherent powder maps only).
     """
     import torch
+
+    from inslib.scattering.powder import convergence
 
     out, conv = [], []
     with torch.no_grad():

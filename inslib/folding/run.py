@@ -29,6 +29,7 @@ from inslib.histogram import Histogram, Log, Metadata
 from inslib.logs import PATH_HALF_WIDTH
 from inslib.simulation.errors import format_errors
 from inslib.simulation.qpath import PathError, parse_path, path_pairs
+from inslib.simulation.requests import check_once
 from inslib.structure import StructureError
 
 ENERGY_CHUNK = 8  # energy bins per streamed slab
@@ -183,9 +184,14 @@ def run_fold(request: FoldRequest, progress=None) -> tuple[Histogram, Histogram]
     return _outputs(sums, fold, first, request)
 
 
+def validate_fold(request: FoldRequest) -> dict:
+    """Check a request once (kept on it, as the simulation requests): {property: message}."""
+    return check_once(request, fold_errors)
+
+
 def check_request(request: FoldRequest) -> None:
     """Raise FoldError listing every bad property of a request (see :func:`fold_errors`)."""
-    errors = fold_errors(request)
+    errors = validate_fold(request)
     if errors:
         raise FoldError(format_errors(errors))
 

@@ -14,10 +14,10 @@ from inslib.datagen.engine import detailed_balance
 from inslib.instruments.templates import create_sqe_template
 from inslib.inversion.basis import reference_basis
 from inslib.inversion.problem import (
-    EDGE_FRACTION,
     Problem,
     box_thermal,
     elastic_tail,
+    energy_limit,
     is_path_map,
     measurement,
     parameter_bounds,
@@ -56,7 +56,7 @@ def build_problem(request: InversionRequest) -> Problem:
     errors = None if measured.variance is None else np.sqrt(np.abs(measured.variance))
     centres = template.axes[1].centres
     data = measurement(measured.signal, errors, ~template.mask, centres, request.e_min,
-                       energy_limit(request, template))
+                       energy_limit(request.e_max, template.metadata.ei))
     model, forward, sigma = _FORWARDS[key]
     tail = None
     if request.elastic_tail:  # FWHM of the model's resolution at E = 0
@@ -64,14 +64,6 @@ def build_problem(request: InversionRequest) -> Problem:
         tail = elastic_tail(template.shape, centres, fwhm)
     return Problem(basis, reference, unit, bounds, model, forward, data, template.mask, centres,
                    sigma if request.fit_resolution else None, tail)
-
-
-def energy_limit(request: InversionRequest, template) -> float:
-    """Top of the fitted energy range, meV: EMax, else EDGE_FRACTION x Ei (direct geometry)."""
-    if request.e_max is not None:
-        return float(request.e_max)
-    ei = template.metadata.ei
-    return EDGE_FRACTION * ei if ei else np.inf
 
 
 def _forward(request, basis, fcs, reference, unit, bounds, template):

@@ -31,9 +31,9 @@ import numpy as np
 
 from inslib.inversion.basis import reference_basis
 from inslib.inversion.problem import (
-    EDGE_FRACTION,
     Problem,
     box_thermal,
+    energy_limit,
     measurement,
     parameter_bounds,
     parameter_units,
@@ -168,7 +168,7 @@ def build_path_problem(request: PathRequest) -> Problem:
     centres = measured.axes[1].centres
     errors = None if measured.variance is None else np.sqrt(np.abs(measured.variance))
     data = measurement(measured.signal, errors, ~measured.mask, centres, request.e_min,
-                       _energy_limit(request))
+                       energy_limit(request.e_max, request.measured.metadata.ei))
     sigma = _sigma(resolution, centres) if request.fit_resolution else None
     return Problem(basis, reference, unit, bounds, model, forward, data, measured.mask, centres,
                    sigma)
@@ -413,10 +413,10 @@ def _resolution(request: PathRequest):
                    "the fold's energy resolution FWHM in meV")
             raise ValueError(msg)
         from inslib.instruments import load_instrument
-        from inslib.instruments.resolution import fwhm_function, resolved_settings
+        from inslib.instruments.resolution import fwhm_function
 
         instrument = load_instrument(meta.instrument)
-        fwhm = fwhm_function(instrument, meta.ei, resolved_settings(instrument, {}))
+        fwhm = fwhm_function(instrument, meta.ei)
     return Resolution.of(fwhm, request.measured.axes[1].edges)
 
 
@@ -425,14 +425,6 @@ def _sigma(resolution, centres: np.ndarray) -> np.ndarray:
     import torch
 
     return resolution(torch.as_tensor(centres, dtype=torch.float64)).numpy()
-
-
-def _energy_limit(request: PathRequest) -> float:
-    """Top of the fitted range, meV: EMax, else EDGE_FRACTION x Ei, else none."""
-    if request.e_max is not None:
-        return float(request.e_max)
-    ei = request.measured.metadata.ei
-    return EDGE_FRACTION * ei if ei else np.inf
 
 
 def _key(request: PathRequest, resolution) -> tuple:

@@ -202,6 +202,13 @@ def parameter_bounds(names: list, request) -> np.ndarray:
     return np.array(bounds)
 
 
+def energy_limit(e_max: float | None, ei: float | None) -> float:
+    """Top of the fitted energy range, meV: EMax, else EDGE_FRACTION x Ei, else none (inf)."""
+    if e_max is not None:
+        return float(e_max)
+    return EDGE_FRACTION * ei if ei else np.inf
+
+
 def parameter_units(reference: np.ndarray) -> np.ndarray:
     """Return the unit of each fit variable (eV/A^2): |reference|, floored (UNIT_FLOOR)."""
     reference = np.asarray(reference, float)

@@ -186,7 +186,7 @@ class SingleCrystalRequest:
     supercell: str = ""
 
 
-def _once(request, check) -> dict:
+def check_once(request, check) -> dict:
     """Run ``check`` on a request the first time only; keep {property: message} on it."""
     errors = request.__dict__.get("_errors")
     if errors is None:
@@ -343,7 +343,7 @@ def energy_edges(request: TemplateRequest, instrument: Instrument) -> np.ndarray
 
 def validate_template(request: TemplateRequest) -> dict:
     """Check a template request once; return {property name: message} (empty: it can run)."""
-    return _once(request, _check_template_request)
+    return check_once(request, _check_template_request)
 
 
 def _check_template_request(request: TemplateRequest) -> dict:
@@ -452,7 +452,7 @@ def powder_temperature(request: PowderRequest):
 
 def validate_powder(request: PowderRequest) -> dict:
     """Check a powder request once; return {property: message} for everything wrong."""
-    return _once(request, _check_powder)
+    return check_once(request, _check_powder)
 
 
 def _check_powder(request: PowderRequest) -> dict:
@@ -547,7 +547,7 @@ def crystal_instrument(request: SingleCrystalRequest):
 
 def validate_single_crystal(request: SingleCrystalRequest) -> dict:
     """Check a single-crystal request once; return {property: message} for everything wrong."""
-    return _once(request, _check_single_crystal)
+    return check_once(request, _check_single_crystal)
 
 
 def _check_single_crystal(request: SingleCrystalRequest) -> dict:

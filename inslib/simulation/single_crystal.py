@@ -13,7 +13,7 @@ import numpy as np
 from inslib.axes import parse_binning
 from inslib.histogram import Histogram, Log
 from inslib.instruments.kinematics import interval_coverage
-from inslib.instruments.resolution import fwhm_function, resolved_settings
+from inslib.instruments.resolution import fwhm_function
 from inslib.logs import KINEMATIC_MASK
 from inslib.scattering.binning import Resolution
 from inslib.simulation.forward import RowsForward, Thermal
@@ -91,7 +91,7 @@ def energy_resolution(request: SingleCrystalRequest, instrument, fixed):
     """Energy resolution FWHM (meV): the instrument's at Ei (a function) or the constant."""
     if instrument is None:
         return float(request.fwhm)
-    return fwhm_function(instrument, fixed, resolved_settings(instrument, {}))
+    return fwhm_function(instrument, fixed)
 
 
 def _grid_request(request, setup, fwhm) -> GridRequest:
