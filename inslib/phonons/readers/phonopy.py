@@ -261,7 +261,8 @@ def check_bare_fc(path: Path, structure, supercell) -> None:
         except (OSError, KeyError, IndexError) as exc:
             raise ForceConstantsError(_incomplete(path, str(exc))) from None
     else:  # header "n_atoms n_supercell_atoms" (or "n_supercell_atoms")
-        n_super = int(path.read_text(errors="replace").split("\n", 1)[0].split()[-1])
+        with path.open(errors="replace") as handle:  # the layout was checked: first line
+            n_super = int(handle.readline().split()[-1])
     _supercell_matrix(path, load_structure(structure), supercell, n_super)
 
 
