@@ -463,21 +463,15 @@ def key_settings(datagen: DatagenConfig | None = None,
     return {"datagen": data, "training": (training or TrainingSpec()).key_dict()}
 
 
-_BASIS_DIGESTS: dict = {}
-
-
 def basis_digest(force_constants, shells: int) -> str:
     """SHA-256 of the parameter basis (names, distances, matrix) of force constants."""
-    key = (force_constants.digest(), int(shells))
-    if key not in _BASIS_DIGESTS:
-        from inslib.phonons.parameters import ParameterBasis
+    from inslib.inversion.basis import basis_of
 
-        basis = ParameterBasis.from_force_constants(force_constants, shells=int(shells))
-        sha = hashlib.sha256(json.dumps(basis.names).encode())
-        for array, decimals in ((basis.distances, 6), (basis.matrix, 8)):
-            sha.update(np.ascontiguousarray(np.round(array, decimals) + 0.0).tobytes())
-        _BASIS_DIGESTS[key] = sha.hexdigest()
-    return _BASIS_DIGESTS[key]
+    basis = basis_of(force_constants, shells)
+    sha = hashlib.sha256(json.dumps(basis.names).encode())
+    for array, decimals in ((basis.distances, 6), (basis.matrix, 8)):
+        sha.update(np.ascontiguousarray(np.round(array, decimals) + 0.0).tobytes())
+    return sha.hexdigest()
 
 
 def inversion_key(force_constants, shells: int, q_edges, e_edges, mask, temperature: float,
