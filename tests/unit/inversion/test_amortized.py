@@ -202,7 +202,8 @@ def test_fine_tuning_on_a_measured_map(trained, held_out, tmp_path):
     tuned = train(tuned_config)
     history = tuned.metadata["training"]["history"]["fine_tune"]
     assert len(history) == 2
-    assert history[-1]["measured_reconstruction"] < history[0]["measured_reconstruction"] * 1.5
+    # fine-tuning lowers the measured map's reconstruction error (measured: 0.63 -> 0.53)
+    assert history[-1]["measured_reconstruction"] < history[0]["measured_reconstruction"]
     assert tuned.key != trained[1].key  # the measured map is part of the key
 
 
