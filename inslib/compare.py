@@ -102,7 +102,7 @@ def _elastic_fwhm(model: Histogram, measured: Histogram) -> tuple[float | None, 
         log = hist.metadata.logs.get(RESOLUTION_FWHM)
         if log is None:
             continue
-        fwhm, centres = np.asarray(log.value, dtype=float), hist.axes[1].centres
+        fwhm, centres = np.asarray(log.value, dtype=float), hist.axes[-1].centres
         finite = np.isfinite(fwhm)
         if fwhm.shape == centres.shape and finite.any():
             at_zero = np.interp(0.0, centres[finite], fwhm[finite])
@@ -165,7 +165,7 @@ def comparison_errors(model: Histogram, measured: Histogram, e_min: float | None
         e_min = default_e_min(model, measured)[0]
     use = covered & _above(measured, e_min)
     if use.sum() < MIN_BINS:
-        top = measured.axes[1].centres[covered.any(axis=0)].max()
+        top = measured.axes[-1].centres[covered.reshape(-1, covered.shape[-1]).any(axis=0)].max()
         return {"e_min": f"the energy cut {e_min:g} meV leaves {use.sum()} compared bins (at "
                          f"least {MIN_BINS} needed; the highest covered bin centre is {top:g} "
                          "meV): lower the cut (EMin, --emin)"}
@@ -201,7 +201,7 @@ def _covered(model: Histogram, measured: Histogram) -> np.ndarray:
 
 
 def _above(measured: Histogram, e_min: float) -> np.ndarray:
-    return np.broadcast_to(measured.axes[1].centres[None, :] > e_min, measured.shape)
+    return np.broadcast_to(measured.axes[-1].centres > e_min, measured.shape)
 
 
 def compare(model: Histogram, measured: Histogram, e_min: float | None = None,
@@ -216,8 +216,8 @@ def compare(model: Histogram, measured: Histogram, e_min: float | None = None,
     Parameters
     ----------
     model, measured : Histogram
-        Powder maps on identical bins, shape (nQ, nE) (the simulation used the measurement as
-        template).
+        Maps on identical bins with energy last: powder (nQ, nE) or MD cuts (n0, ..., nE)
+        (the simulation used the measurement as template).
     e_min : float, optional
         Energy cut, meV (the elastic line is not modelled); by default :func:`default_e_min`
         (recorded in the result's ``e_min_source``).

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from inslib.histogram import MDHISTO, Histogram
 from inslib.io.histogram_h5 import read_histogram_h5
+from inslib.io.horace import is_horace_file, load_horace
 from inslib.io.nexus_md import ENTRY as MD_ENTRY
 from inslib.io.nexus_md import read_md, write_md
 from inslib.io.nexus_processed import (
@@ -17,18 +18,21 @@ from inslib.io.nexus_table import write_table
 
 
 def load_workspace(path) -> Histogram:
-    """Load a histogram from a Mantid .nxs (Workspace2D or MDHisto) or a multiphonon .h5 file.
+    """Load a histogram from a Mantid .nxs, a multiphonon .h5 or a Horace .sqw/dnd file.
 
     Parameters
     ----------
     path : str or pathlib.Path
-        The file.
+        The file: Workspace2D or MDHisto NeXus, .h5, or Horace sqw/dnd (format 2-4.x, its
+        image as an MD histogram with npix = 0 bins masked, :func:`inslib.io.horace.load_horace`).
 
     Returns
     -------
     Histogram
         The first histogram workspace in the file.
     """
+    if Path(path).is_file() and is_horace_file(path):
+        return load_horace(path)
     with open_nexus(path) as f:
         layout = ("md" if MD_ENTRY in f else
                   "processed" if any(k.startswith("mantid_workspace_") for k in f) else "h5")
