@@ -60,7 +60,8 @@ class InvertForceConstants(PythonAlgorithm):
 
     def summary(self):
         return ("Recovers the symmetry-independent force constants of a crystal, with their "
-                "uncertainties, from a measured powder S(|Q|,E): a gradient fit of the "
+                "uncertainties, from a measured powder S(|Q|,E) (or an indirect S(E), or a "
+                "folded q-path map): a gradient fit of the "
                 "differentiable forward model of SimulatePowderSQE (scale, background and "
                 "optionally a resolution factor as nuisances), started from an amortized "
                 "network estimate where one is trained.")
@@ -72,9 +73,10 @@ class InvertForceConstants(PythonAlgorithm):
         self.declareProperty(MatrixWorkspaceProperty(
             "InputWorkspace", "", Direction.Input,
             validator=WorkspaceUnitValidator("DeltaE")),
-            doc="Measured powder S(|Q|,E) (SofQW output) or single-crystal q-path map "
-                "(FoldBrillouinZone output); errors are the weights; its bins, mask and logs "
-                "define the fit.")
+            doc="Measured powder S(|Q|,E) (SofQW output), single-crystal q-path map "
+                "(FoldBrillouinZone output) or indirect-geometry S(E) (TOSCA/VISION: one "
+                "spectrum, banks summed, or one per bank); errors are the weights; its bins, "
+                "mask and logs define the fit.")
         declare_force_constants_properties(
             self, "Reference force constants (phonopy, CASTEP, euphonic files as "
                   "SimulatePowderSQE): the crystal, the parameter basis and the start.",

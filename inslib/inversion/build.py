@@ -13,6 +13,7 @@ import numpy as np
 from inslib.datagen.engine import detailed_balance
 from inslib.instruments.templates import create_sqe_template
 from inslib.inversion.basis import reference_basis
+from inslib.inversion.indirect import build_indirect_problem, is_indirect
 from inslib.inversion.problem import (
     Problem,
     box_thermal,
@@ -40,6 +41,8 @@ def build_problem(request: InversionRequest) -> Problem:
         from inslib.inversion.path import build_path_problem
 
         return build_path_problem(path_request(request))
+    if is_indirect(request):
+        return build_indirect_problem(request)
     simulation = request.simulation
     basis = reference_basis(simulation.force_constants, simulation.structure, request.shells)
     fcs = read_force_constants(simulation.force_constants, simulation.structure)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from inslib.inversion.indirect import indirect_errors, is_indirect
 from inslib.inversion.problem import is_path_map
 from inslib.simulation.requests import (
     PowderRequest,
@@ -117,10 +118,13 @@ def _check(request: InversionRequest) -> dict:
     if request.measured is None:
         return errors | {"InputWorkspace": "give the measured S(|Q|,E) to invert (a Workspace2D "
                                            "with |Q| and energy-transfer axes)"}
-    errors |= _workspace_errors(request.measured)
+    indirect = is_indirect(request)
+    errors |= _workspace_errors(request.measured, indirect)
     errors |= _temperature_errors(request)
     if is_path_map(request.measured):
         errors |= _path_errors(request)
+    elif indirect:
+        errors |= indirect_errors(request)
     else:
         errors |= validate_powder(request.simulation)
     if "ForceConstantsFile" not in errors and "StructureFile" not in errors:
@@ -135,9 +139,10 @@ def _model_errors(request: InversionRequest) -> dict:
     from inslib.inversion.amortized import AmortizedModelError
     from inslib.inversion.start import trained_model
 
-    if is_path_map(request.measured):
+    if is_path_map(request.measured) or is_indirect(request):
         if request.method == "Amortized":
-            return {"Method": "Amortized is for powder maps: use Gradient for a q-path map"}
+            return {"Method": "Amortized is for direct-geometry powder maps: use Gradient for "
+                              "a q-path map or an indirect S(E)"}
         return {}
     try:
         model = trained_model(request)
@@ -170,14 +175,15 @@ def _settings_errors(request: InversionRequest) -> dict:
     return errors
 
 
-def _workspace_errors(measured) -> dict:
-    """Require a map with an energy axis, finite non-zero values, non-negative errors."""
+def _workspace_errors(measured, indirect: bool) -> dict:
+    """Require an energy axis, finite non-zero values and non-negative errors."""
     axes = measured.axes
-    if len(axes) != 2 or axes[1].unit != "DeltaE" or axes[0].unit not in MAP_UNITS:
+    if len(axes) != 2 or axes[1].unit != "DeltaE" or not (indirect or axes[0].unit in MAP_UNITS):
         units = [a.unit for a in axes]
         return {"InputWorkspace": f"axes {units}: need (|Q| or q-path distance, energy transfer "
-                                  "DeltaE in meV): a powder S(|Q|,E) such as SofQW's output, or "
-                                  "FoldBrillouinZone's q-path map"}
+                                  "DeltaE in meV): a powder S(|Q|,E) such as SofQW's output, "
+                                  "FoldBrillouinZone's q-path map, or with an indirect-geometry "
+                                  "Instrument (TOSCA, VISION) the S(E) spectra"}
     signal = np.where(measured.mask, np.nan, measured.signal)
     finite = np.isfinite(signal)
     if not finite.any():

@@ -108,15 +108,22 @@ def _fit(request: InversionRequest, problem, report):
     else:
         initial, method, warnings = start_variables(request, problem), "Gradient", []
         if request.method != "Gradient":
-            warnings = [f"Method={request.method}: no amortized model is trained for this "
-                        "crystal, shells, template and temperature (train one with `inslib "
-                        "train-inversion CONFIG`); fitted by Gradient from the reference force "
-                        "constants"]
+            warnings = [_no_model_warning(request)]
     budget = request.starts * EXPECTED_EVALUATIONS
     fit = fit_gradient(problem, request.starts, initial, request.background, request.seed,
                        progress=lambda n, chi2: report(
                            min(0.1 + 0.8 * n / budget, 0.9), f"fit: chi^2 = {chi2:.6g}"))
     return fit, method, warnings
+
+
+def _no_model_warning(request: InversionRequest) -> str:
+    from inslib.inversion.start import powder_map
+
+    why = ("no amortized model is trained for this crystal, shells, template and temperature "
+           "(train one with `inslib train-inversion CONFIG`)" if powder_map(request) else
+           "amortized networks are trained for direct-geometry powder maps only")
+    return (f"Method={request.method}: {why}; fitted by Gradient from the "
+            f"{'initial' if request.initial else 'reference'} force constants")
 
 
 def start_variables(request: InversionRequest, problem):
