@@ -145,6 +145,26 @@ def mesh_dos(freqs, atom_weights, width: float, grid: int, e_max=None,
     centres = (np.arange(n_e) + 0.5) * width
     partial = deposit_pdos(freqs, atom_weights, width, n_e, frequency_min)
     highest = freqs.reshape(len(freqs), -1).max(dim=1).values
-    if smooth and float(highest.detach().min()) > frequency_min:
+    if smooth and float(debye_cut(freqs, grid, frequency_min).min()) > 0:
         partial = regularise(partial, centres, width, highest, grid)
     return partial, centres
+
+
+def debye_cut(freqs, grid: int, frequency_min: float = 0.01) -> np.ndarray:
+    """Top of the Debye region :func:`regularise` gives each set, E_c = E_max / n (meV).
+
+    Parameters
+    ----------
+    freqs : torch.Tensor, shape (n_sets, nq, n_modes)
+        Mode energies on the mesh, meV.
+    grid : int
+        Mesh size n.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_sets,)
+        E_c, meV; 0 for every set when a set has no mode above ``frequency_min`` (the DOS is
+        then left as deposited).
+    """
+    highest = freqs.detach().reshape(len(freqs), -1).max(dim=1).values.cpu().numpy()
+    return highest / grid if highest.min() > frequency_min else np.zeros_like(highest)

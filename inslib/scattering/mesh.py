@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inslib.scattering.dos import mesh_dos
+from inslib.scattering.dos import debye_cut, mesh_dos
 from inslib.scattering.thermal import (
     check_temperature,
     dw_normalise,
@@ -38,6 +38,9 @@ class MeshResults:
         Lowest mode energy on the mesh, meV (negative = imaginary).
     lowest_q : numpy.ndarray, shape (n_sets, 3)
         Fractional q of that mode.
+    debye_cut : numpy.ndarray, shape (n_sets,)
+        Below this energy (meV) ``partial`` is the Debye law of the regularisation
+        (:func:`inslib.scattering.dos.debye_cut`; 0 = none).
     """
 
     dw: object
@@ -46,6 +49,7 @@ class MeshResults:
     n_imaginary: np.ndarray
     lowest: np.ndarray
     lowest_q: np.ndarray
+    debye_cut: np.ndarray
 
     @property
     def width(self) -> float:
@@ -91,7 +95,8 @@ def mesh_results(model, temperature: float, grid: int, e_max: float | None = Non
     dw = symmetrise_dw(dw_normalise(total, model.crystal.masses, len(q)), model.crystal)
     where = flat.argmin(dim=1).numpy() // freqs.shape[-1]
     return MeshResults(dw, partial, centres, (flat < -frequency_min).sum(dim=1).numpy(),
-                       flat.min(dim=1).values.numpy(), q[where])
+                       flat.min(dim=1).values.numpy(), q[where],
+                       debye_cut(freqs, grid, frequency_min))
 
 
 def _dos_top(highest: float, e_max: float | None) -> float:

@@ -18,7 +18,8 @@ import numpy as np
 from inslib.scattering.binning import FWHM_TO_SIGMA, Resolution, bin_kernel
 from inslib.scattering.incoherent import (
     incoherent_sqe,
-    mean_square_displacement,
+    isotropic_msd,
+    match_debye_region,
     multiphonon_grid,
     multiphonon_orders,
     order_weights,
@@ -77,7 +78,7 @@ class Multiphonon:
     max_order : int
         Highest n-phonon order (>= 1).
     creation_only : bool
-        n >= 2 from phonon creation only (OCLIMAX's convention).
+        n >= 2 from phonon creation only (OCLIMAX run with its energy window from 0 up).
     """
 
     e_edges: np.ndarray
@@ -108,14 +109,16 @@ class Multiphonon:
         sigma = self.resolution(torch.as_tensor(energy[near])).numpy()
         return energy, near, bin_kernel(energy[near], sigma, edges) * step
 
-    def orders(self, mesh: MeshResults, temperature: float, energy: np.ndarray):
-        """T_n of every set on ``energy`` (torch, (n_sets, max_order, n_atoms, n_grid))."""
-        return multiphonon_orders(mesh.partial, mesh.dos_energy, temperature, self.max_order,
+    def orders(self, mesh: MeshResults, temperature: float, energy: np.ndarray, masses):
+        """T_n of every set on ``energy`` (torch, (n_sets, max_order, n_atoms, n_grid)).
+
+        T_1 from the DOS whose Debye region carries the mode-sum u^2 (``masses`` (n_atoms,),
+        amu; :func:`match_debye_region`).
+        """
+        partial = match_debye_region(mesh.partial, mesh.dos_energy, masses, temperature,
+                                     isotropic_msd(mesh.dw), mesh.debye_cut)
+        return multiphonon_orders(partial, mesh.dos_energy, temperature, self.max_order,
                                   energy, self.creation_only)
-
-
-def _msd(mesh: MeshResults, crystal, temperature: float):
-    return mean_square_displacement(mesh.partial, mesh.dos_energy, crystal.masses, temperature)
 
 
 def _cross_sections(crystal, coherent: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -210,12 +213,13 @@ class PowderForward:
 
         opts = self.model.opts
         energy, near, kernel = self.multiphonon.grid(float(mesh.dos_energy[-1]))
-        orders = self.multiphonon.orders(mesh, self.thermal.temperature, energy)[..., near]
+        crystal = self.model.crystal
+        orders = self.multiphonon.orders(mesh, self.thermal.temperature, energy,
+                                         crystal.masses)[..., near]
         frac = (np.arange(Q_SUBSAMPLES) + 0.5) / Q_SUBSAMPLES
         q = self.q_edges[:-1, None] + np.diff(self.q_edges)[:, None] * frac[None]
-        crystal = self.model.crystal
         sigma_one, sigma_multi = _cross_sections(crystal, self.coherent)
-        sqe = incoherent_sqe(orders, _msd(mesh, crystal, self.thermal.temperature),
+        sqe = incoherent_sqe(orders, isotropic_msd(mesh.dw),
                              torch.as_tensor(q, **opts), sigma_one, sigma_multi,
                              crystal.n_atoms)
         return sqe @ torch.as_tensor(kernel.T, **opts)
@@ -287,11 +291,12 @@ class IndirectForward:
         opts = self.model.opts
         mesh = mesh if mesh is not None else self.thermal.mesh(self.model, fc)
         energy, near, kernel = self.multiphonon.grid(float(mesh.dos_energy[-1]))
-        orders = self.multiphonon.orders(mesh, self.thermal.temperature, energy)[..., near]
         crystal = self.model.crystal
+        orders = self.multiphonon.orders(mesh, self.thermal.temperature, energy,
+                                         crystal.masses)[..., near]
         _, total = _cross_sections(crystal, coherent=False)
         scale = torch.as_tensor(total * 1000.0 / (4 * math.pi) / crystal.n_atoms, **opts)
-        msd = _msd(mesh, crystal, self.thermal.temperature)
+        msd = isotropic_msd(mesh.dw)
         kernel = torch.as_tensor(kernel.T, **opts)
         banks = []
         for angle in self.angles:
