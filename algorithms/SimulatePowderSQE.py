@@ -66,7 +66,8 @@ class SimulatePowderSQE(PythonAlgorithm):
         self.declareProperty("MultiphononMode", "Complete",
                              StringListValidator(["Complete", "CreationOnly"]),
                              doc="n >= 2 phonon terms: Complete (creation and annihilation of "
-                                 "thermal phonons) or CreationOnly (OCLIMAX's convention).")
+                                 "thermal phonons; OCLIMAX with its energy window from below 0) "
+                                 "or CreationOnly (OCLIMAX with its window from 0 up).")
         declare_mesh_property(self, "n of the n x n x n mesh for DOS and Debye-Waller.")
         self.declareProperty("ShellsPerBin", 2, IntBoundedValidator(lower=1, upper=64),
                              doc="|Q| shells sampled in each |Q| bin (bin average).")
