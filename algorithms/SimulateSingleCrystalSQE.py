@@ -23,11 +23,13 @@ from inslib.runtime.properties import (
     declare_device_property,
     declare_ei_property,
     declare_force_constants_properties,
+    declare_goniometer_properties,
     declare_instrument_property,
     declare_mesh_property,
     declare_q_resolution_property,
     declare_supercell_property,
     declare_temperature_property,
+    goniometer_settings,
     temperature_value,
 )
 from inslib.simulation.requests import SingleCrystalRequest, validate_single_crystal
@@ -83,11 +85,15 @@ class SimulateSingleCrystalSQE(PythonAlgorithm):
         declare_ei_property(self, "Incident energy (meV) for a direct-geometry Instrument.")
         self.declareProperty("EnergyResolution", 0.0, FloatBoundedValidator(lower=0.0),
                              doc="Constant energy FWHM (meV) when no Instrument is given.")
+        declare_goniometer_properties(self)
         declare_q_resolution_property(
             self, "Isotropic Gaussian Q resolution FWHM (1/Angstrom) on grids; 0 = none. Raise "
-                  "SamplesPerBin with it: it is sampled.")
-        self.declareProperty("SamplesPerBin", 1, IntBoundedValidator(lower=1, upper=16),
-                             doc="Random points per bin and Q dimension (bin average).")
+                  "SamplesPerBin with it: it is sampled (SamplesPerBin^3 points per bin).")
+        self.declareProperty("SamplesPerBin", 1, IntBoundedValidator(lower=1, upper=1024),
+                             doc="Random points per bin and binned Q dimension (bin average): "
+                                 "SamplesPerBin^k per bin, k the binned Q dimensions (at least "
+                                 "1); integrated dimensions share those points (a lattice). "
+                                 "Along a q-path: points per path bin.")
         self.declareProperty("Seed", 0, IntBoundedValidator(lower=0), doc="Sampling seed.")
         declare_mesh_property(self, "n of the n x n x n mesh for the Debye-Waller factor.")
         declare_device_property(self)
@@ -128,7 +134,8 @@ class SimulateSingleCrystalSQE(PythonAlgorithm):
             path=self.getProperty("QPath").value,
             path_step=float(self.getProperty("PathStep").value),
             template=from_workspace(workspace) if workspace is not None else None,
-            device=self.getProperty("Device").value)
+            device=self.getProperty("Device").value,
+            **goniometer_settings(self))
 
     def validateInputs(self):
         return self._requests.errors()

@@ -16,6 +16,13 @@ KINEMATIC_MASK = "KinematicMask"  # instrument and fixed energy of a single-crys
 SAMPLES_PER_BIN = "SamplesPerBin"  # random points per bin and Q dimension (grids)
 Q_RESOLUTION = "QResolution"  # 1/Angstrom, Gaussian Q FWHM (grids)
 PATH_HALF_WIDTH = "PathHalfWidth"  # 1/Angstrom, integration around a folded q-path
+PREDICT_METHOD = "PredictMethod"  # ForceField or Folder (PredictSQE)
+FORCE_FIELDS_USED = "ForceFields"  # comma-separated force fields of a prediction's ensemble
+MD_Q_POINTS_PER_BIN = "MDQPointsPerBin"  # commensurate q-points averaged per |Q| bin (MD)
+MD_CORRELATION_WINDOW = "MDCorrelationWindow"  # fs, longest time lag of the MD correlations
+MD_ENERGY_SPACING = "MDEnergySpacing"  # meV, energy grid of the MD spectra
+MD_FRAMES = "MDFrames"  # trajectory frames read
+QUANTUM_CORRECTION = "QuantumCorrection"  # StokesRaman, DetailedBalance or None (MD)
 
 # Mantid's own log names (processed NeXus, MD files)
 EI = "Ei"  # meV

@@ -10,6 +10,7 @@ so the algorithms load fast and run inside Mantid unchanged.
 """
 
 from inslib.instruments import available_instruments
+from inslib.logs import WARNINGS
 from inslib.phonons.model import DEVICES
 from inslib.runtime.compat import (
     Direction,
@@ -22,8 +23,10 @@ from inslib.runtime.compat import (
     StringListValidator,
     WorkspaceUnitValidator,
     from_workspace,
+    to_workspace,
 )
 from inslib.simulation.requests import (
+    DEFAULT_GONIOMETER_AXIS,
     MAX_TEMPERATURE,
     UNKNOWN_TEMPERATURE,
     TemplateRequest,
@@ -45,13 +48,14 @@ def declare_force_constants_properties(algorithm, fc_doc: str, structure_doc: st
         algorithm.setPropertyGroup(name, "Model")
 
 
-def declare_supercell_property(algorithm) -> None:
-    """Declare SupercellMatrix: the supercell of a bare FORCE_CONSTANTS file (phonopy's DIM)."""
-    algorithm.declareProperty(
-        "SupercellMatrix", "",
-        doc="Supercell of a bare FORCE_CONSTANTS file (phonopy's DIM): '2,2,2' (diagonal) or 9 "
-            "integers (rows); empty = from SPOSCAR beside it, else the cube root of the "
-            "atom-count ratio.")
+SUPERCELL_DOC = ("Supercell of a bare FORCE_CONSTANTS file (phonopy's DIM): '2,2,2' (diagonal) "
+                 "or 9 integers (rows); empty = from SPOSCAR beside it, else the cube root of "
+                 "the atom-count ratio.")
+
+
+def declare_supercell_property(algorithm, doc: str = SUPERCELL_DOC) -> None:
+    """Declare SupercellMatrix: a supercell (phonopy's DIM); ``doc`` says which one."""
+    algorithm.declareProperty("SupercellMatrix", "", doc=doc)
     algorithm.setPropertyGroup("SupercellMatrix", "Model")
 
 
@@ -100,6 +104,34 @@ def declare_device_property(algorithm) -> None:
         "Device", "Auto", StringListValidator(list(DEVICES)),
         doc="Where the phonon modes are computed: Auto (a CUDA GPU where torch sees one, else "
             "the CPU), CPU or GPU. Histogramming runs on the CPU either way.")
+
+
+def declare_goniometer_properties(algorithm) -> None:
+    """Declare Psi, GoniometerAxis, UVector, VVector: the settings of a single-crystal scan."""
+    algorithm.declareProperty(
+        "Psi", "", doc="Goniometer angles measured, 'from,to,step' in degrees (both ends "
+                       "included); the kinematic mask keeps the bins these settings reach. "
+                       "Empty = every orientation (|Q| and E only).")
+    algorithm.declareProperty(
+        "GoniometerAxis", DEFAULT_GONIOMETER_AXIS,
+        doc="Axis of Psi, 'x,y,z,sense' as Mantid's SetGoniometer (z beam, y up; sense 1 "
+            "counter-clockwise, -1 clockwise).")
+    algorithm.declareProperty(
+        "UVector", "", doc="HKL vector along the incident beam at Psi = 0 (SetUB's u); "
+                           "empty = QDimension0.")
+    algorithm.declareProperty(
+        "VVector", "", doc="Second HKL vector of the horizontal scattering plane (SetUB's v); "
+                           "empty = QDimension1.")
+    for name in ("Psi", "GoniometerAxis", "UVector", "VVector"):
+        algorithm.setPropertyGroup(name, "Goniometer")
+
+
+def goniometer_settings(algorithm) -> dict:
+    """Return the goniometer properties as SingleCrystalRequest fields."""
+    return {"psi": algorithm.getProperty("Psi").value.strip(),
+            "goniometer_axis": algorithm.getProperty("GoniometerAxis").value,
+            "u_vector": algorithm.getProperty("UVector").value.strip(),
+            "v_vector": algorithm.getProperty("VVector").value.strip()}
 
 
 def declare_chopper_properties(algorithm) -> None:
@@ -182,3 +214,11 @@ class ValidatedRequest:
         """Return the request validateInputs checked (a new one without it); forget it."""
         request, self._last = self._last, None
         return request if request is not None else self._build()
+
+
+def set_output(algorithm, result, name: str = "OutputWorkspace") -> None:
+    """Log the notes of a result's Warnings log as a warning and set it as output ``name``."""
+    warnings = result.metadata.logs.get(WARNINGS)
+    if warnings is not None and warnings.value:
+        algorithm.log().warning(f"{algorithm.name()}: {warnings.value}")
+    algorithm.setProperty(name, to_workspace(result))

@@ -46,6 +46,8 @@ from inslib.units import to_mev
 DEFAULT_E_BINS = 200  # energy bins of a template without EBinning
 INDIRECT_E_RANGE = (-2.0, 500.0)  # meV, TOSCA/VISION's usual energy-transfer window
 UNKNOWN_TEMPERATURE = -1.0  # the Temperature property's "unknown"
+DEFAULT_GONIOMETER_AXIS = "0,1,0,1"  # vertical, counter-clockwise: SetGoniometer's "psi,0,1,0,1"
+MAX_ORIENTATIONS = 3601  # goniometer settings of a Psi scan (0.1 degree over a full turn)
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,15 @@ class SingleCrystalRequest:
         InputWorkspace: an MD histogram whose dimensions, bins and mask are used.
     device : str
         Device: "Auto" (the GPU where torch sees one), "CPU" or "GPU".
+    psi : str
+        Psi: goniometer angles "from,to,step" in degrees (the settings measured, both ends
+        included); "" = every orientation (the kinematic mask of |Q| and E only).
+    goniometer_axis : str
+        GoniometerAxis: "x,y,z,sense" in the lab frame (z beam, y up), sense 1 counter-
+        clockwise or -1 clockwise, as Mantid's SetGoniometer.
+    u_vector, v_vector : str
+        UVector, VVector: HKL vectors along the beam and in the horizontal plane at psi = 0
+        (Mantid's SetUB u and v); "" = QDimension0 and QDimension1.
     """
 
     force_constants: str
@@ -184,6 +195,10 @@ class SingleCrystalRequest:
     template: Histogram | None = None
     device: str = "Auto"
     supercell: str = ""
+    psi: str = ""
+    goniometer_axis: str = DEFAULT_GONIOMETER_AXIS
+    u_vector: str = ""
+    v_vector: str = ""
 
 
 def check_once(request, check) -> dict:
@@ -566,7 +581,8 @@ def _check_single_crystal(request: SingleCrystalRequest) -> dict:
                                  "set it to 0")
     if request.path and not errors.keys() & {"ForceConstantsFile", "StructureFile"}:
         errors |= path_errors(request.path, request.force_constants, request.structure)
-    return errors | _crystal_instrument_errors(request) | device_errors(request.device)
+    errors |= _crystal_instrument_errors(request) | device_errors(request.device)
+    return errors | goniometer_errors(request, errors)
 
 
 def path_errors(path: str, force_constants: str, structure: str) -> dict:
@@ -597,13 +613,29 @@ def _crystal_binning_errors(request: SingleCrystalRequest) -> dict:
     except ValueError as err:
         errors["Dimension3Binning"] = str(err)
     if not errors and len(sizes) == 4 and not request.path:
-        bins, points = math.prod(sizes), math.prod(sizes[:3]) * request.samples ** 3
+        bins = math.prod(sizes)
+        points = math.prod(sizes[:3]) * points_per_bin(request.samples, sizes[:3],
+                                                          request.q_resolution)
         if max(bins, points) > MAX_GRID:
             errors["Dimension0Binning"] = (
                 f"{' x '.join(f'{n:,}' for n in sizes)} bins ({bins:,}) and {points:,} sample "
-                f"points (SamplesPerBin^3 per Q bin): at most {MAX_GRID:,} of each (one float64 "
-                "array of that size is 1.6 GB): use coarser or fewer bins, or fewer samples")
+                "points (SamplesPerBin^k per Q bin, k the binned Q dimensions, 3 with "
+                f"QResolution): at most {MAX_GRID:,} of each (one float64 array of that many "
+                "bins is 1.6 GB; points are evaluated in batches, but take time): use coarser "
+                "or fewer bins, or fewer samples")
     return errors
+
+
+def points_per_bin(samples: int, shape, q_resolution: float = 0.0) -> int:
+    """Sample points in each Q bin of a grid: ``samples ** k``, k >= 1 the sampled dimensions.
+
+    ``shape``: bins per Q dimension (3 ints). A dimension with one bin is integrated and adds
+    no factor (its extent is covered by the same points, see
+    :func:`inslib.simulation.grid.sample_bins`), unless a Q resolution (FWHM ``q_resolution``,
+    1/Angstrom, > 0) spreads every bin over all three dimensions: then k = 3.
+    """
+    binned = 3 if q_resolution > 0 else sum(n > 1 for n in shape)
+    return samples ** max(binned, 1)
 
 
 def _crystal_instrument_errors(request: SingleCrystalRequest) -> dict:
@@ -625,6 +657,115 @@ def _crystal_instrument_errors(request: SingleCrystalRequest) -> dict:
     if not fixed or not low <= fixed <= high:
         return {"Ei": f"Ei={fixed or 0:g}: give the incident energy for {instrument.name}, "
                       f"{low:g}-{high:g} meV"}
+    return {}
+
+
+# --- goniometer (single-crystal kinematic mask) ------------------------------------------------
+
+
+def _numbers(text: str, count: int, prop: str, form: str) -> np.ndarray:
+    """Parse ``count`` comma-separated finite numbers; ValueError naming ``prop`` otherwise."""
+    try:
+        values = np.array([float(v) for v in text.replace(" ", "").split(",")])
+    except ValueError:
+        values = np.array([])
+    if len(values) != count or not np.all(np.isfinite(values)):
+        msg = f"{prop}={text!r} is not {form}"
+        raise ValueError(msg)
+    return values
+
+
+def psi_angles(text: str) -> np.ndarray:
+    """Goniometer angles (degrees, shape (n,)) of Psi "from,to,step", both ends included."""
+    start, stop, step = _numbers(text, 3, "Psi", "'from,to,step' in degrees, e.g. '-30,60,1'")
+    if step <= 0 or stop < start or stop - start > 360:
+        msg = (f"Psi={text!r}: needs step > 0 and from <= to <= from + 360 degrees, e.g. "
+               "'-30,60,1' (one setting: 'psi,psi,1')")
+        raise ValueError(msg)
+    count = math.floor((stop - start) / step + 1e-9) + 1
+    if count > MAX_ORIENTATIONS:
+        msg = (f"Psi={text!r} gives {count:,} settings: at most {MAX_ORIENTATIONS:,} (0.1 "
+               "degree steps over a full turn); use a coarser step")
+        raise ValueError(msg)
+    return start + step * np.arange(count)
+
+
+def goniometer_axis(text: str) -> tuple[np.ndarray, int]:
+    """GoniometerAxis "x,y,z,sense": (axis (3,), lab frame; sense 1 or -1)."""
+    form = ("'x,y,z,sense' (lab frame: z beam, y up; sense 1 counter-clockwise, -1 "
+            f"clockwise), e.g. {DEFAULT_GONIOMETER_AXIS!r}")
+    *axis, sense = _numbers(text, 4, "GoniometerAxis", form)
+    if np.linalg.norm(axis) < 1e-9 or sense not in (1, -1):
+        msg = f"GoniometerAxis={text!r} is not {form}"
+        raise ValueError(msg)
+    return np.array(axis), int(sense)
+
+
+def scattering_plane(request: SingleCrystalRequest) -> np.ndarray:
+    """UVector and VVector as rows (2, 3), r.l.u. (SimulationError when invalid)."""
+    rows, errors = _plane_rows(request)
+    raise_errors(errors)
+    return rows
+
+
+def _plane_rows(request: SingleCrystalRequest) -> tuple[np.ndarray, dict]:
+    """UVector, VVector (QDimension0 and 1 where empty) and {property: message}."""
+    rows, errors = [], {}
+    for index, (prop, text) in enumerate((("UVector", request.u_vector),
+                                          ("VVector", request.v_vector))):
+        try:
+            rows.append(_numbers(text, 3, prop, "an HKL vector h,k,l, e.g. '1,0,0'") if text
+                        else projection_matrix(request)[index])
+        except ValueError as err:
+            errors[prop] = str(err)
+    if not errors and np.linalg.norm(np.cross(*rows)) < 1e-9 * math.prod(
+            np.linalg.norm(row) for row in rows):
+        errors["VVector"] = (f"{rows[1].tolist()} is parallel to UVector {rows[0].tolist()} (or "
+                             "one is 0): give two HKL directions spanning the horizontal "
+                             "scattering plane")
+    return np.array(rows), errors
+
+
+def goniometer_errors(request: SingleCrystalRequest, errors: dict) -> dict:
+    """{property: message} for Psi, GoniometerAxis, UVector and VVector (checked with Psi).
+
+    ``errors``: what the request's other checks found (the instrument and projections are
+    used here only where they are valid).
+    """
+    if not request.psi:
+        return {}
+    unusable = _psi_use_errors(request, errors)
+    if unusable:
+        return unusable
+    found = {}
+    checks = (("Psi", psi_angles, request.psi),
+              ("GoniometerAxis", goniometer_axis, request.goniometer_axis))
+    for prop, check, text in checks:
+        try:
+            check(text)
+        except ValueError as err:
+            found[prop] = str(err)
+    if errors.keys() & {f"QDimension{i}" for i in range(3)}:
+        return found
+    return found | _plane_rows(request)[1]
+
+
+def _psi_use_errors(request: SingleCrystalRequest, errors: dict) -> dict:
+    """{"Psi": message} where Psi cannot apply: a q-path, a template, no direct instrument."""
+    given = f"Psi={request.psi!r}"
+    if request.path:
+        return {"Psi": f"{given} applies to grids, not to QPath={request.path!r}: leave Psi "
+                       "empty"}
+    if request.template is not None:
+        return {"Psi": f"{given} applies without InputWorkspace only: the InputWorkspace's own "
+                       "mask is its measured coverage; leave Psi empty"}
+    if not request.instrument or "Instrument" in errors:
+        return {"Psi": f"{given} needs a direct-geometry Instrument and its Ei (it restricts "
+                       "the instrument's kinematic mask): give Instrument and Ei, or leave Psi "
+                       "empty"}
+    if load_instrument(request.instrument).geometry != "direct":
+        return {"Psi": f"{given}: {request.instrument} is an indirect-geometry instrument; Psi "
+                       "masks direct-geometry single-crystal grids only: leave it empty"}
     return {}
 
 

@@ -12,7 +12,13 @@ import numpy as np
 
 from inslib.axes import parse_binning
 from inslib.histogram import Histogram, Log
-from inslib.instruments.kinematics import interval_coverage
+from inslib.instruments.kinematics import (
+    beam_directions,
+    interval_coverage,
+    orientation_from_vectors,
+    rotation_coverage,
+    rotations,
+)
 from inslib.instruments.resolution import fwhm_function
 from inslib.logs import KINEMATIC_MASK
 from inslib.scattering.binning import Resolution
@@ -20,6 +26,7 @@ from inslib.simulation.forward import RowsForward, Thermal
 from inslib.simulation.grid import (
     CHUNK,
     GridRequest,
+    bin_balls,
     bin_q_ranges,
     cell_lattice,
     hkl_cell,
@@ -30,9 +37,12 @@ from inslib.simulation.requests import (
     SingleCrystalRequest,
     crystal_instrument,
     crystal_temperature,
+    goniometer_axis,
     model_source,
     projection_matrix,
+    psi_angles,
     require_valid,
+    scattering_plane,
 )
 from inslib.simulation.setup import cached_setup, setup_logs
 
@@ -60,21 +70,29 @@ def run_single_crystal(request: SingleCrystalRequest, progress=None) -> Histogra
     result = simulate_grid(setup.model, grid, setup.dw,
                            progress=lambda f: report(0.1 + 0.9 * f, "grid"))
     if request.template is None:
-        _kinematic_mask(result, grid, instrument, fixed)
+        _kinematic_mask(result, grid, instrument, fixed, request)
     return _finish(result, request, setup)
 
 
-def _kinematic_mask(result: Histogram, grid: GridRequest, instrument, fixed) -> None:
-    """Mask (NaN) the bins that no sample orientation reaches on the instrument.
+def _kinematic_mask(result: Histogram, grid: GridRequest, instrument, fixed,
+                    request: SingleCrystalRequest) -> None:
+    """Mask (NaN) the bins that the sample orientations do not bring onto the detectors.
 
     A bin is kept when its |Q| range (bounded from its centre and circumradius) overlaps a
-    detector bank's reach at some energy of the bin; a rotation scan covers at most this.
+    detector bank's reach at some energy of the bin (every orientation) and, with Psi, when
+    one of the goniometer settings also brings its component along the beam to what that
+    reach needs (:func:`inslib.instruments.kinematics.rotation_coverage`).
     """
     if instrument is None:
         return
     q_lo, q_hi = bin_q_ranges(result.axes[:3], grid.projections, grid.hkl_cell)
-    covered = interval_coverage(q_lo, q_hi, result.axes[3].edges, fixed, instrument.geometry,
+    e_edges = result.axes[3].edges
+    covered = interval_coverage(q_lo, q_hi, e_edges, fixed, instrument.geometry,
                                 instrument.banks_deg)
+    if request.psi:
+        centres, radius = bin_balls(result.axes[:3], grid.projections, grid.hkl_cell)
+        covered &= rotation_coverage(centres, radius, sample_beams(request, grid.hkl_cell),
+                                     e_edges, fixed)
     result.mask = ~covered.reshape(result.signal.shape)
     result.signal = np.where(result.mask, np.nan, result.signal)
     meta = result.metadata
@@ -83,8 +101,29 @@ def _kinematic_mask(result: Histogram, grid: GridRequest, instrument, fixed) -> 
         meta.emode, meta.ei = "Direct", fixed
     else:
         meta.emode, meta.efixed = "Indirect", fixed
-    meta.logs[KINEMATIC_MASK] = Log(
-        f"{instrument.name}, {fixed:g} meV: bins no sample orientation reaches")
+    meta.logs[KINEMATIC_MASK] = Log(f"{instrument.name}, {fixed:g} meV: {_orientations(request)}")
+
+
+def sample_beams(request: SingleCrystalRequest, cell) -> np.ndarray:
+    """Beam directions (n_psi, 3) in the HKL cell's Cartesian frame for the request's Psi scan.
+
+    ``cell``: the HKL cell, rows in Angstrom; UVector and VVector are in its r.l.u.
+    """
+    to_cart = 2 * np.pi * np.linalg.inv(cell).T
+    u, v = scattering_plane(request) @ to_cart
+    axis, sense = goniometer_axis(request.goniometer_axis)
+    return beam_directions(rotations(axis, psi_angles(request.psi), sense),
+                           orientation_from_vectors(u, v))
+
+
+def _orientations(request: SingleCrystalRequest) -> str:
+    """Say what the kinematic mask assumed about the sample orientations (the log's text)."""
+    if not request.psi:
+        return "masked bins no sample orientation reaches (all orientations: no Psi given)"
+    u, v = (",".join(f"{c:g}" for c in row) for row in scattering_plane(request))
+    return (f"masked bins none of the {len(psi_angles(request.psi))} settings Psi="
+            f"{request.psi} deg about GoniometerAxis={request.goniometer_axis} reaches (u={u} "
+            f"along the beam and v={v} horizontal at Psi=0)")
 
 
 def energy_resolution(request: SingleCrystalRequest, instrument, fixed):
@@ -120,8 +159,8 @@ def _finish(result: Histogram, request, setup) -> Histogram:
                   f"{request.temperature:g} K")
     meta.provenance = [*meta.provenance,
                        f"SimulateSingleCrystalSQE: coherent one-phonon, {request.hkl} HKL cell, "
-                       f"{request.samples} sample(s) per bin and Q dimension, force constants "
-                       f"{setup.source}"]
+                       f"{request.samples} sample(s) per bin and binned Q dimension, force "
+                       f"constants {setup.source}"]
     meta.logs.update(setup_logs(setup))
     return result
 

@@ -21,10 +21,10 @@ def test_bin_value_is_an_unbiased_bin_average(ge_files):
     """One random point per bin estimates the bin average without bias.
 
     Around the (4,0,0) zone centre the intensity varies strongly inside the bin: the mean of
-    one-point estimates over 30 seeds agrees with a dense (6^3 points) average within 4
+    one-point estimates over 30 seeds agrees with a dense (216 points) average within 4
     standard errors, and the value at the bin centre is far from both.
     """
-    dense = _cut(ge_files, 6, 0)
+    dense = _cut(ge_files, 216, 0)  # 216 points per bin (all three dimensions integrated)
     singles = np.array([_cut(ge_files, 1, seed) for seed in range(30)])
     mean, error = singles.mean(axis=0), singles.std(axis=0, ddof=1) / np.sqrt(len(singles))
     strong = dense > 0.05 * dense.max()
@@ -146,8 +146,9 @@ def test_q_resolution_is_the_gaussian_convolution_of_the_bin_averages(ge_files):
     The reference convolves deterministically: a weighted sum of the unbroadened bin averages
     of the grid shifted by the 5 x 5 x 5 Gauss-Hermite nodes of the 3D Gaussian (exact for
     polynomials of degree 9 in the shift). Away from the Bragg point (H 2.3-3.1 along (H,2,0),
-    E > 4 meV) two seeds differ by 1.6 % of the cut's maximum and the two routes by 1.7 %:
-    5 % allowed. Unbroadened differs by 34 %: the check can tell.
+    E > 4 meV) the two routes differ by 2.1 % and 1.5 % of the cut's maximum (two seeds of the
+    Monte Carlo, 16^3 points per bin; the reference 216 per node): 5 % allowed. Unbroadened
+    differs by 34 %: the check can tell.
     """
     from numpy.polynomial.hermite_e import hermegauss
 
@@ -174,9 +175,11 @@ def test_q_resolution_is_the_gaussian_convolution_of_the_bin_averages(ge_files):
     nodes, weights = hermegauss(5)
     weights = weights / weights.sum()
     to_rlu = np.linalg.inv(2 * np.pi * np.linalg.inv(cell).T)  # Cartesian 1/A -> r.l.u.
+    # 216 points per bin of a cut: the 6^3 of the reference before SamplesPerBin scaled with
+    # the binned dimensions only
     reference = sum(
         weights[i] * weights[j] * weights[k]
-        * cut(np.array([nodes[i], nodes[j], nodes[k]]) * q_fwhm * FWHM_TO_SIGMA @ to_rlu, 6,
+        * cut(np.array([nodes[i], nodes[j], nodes[k]]) * q_fwhm * FWHM_TO_SIGMA @ to_rlu, 216,
               100 + 25 * i + 5 * j + k, 0.0)
         for i in range(5) for j in range(5) for k in range(5))
     scale = reference.max()
