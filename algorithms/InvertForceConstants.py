@@ -35,6 +35,7 @@ from inslib.runtime.properties import (
     declare_instrument_property,
     declare_mesh_property,
     declare_q_resolution_property,
+    declare_supercell_property,
     declare_temperature_property,
     temperature_value,
 )
@@ -81,6 +82,7 @@ class InvertForceConstants(PythonAlgorithm):
             self, "Reference force constants (phonopy, CASTEP, euphonic files as "
                   "SimulatePowderSQE): the crystal, the parameter basis and the start.",
             "Crystal structure (CIF, POSCAR...) with a bare FORCE_CONSTANTS file.")
+        declare_supercell_property(self)
         declare_instrument_property(self, "Instrument; empty = the InputWorkspace's.")
         declare_ei_property(self, "Incident energy (meV); 0 = the InputWorkspace's Ei log.")
         declare_chopper_properties(self)
@@ -194,6 +196,7 @@ class InvertForceConstants(PythonAlgorithm):
             template=from_workspace(workspace) if workspace is not None else None)
         simulation = PowderRequest(
             get("ForceConstantsFile"), get("StructureFile"), template=template,
+            supercell=get("SupercellMatrix"),
             multiphonon_order=int(get("MultiphononOrder")), grid=int(get("MeshSize")),
             sampling=PowderSampling(int(get("ShellsPerBin")), int(get("DirectionsPerShell")),
                                     int(get("Seed"))),

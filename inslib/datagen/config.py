@@ -6,7 +6,6 @@ canonical JSON of the configuration, the content of its input files and the code
 names the dataset: shards written under another hash are never mixed in.
 """
 
-import functools
 import hashlib
 import json
 import math
@@ -154,6 +153,8 @@ class DatagenConfig:
     def __post_init__(self):
         _check_scalars(self)
         _check_box("box", self.box)
+        from inslib.simulation.setup import reference_basis
+
         names = reference_basis(self.force_constants, self.shells).names
         for name, bounds in self.box_per_parameter.items():
             if name not in names:
@@ -289,7 +290,9 @@ def _check_path(config: DatagenConfig) -> None:
     errors = validate_single_crystal(path_request(config))
     for prop, message in errors.items():
         _fail(f"template ({prop})", asdict(spec), message)
-    crystal = reference_force_constants(config.force_constants, config.shells).crystal
+    from inslib.simulation.setup import read_force_constants
+
+    crystal = read_force_constants(config.force_constants).crystal
     try:
         parse_path(spec.path, crystal)
     except ValueError as exc:
@@ -321,25 +324,6 @@ def workspace_mask(path):
 
     mask = getattr(load_workspace(path), "mask", None)
     return None if mask is None else mask.astype(bool)
-
-
-@functools.lru_cache(maxsize=4)
-def _cached_basis(path: str, mtime: float, shells: int):
-    from inslib.phonons.force_constants import load_force_constants
-    from inslib.phonons.parameters import ParameterBasis
-
-    fcs = load_force_constants(path)
-    return fcs, ParameterBasis.from_force_constants(fcs, shells=shells)
-
-
-def reference_basis(path: str, shells: int):
-    """Parameter basis of a force-constants file (cached per file version and shells)."""
-    return _cached_basis(str(Path(path).resolve()), Path(path).stat().st_mtime, shells)[1]
-
-
-def reference_force_constants(path: str, shells: int):
-    """ForceConstants of a file, loaded once with its basis."""
-    return _cached_basis(str(Path(path).resolve()), Path(path).stat().st_mtime, shells)[0]
 
 
 def file_digest(path) -> str:

@@ -17,9 +17,8 @@ from inslib.datagen.config import (
     DatagenConfig,
     DatagenConfigError,
     path_request,
-    reference_basis,
-    reference_force_constants,
 )
+from inslib.simulation.setup import read_force_constants, reference_basis
 
 BATCH = 64  # parameter sets per forward call (fixed: part of what makes a shard reproducible)
 MAX_DRAWS = 20  # draws per wanted set before the box is declared hopeless
@@ -82,7 +81,7 @@ def build_engine(config: DatagenConfig) -> Engine:
     from inslib.phonons.sampling import project_sets
 
     basis = reference_basis(config.force_constants, config.shells)
-    prim = to_primitive(reference_force_constants(config.force_constants, config.shells))
+    prim = to_primitive(read_force_constants(config.force_constants))
     reference = basis.project(prim)[0][0]
     model = PhononModel(basis.force_constants(reference, like=prim))
     bounds = np.array([config.box_per_parameter.get(name, config.box) for name in basis.names],

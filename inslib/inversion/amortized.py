@@ -465,7 +465,7 @@ def key_settings(datagen: DatagenConfig | None = None,
 
 def basis_digest(force_constants, shells: int) -> str:
     """SHA-256 of the parameter basis (names, distances, matrix) of force constants."""
-    from inslib.inversion.basis import basis_of
+    from inslib.simulation.setup import basis_of
 
     basis = basis_of(force_constants, shells)
     sha = hashlib.sha256(json.dumps(basis.names).encode())

@@ -12,7 +12,6 @@ import numpy as np
 
 from inslib.datagen.engine import detailed_balance
 from inslib.instruments.templates import create_sqe_template
-from inslib.inversion.basis import reference_basis
 from inslib.inversion.indirect import build_indirect_problem, is_indirect
 from inslib.inversion.problem import (
     Problem,
@@ -30,7 +29,7 @@ from inslib.inversion.request import (
     path_request,
 )
 from inslib.scattering.binning import FWHM_TO_SIGMA
-from inslib.simulation.setup import read_force_constants, remember
+from inslib.simulation.setup import read_force_constants, reference_basis, remember
 
 _FORWARDS: dict = {}
 
@@ -44,8 +43,9 @@ def build_problem(request: InversionRequest) -> Problem:
     if is_indirect(request):
         return build_indirect_problem(request)
     simulation = request.simulation
-    basis = reference_basis(simulation.force_constants, simulation.structure, request.shells)
-    fcs = read_force_constants(simulation.force_constants, simulation.structure)
+    files = (simulation.force_constants, simulation.structure, simulation.supercell)
+    basis = reference_basis(files[0], request.shells, *files[1:])
+    fcs = read_force_constants(*files)
     reference = basis.project(fcs)[0][0]
     unit = parameter_units(reference)
     bounds = parameter_bounds(basis.names, request)

@@ -2,8 +2,10 @@
 
 L-BFGS-B (scipy) on chi^2(u) of :mod:`inslib.inversion.objective`, its gradient by autograd
 through the differentiable forward model (one forward and one backward pass per evaluation).
-Several starts: the reference (or a given start, e.g. the amortized estimate) first, then
-uniform draws in the bounds; the starts stop early once two have reached the same minimum.
+Several starts: the reference (or a given start, e.g. the amortized estimate or the previous
+chunk's optimum, refined first by Gauss-Newton steps, :func:`inslib.inversion.linear.
+gauss_newton`) first, then uniform draws in the bounds; the starts stop early once two have
+reached the same minimum.
 The covariance is the inverse Gauss-Newton matrix (J^T W J)^-1 at the optimum over the
 force-constant variables, scale and background together (so the nuisances are marginalised),
 times the reduced chi^2 (Mantid Fit's convention; it is ~1 when the errors are right and the
@@ -14,12 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from inslib.inversion.linear import gauss_newton, linearise, variable_scales
 from inslib.inversion.objective import chi_square, used_tail, used_tensors
 
 MAX_ITERATIONS = 200  # L-BFGS-B iterations per start
 F_TOLERANCE = 1e-10  # L-BFGS-B relative chi^2 change at which a start stops
 SAME_MINIMUM = 1e-6  # relative chi^2 difference of two starts that found the same minimum
-JACOBIAN_STEP = 1e-3  # central-difference step in the fit variables u (0.1 % of a parameter)
 
 
 @dataclass
@@ -44,7 +46,8 @@ class GradientFit:
     start_chi2 : list of float
         Optimum of each start that ran.
     evaluations : int
-        Forward + backward passes in all.
+        Forward + backward passes of L-BFGS-B and Gauss-Newton steps (a batched Jacobian
+        each) in all.
     at_bound : numpy.ndarray of bool, shape (n_vars,)
         Free variables that ended on a bound (their sigma is a local curvature only).
     problem : inslib.inversion.problem.Problem
@@ -116,6 +119,11 @@ class _Misfit:
         self.progress(self.evaluations, float(chi2.detach()))
         return float(chi2.detach()), variables.grad[0].numpy().copy()
 
+    def count(self, _step: int, chi2: float) -> None:
+        """Count a Gauss-Newton step (one batched Jacobian) as an evaluation."""
+        self.evaluations += 1
+        self.progress(self.evaluations, chi2)
+
 
 def fit_gradient(problem, starts: int = 3, initial=None, background: bool = True,
                  seed: int = 0, progress=None) -> GradientFit:
@@ -146,108 +154,38 @@ def fit_gradient(problem, starts: int = 3, initial=None, background: bool = True
     bounds = np.asarray(problem.bounds, float)
     rng = np.random.default_rng(seed)
     first = np.zeros(len(bounds)) if initial is None else np.clip(initial, *bounds.T)
-    d = variable_scales(linearise(problem, first, background))
+    warm = None if initial is None else gauss_newton(problem, first, background, misfit.count)
+    best, found = (None, []) if warm is None else ((warm.u, warm.chi2), [warm.chi2])
+    d = variable_scales(warm or linearise(problem, first, background))
 
     def scaled(x):
         value, gradient = misfit(x / d)
         return value, gradient / d
 
-    best, found = None, []
-    for k in range(starts):
+    for k in range(len(found), starts):
         start = first if k == 0 else rng.uniform(bounds[:, 0], bounds[:, 1])
         result = minimize(scaled, start * d, jac=True, method="L-BFGS-B",
                           bounds=bounds * d[:, None],
                           options={"maxiter": MAX_ITERATIONS, "ftol": F_TOLERANCE})
         found.append(float(result.fun))
-        if best is not None and _same(result.fun, best.fun):
+        if best is not None and _same(result.fun, best[1]):
             break
-        best = result if best is None or result.fun < best.fun else best
-    u = np.clip(best.x / d, *bounds.T)
-    return finish_fit(problem, u, background, found, misfit.evaluations)
+        if best is None or result.fun < best[1]:
+            best = (np.clip(result.x / d, *bounds.T), float(result.fun))
+    return finish_fit(problem, best[0], background, found, misfit.evaluations)
 
 
 def _same(a: float, b: float) -> bool:
     return abs(a - b) <= SAME_MINIMUM * max(abs(a), abs(b), 1.0)
 
 
-@dataclass
-class Linearisation:
-    """The model and its Jacobian at one point of the fit variables.
-
-    Attributes
-    ----------
-    u : numpy.ndarray, shape (n_vars,)
-    free : numpy.ndarray of int
-        Indices of the variables whose bounds differ (the others are fixed).
-    maps : torch.Tensor, shape (1 + 2 n_free, *map_shape)
-        Model at u, then at u + h and u - h along each free variable.
-    chi2 : float
-    scale, background, tail : float
-        Best nuisances at u (tail: elastic-tail amplitude, 0 when not fitted).
-    jacobian : numpy.ndarray, shape (n_used, n_free + 1 to 3)
-        d(scale m + background + tail t)/d(free u, scale[, background][, tail]) on the used
-        bins.
-    weights : numpy.ndarray, shape (n_used,)
-        1 / sigma^2.
-    """
-
-    u: np.ndarray
-    free: np.ndarray
-    maps: object
-    chi2: float
-    scale: float
-    background: float
-    tail: float
-    jacobian: np.ndarray
-    weights: np.ndarray
-
-
-def linearise(problem, u: np.ndarray, background: bool) -> Linearisation:
-    """Model, best nuisances and Jacobian (central differences, one batched call) at ``u``."""
-    import torch
-
-    data, weights, index = used_tensors(problem)
-    tail = used_tail(problem, index)
-    bounds = np.asarray(problem.bounds, float)
-    free = np.flatnonzero(bounds[:, 1] > bounds[:, 0])
-    steps = np.zeros((1 + 2 * len(free), len(u)))
-    steps[1 + np.arange(len(free)), free] = JACOBIAN_STEP
-    steps[1 + len(free) + np.arange(len(free)), free] = -JACOBIAN_STEP
-    with torch.no_grad():
-        maps = problem.spectra(torch.as_tensor(u[None] + steps))
-    flat = maps.reshape(len(steps), -1)[:, index]
-    chi2, nuisance = chi_square(flat[:1], data, weights, background, tail)
-    scale, offset = float(nuisance.scale[0]), float(nuisance.background[0])
-    slope = (flat[1:1 + len(free)] - flat[1 + len(free):]).T / (2 * JACOBIAN_STEP)
-    columns = [scale * slope, flat[0][:, None]]
-    if background:
-        columns.append(torch.ones_like(data)[:, None])
-    if tail is not None:
-        columns.append(tail[:, None])
-    jacobian = torch.cat(columns, dim=1).numpy()
-    amplitude = 0.0 if tail is None else float(nuisance.tail[0])
-    return Linearisation(u, free, maps, float(chi2[0]), scale, offset, amplitude, jacobian,
-                         weights.numpy())
-
-
-def variable_scales(point: Linearisation) -> np.ndarray:
-    """Sqrt of the Gauss-Newton curvature 2 sum w J_i^2 of each free variable (1 if fixed)."""
-    d = np.ones(len(point.u))
-    n_free = len(point.free)
-    curvature = 2 * np.sum(point.weights[:, None] * point.jacobian[:, :n_free] ** 2, axis=0)
-    d[point.free] = np.sqrt(np.maximum(curvature, np.finfo(float).tiny))
-    return d
-
-
 def finish_fit(problem, u: np.ndarray, background: bool, found: list,
                evaluations: int) -> GradientFit:
     """Return the nuisances, fitted map and Laplace covariance at the optimum ``u``."""
     point = linearise(problem, u, background)
-    free, jacobian = point.free, point.jacobian
-    dof = len(point.weights) - jacobian.shape[1]
-    fisher = jacobian.T @ (point.weights[:, None] * jacobian)
+    free, dof = point.free, point.dof
     covariance_u = np.zeros((len(u), len(u)))
-    covariance_u[np.ix_(free, free)] = (np.linalg.pinv(fisher)[:len(free), :len(free)]
+    covariance_u[np.ix_(free, free)] = (np.linalg.pinv(point.fisher())[:len(free), :len(free)]
                                         * point.chi2 / max(dof, 1))
     bounds = np.asarray(problem.bounds, float)
     at_bound = (np.isclose(u, bounds[:, 0]) | np.isclose(u, bounds[:, 1])) & (

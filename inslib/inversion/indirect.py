@@ -13,7 +13,6 @@ import hashlib
 
 import numpy as np
 
-from inslib.inversion.basis import reference_basis
 from inslib.inversion.problem import (
     Problem,
     box_thermal,
@@ -22,7 +21,7 @@ from inslib.inversion.problem import (
     parameter_bounds,
     parameter_units,
 )
-from inslib.simulation.setup import read_force_constants, remember
+from inslib.simulation.setup import read_force_constants, reference_basis, remember
 
 _FORWARDS: dict = {}
 
@@ -106,8 +105,9 @@ def build_indirect_problem(request) -> Problem:
 
     simulation, measured = request.simulation, request.measured
     instrument = indirect_instrument(request)
-    basis = reference_basis(simulation.force_constants, simulation.structure, request.shells)
-    fcs = read_force_constants(simulation.force_constants, simulation.structure)
+    files = (simulation.force_constants, simulation.structure, simulation.supercell)
+    basis = reference_basis(files[0], request.shells, *files[1:])
+    fcs = read_force_constants(*files)
     reference = basis.project(fcs)[0][0]
     unit = parameter_units(reference)
     edges = measured.axes[-1].edges

@@ -29,7 +29,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from inslib.inversion.basis import reference_basis
 from inslib.inversion.problem import (
     Problem,
     box_thermal,
@@ -38,7 +37,7 @@ from inslib.inversion.problem import (
     parameter_bounds,
     parameter_units,
 )
-from inslib.simulation.setup import read_force_constants, remember
+from inslib.simulation.setup import read_force_constants, reference_basis, remember
 
 PATH_TOLERANCE = 1e-6  # relative mismatch of the path length with the workspace's axis
 _FORWARDS: dict = {}
@@ -86,6 +85,7 @@ class PathRequest:
     measured: object
     force_constants: str
     structure: str = ""
+    supercell: str = ""
     path: str = "auto"
     fwhm: object = None
     symmetry: str = ""
@@ -152,8 +152,9 @@ class FoldFrame:
 
 def build_path_problem(request: PathRequest) -> Problem:
     """Build the fit problem of a q-path map; the forward model is cached on content."""
-    basis = reference_basis(request.force_constants, request.structure, request.shells)
-    fcs = read_force_constants(request.force_constants, request.structure)
+    files = (request.force_constants, request.structure, request.supercell)
+    basis = reference_basis(files[0], request.shells, *files[1:])
+    fcs = read_force_constants(*files)
     reference = basis.project(fcs)[0][0]
     unit = parameter_units(reference)
     bounds = parameter_bounds(basis.names, request)

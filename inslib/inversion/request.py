@@ -127,7 +127,7 @@ def _check(request: InversionRequest) -> dict:
         errors |= indirect_errors(request)
     else:
         errors |= validate_powder(request.simulation)
-    if "ForceConstantsFile" not in errors and "StructureFile" not in errors:
+    if not {"ForceConstantsFile", "StructureFile", "SupercellMatrix"} & set(errors):
         errors |= _parameter_errors(request)
     if not errors and request.method != "Gradient":
         errors |= _model_errors(request)
@@ -202,7 +202,8 @@ def path_request(request: InversionRequest):
 
     simulation = request.simulation
     return PathRequest(
-        request.measured, simulation.force_constants, simulation.structure, path=request.path,
+        request.measured, simulation.force_constants, simulation.structure,
+        supercell=simulation.supercell, path=request.path,
         fwhm=request.energy_resolution or None, zones=request.zones,
         time_reversal=request.time_reversal, shells=request.shells,
         parameters=request.parameters, parameter_range=request.parameter_range,
@@ -216,7 +217,7 @@ def _path_errors(request: InversionRequest) -> dict:
     from inslib.simulation.requests import temperature_errors
 
     simulation = request.simulation
-    errors = file_errors(simulation.force_constants, simulation.structure, "")
+    errors = file_errors(simulation.force_constants, simulation.structure, simulation.supercell)
     if request.chi:
         errors["SpectrumType"] = "ChiPrime2 is for powder maps: give S(q,E) for a q-path map"
     if request.elastic_tail:
@@ -251,7 +252,8 @@ def _parameter_errors(request: InversionRequest) -> dict:
 
     simulation = request.simulation
     try:
-        names = parameter_names(simulation.force_constants, simulation.structure, request.shells)
+        names = parameter_names(simulation.force_constants, request.shells, simulation.structure,
+                                simulation.supercell)
     except ParameterError as error:
         return {"Shells": str(error)}
     errors = {}
@@ -268,11 +270,12 @@ def _parameter_errors(request: InversionRequest) -> dict:
     return errors
 
 
-def parameter_names(force_constants: str, structure: str, shells: int) -> tuple:
+def parameter_names(force_constants: str, shells: int, structure: str = "",
+                    supercell: str = "") -> tuple:
     """Names of the force-constant parameters of a file up to ``shells`` neighbour shells."""
-    from inslib.inversion.basis import reference_basis
+    from inslib.simulation.setup import reference_basis
 
-    return tuple(reference_basis(force_constants, structure, shells).names)
+    return tuple(reference_basis(force_constants, shells, structure, supercell).names)
 
 
 def inversion_temperature(request: InversionRequest) -> float:

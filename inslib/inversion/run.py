@@ -80,7 +80,8 @@ def invert(request: InversionRequest, progress=None) -> InversionResult:
     found = figures(fit)
     fitted, residual = fitted_maps(request.measured, fit)
     simulation = request.simulation
-    like = to_primitive(read_force_constants(simulation.force_constants, simulation.structure))
+    like = to_primitive(read_force_constants(simulation.force_constants, simulation.structure,
+                                             simulation.supercell))
     result = InversionResult(fit, found, table_rows(fit, found), fitted, residual,
                              inverted_force_constants(fit, like), method,
                              warnings + _fit_warnings(fit), inversion_temperature(request),

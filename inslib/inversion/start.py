@@ -27,7 +27,8 @@ def model_key(request, settings=None, box=None, box_per_parameter=None):
 
     simulation = request.simulation
     template = create_sqe_template(simulation.template)
-    fcs = read_force_constants(simulation.force_constants, simulation.structure)
+    fcs = read_force_constants(simulation.force_constants, simulation.structure,
+                               simulation.supercell)
     r = request.parameter_range
     return inversion_key(fcs, request.shells, template.axes[0].edges, template.axes[1].edges,
                          template.mask, float(powder_temperature(simulation)),

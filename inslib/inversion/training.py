@@ -19,8 +19,6 @@ import inslib
 from inslib.datagen.config import (
     DatagenConfig,
     DatagenConfigError,
-    reference_basis,
-    reference_force_constants,
 )
 from inslib.inversion.amortized import (
     AmortizedInverter,
@@ -35,6 +33,7 @@ from inslib.inversion.amortized import (
     round_to_stored,
 )
 from inslib.inversion.metrics import r_squared, standardise
+from inslib.simulation.setup import read_force_constants, reference_basis
 
 MAP_OUTPUTS = ("PowderSQE", "PowderChi")
 LATENT_SAMPLES = 100  # per validation map, for the sigma figures
@@ -127,7 +126,7 @@ def model_key(config: TrainingConfig, template=None) -> str:
     """:func:`inversion_key` of a configuration (template built when not given)."""
     d = config.datagen
     template = template_of(d) if template is None else template
-    fcs = reference_force_constants(d.force_constants, d.shells)
+    fcs = read_force_constants(d.force_constants)
     return inversion_key(fcs, d.shells, template.axes[0].edges, template.axes[1].edges,
                          template.mask, d.temperature, instrument_setting(template), d.output,
                          d.box, d.box_per_parameter, key_settings(d, config.training))
@@ -273,8 +272,7 @@ def _metadata(config: TrainingConfig, key: str, names: list, template) -> dict:
         raise AmortizedModelError(msg)
     from inslib.phonons.force_constants import to_primitive
 
-    reference = basis.project(to_primitive(reference_force_constants(d.force_constants,
-                                                                     d.shells)))[0][0]
+    reference = basis.project(to_primitive(read_force_constants(d.force_constants)))[0][0]
     return {"key": key, "names": list(names), "reference": reference.tolist(),
             "units": "eV/Angstrom^2", "output": d.output, "temperature": float(d.temperature),
             "instrument": instrument_setting(template),

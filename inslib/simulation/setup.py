@@ -30,6 +30,7 @@ PHONOPY_SIBLINGS = ("FORCE_SETS", "FORCE_CONSTANTS", "BORN", "SPOSCAR", "phonopy
 
 _SETUPS: dict = {}
 _FILES: dict = {}
+_BASES: dict = {}
 
 
 @dataclass
@@ -140,15 +141,37 @@ def clear_cache() -> None:
     """Forget every cached set-up and file (the next call builds and reads again)."""
     _SETUPS.clear()
     _FILES.clear()
+    _BASES.clear()
 
 
-def read_force_constants(path: str, structure: str = "") -> ForceConstants:
-    """Force constants of a file, read again only when it or its phonopy siblings change."""
-    key = (file_key(path), file_key(structure))
+def read_force_constants(path: str, structure: str = "", supercell: str = "") -> ForceConstants:
+    """Force constants of a file, read again only when it or its phonopy siblings change.
+
+    ``structure`` and ``supercell`` (SupercellMatrix text, e.g. "2,2,2") as
+    :func:`~inslib.phonons.force_constants.load_force_constants` takes them; "" = none.
+    """
+    key = (file_key(path), file_key(structure), supercell)
     if key not in _FILES:
-        fcs = load_force_constants(path, structure=structure or None)
+        fcs = load_force_constants(path, structure=structure or None,
+                                   supercell=supercell or None)
         remember(_FILES, key, replace(fcs, source=path))
     return _FILES[key]
+
+
+def basis_of(fcs: ForceConstants, shells: int):
+    """ParameterBasis of ForceConstants up to ``shells`` shells (cached on their digest)."""
+    from inslib.phonons.parameters import ParameterBasis
+
+    key = (fcs.digest(), int(shells))
+    if key not in _BASES:
+        remember(_BASES, key, ParameterBasis.from_force_constants(fcs, shells=int(shells)))
+    return _BASES[key]
+
+
+def reference_basis(force_constants: str, shells: int, structure: str = "",
+                    supercell: str = ""):
+    """ParameterBasis of a force-constants file up to ``shells`` shells (cached on content)."""
+    return basis_of(read_force_constants(force_constants, structure, supercell), shells)
 
 
 def remember(cache: dict, key, value) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from inslib.inversion.metrics import r_squared
-from inslib.runtime.host import run_algorithm
+from inslib.runtime.host import InvalidArgumentsError, run_algorithm
 
 PATH = {"QPath": "G-X-W-K-G-L", "EnergyResolution": 2.0, "Temperature": 100.0,
         "MeshSize": 6, "SamplesPerBin": 4}
@@ -20,12 +20,11 @@ PATH = {"QPath": "G-X-W-K-G-L", "EnergyResolution": 2.0, "Temperature": 100.0,
 
 @pytest.fixture(scope="module")
 def truth_and_map(ge_files, tmp_path_factory):
-    from inslib.inversion.basis import reference_basis
     from inslib.phonons.force_constants import to_primitive
-    from inslib.simulation.setup import read_force_constants
+    from inslib.simulation.setup import read_force_constants, reference_basis
 
     files = ge_files["ForceConstantsFile"], ge_files["StructureFile"]
-    basis = reference_basis(*files, 2)
+    basis = reference_basis(files[0], 2, files[1])
     fcs = read_force_constants(*files)
     truth = basis.project(fcs)[0][0] * np.random.default_rng(3).uniform(0.85, 1.15,
                                                                           basis.n_params)
@@ -56,3 +55,17 @@ def test_the_algorithm_inverts_a_qpath_map(ge_files, truth_and_map):
     assert r2 > 0.999
     assert np.max(np.abs(values - truth)) < 0.03
     assert out["OutputWorkspace"].axes[0].unit == "Path"
+
+
+def test_supercell_matrix_reaches_the_inversion(ge_files, truth_and_map):
+    from inslib.inversion.request import parameter_names
+
+    files = ge_files["ForceConstantsFile"], ge_files["StructureFile"]
+    # the pathSQE FORCE_CONSTANTS is 4x4x4: the right DIM gives the same parameters
+    assert (parameter_names(files[0], 2, files[1], "4,4,4")
+            == parameter_names(files[0], 2, files[1]))
+    with pytest.raises(InvalidArgumentsError) as info:
+        run_algorithm("InvertForceConstants", InputWorkspace=truth_and_map[1],
+                      OutputWorkspace="fit", Method="Gradient", SupercellMatrix="3,3,3",
+                      **ge_files, **PATH)
+    assert "27 cells" in info.value.errors["SupercellMatrix"]

@@ -62,13 +62,12 @@ def _request(ge_files, measured, **options) -> PathRequest:
 
 def _truth_model(ge_files, seed):
     """Return the true parameters (eV/A^2) of a seed and the phonon model they make."""
-    from inslib.inversion.basis import reference_basis
     from inslib.phonons.force_constants import to_primitive
     from inslib.phonons.model import PhononModel
-    from inslib.simulation.setup import read_force_constants
+    from inslib.simulation.setup import read_force_constants, reference_basis
 
     files = ge_files["ForceConstantsFile"], ge_files["StructureFile"]
-    basis = reference_basis(*files, 2)
+    basis = reference_basis(files[0], 2, files[1])
     fcs = read_force_constants(*files)
     truth = _truth(basis.project(fcs)[0][0], seed)
     return truth, PhononModel(basis.force_constants(truth, like=to_primitive(fcs)))
