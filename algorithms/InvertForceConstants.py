@@ -44,7 +44,7 @@ TABLE_COLUMNS = (("str", "Name"), ("double", "Distance"), ("double", "Value"),
                  ("double", "Error"), ("double", "Reference"))
 FIT_SETTINGS = ("Shells", "FittedParameters", "Method", "AmortizedModel", "Starts", "EMin",
                 "EMax", "ParameterRange", "SpectrumType", "FitBackground", "FitElasticTail",
-                "FitResolution", "Seed", "InitialParameterTable")
+                "FitResolution", "ErrorModel", "Seed", "InitialParameterTable")
 PATH_SETTINGS = ("QPath", "Zones", "TimeReversal", "EnergyResolution", "SamplesPerBin")
 SAMPLING = ("MeshSize", "ShellsPerBin", "DirectionsPerShell", "MultiphononOrder",
             "QResolution", "Device")
@@ -125,6 +125,11 @@ class InvertForceConstants(PythonAlgorithm):
                                  "(1 / (1 + (2E/FWHM)^2), the instrument's elastic FWHM).")
         self.declareProperty("FitResolution", False,
                              doc="Fit a factor 1-1.41 on the model's energy-resolution width.")
+        self.declareProperty("ErrorModel", "Data", StringListValidator(["Data", "Poisson"]),
+                             doc="Data: the workspace's errors weight the fit. Poisson: refit "
+                                 "with the fitted model's Poisson variance (count-like data "
+                                 "without subtraction: removes the bias of sqrt(observed "
+                                 "counts) errors at low counts).")
         self.declareProperty("Seed", 0, IntBoundedValidator(lower=0),
                              doc="Seed of the random starts and the dispersion band samples.")
         self.declareProperty(ITableWorkspaceProperty(
@@ -208,7 +213,7 @@ class InvertForceConstants(PythonAlgorithm):
             parameter_range=float(get("ParameterRange")),
             background=bool(get("FitBackground")),
             elastic_tail=bool(get("FitElasticTail")), chi=get("SpectrumType") == "ChiPrime2",
-            fit_resolution=bool(get("FitResolution")),
+            fit_resolution=bool(get("FitResolution")), error_model=get("ErrorModel"),
             seed=int(get("Seed")), initial=_initial(get("InitialParameterTable")),
             path=get("QPath"), zones=get("Zones"), time_reversal=bool(get("TimeReversal")),
             energy_resolution=float(get("EnergyResolution")),

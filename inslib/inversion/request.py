@@ -21,6 +21,7 @@ from inslib.simulation.requests import (
 )
 
 METHODS = ("Hybrid", "Gradient", "Amortized")
+ERROR_MODELS = ("Data", "Poisson")
 MAX_STARTS = 50
 TEMPERATURE_TOLERANCE = 5.0  # K: a Temperature further than this from the workspace's log
 MAX_SHELLS = 10
@@ -62,6 +63,9 @@ class InversionRequest:
         (SpectrumType=ChiPrime2, as Su & Li's published maps), not S(|Q|,E).
     fit_resolution : bool
         Fit a factor (1-1.41) on the model's energy-resolution width (FitResolution).
+    error_model : str
+        ErrorModel: "Data" (the workspace's errors are the weights) or "Poisson" (refit with
+        the fitted model's Poisson variance, :mod:`inslib.inversion.weights`).
     seed : int
         Seed of the random starts (Seed).
     initial : tuple of (str, float)
@@ -90,6 +94,7 @@ class InversionRequest:
     elastic_tail: bool = False
     chi: bool = False
     fit_resolution: bool = False
+    error_model: str = "Data"
     seed: int = 0
     initial: tuple = ()
     path: str = "auto"
@@ -120,6 +125,7 @@ def _check(request: InversionRequest) -> dict:
                                            "with |Q| and energy-transfer axes)"}
     indirect = is_indirect(request)
     errors |= _workspace_errors(request.measured, indirect)
+    errors |= _error_model_errors(request)
     errors |= _temperature_errors(request)
     if is_path_map(request.measured):
         errors |= _path_errors(request)
@@ -160,6 +166,9 @@ def _settings_errors(request: InversionRequest) -> dict:
     errors = {}
     if request.method not in METHODS:
         errors["Method"] = f"{request.method!r} is not a method: give one of {', '.join(METHODS)}"
+    if request.error_model not in ERROR_MODELS:
+        errors["ErrorModel"] = (f"{request.error_model!r} is not an error model: give one of "
+                                f"{', '.join(ERROR_MODELS)}")
     if not 1 <= request.starts <= MAX_STARTS:
         errors["Starts"] = f"must be 1-{MAX_STARTS}, got {request.starts}"
     if not 0 < request.parameter_range < 1 or math.isnan(request.parameter_range):
@@ -194,6 +203,16 @@ def _workspace_errors(measured, indirect: bool) -> dict:
     if variance is not None and np.any(variance[np.isfinite(variance)] < 0):
         return {"InputWorkspace": "negative error estimates (variance < 0): errors must be >= 0"}
     return {}
+
+
+def _error_model_errors(request: InversionRequest) -> dict:
+    """ErrorModel=Poisson reads each bin's normalisation from the errors: they must exist."""
+    variance = request.measured.variance
+    if request.error_model != "Poisson" or (variance is not None and np.any(variance > 0)):
+        return {}
+    return {"ErrorModel": "Poisson needs the InputWorkspace's errors (sqrt(counts) x the bin's "
+                          "normalisation) to read each bin's normalisation; this workspace has "
+                          "none: use Data"}
 
 
 def path_request(request: InversionRequest):

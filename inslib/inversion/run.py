@@ -20,6 +20,7 @@ from inslib.inversion.outputs import (
     table_rows,
 )
 from inslib.inversion.request import InversionRequest, inversion_temperature, validate_inversion
+from inslib.inversion.weights import reweighted_fit
 from inslib.simulation.errors import raise_errors
 
 EXPECTED_EVALUATIONS = 60  # forward + backward passes a start typically takes (progress only)
@@ -114,6 +115,10 @@ def _fit(request: InversionRequest, problem, report):
     fit = fit_gradient(problem, request.starts, initial, request.background, request.seed,
                        progress=lambda n, chi2: report(
                            min(0.1 + 0.8 * n / budget, 0.9), f"fit: chi^2 = {chi2:.6g}"))
+    if request.error_model == "Poisson":
+        report(0.9, "refit with the model's Poisson errors")
+        fit = reweighted_fit(problem, fit, request.background, lambda again, u: fit_gradient(
+            again, 1, u, request.background, request.seed))
     return fit, method, warnings
 
 

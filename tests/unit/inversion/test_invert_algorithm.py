@@ -135,3 +135,8 @@ def test_dispersion_has_three_branches_with_a_band(outputs):
     assert dispersion.variance.max() > 0
     assert np.all(np.diff(dispersion.axes[1].values) > 0)
     assert abs(dispersion.signal[:, 0]).max() < 0.5  # acoustic modes vanish at Gamma (meV)
+
+
+def test_poisson_error_model_needs_errors(tmp_path, measured):
+    bare = replace(measured, variance=np.zeros(measured.shape))
+    assert "has none" in _refused(tmp_path, bare, ErrorModel="Poisson")["ErrorModel"]
