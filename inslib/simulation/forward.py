@@ -326,7 +326,10 @@ class RowsForward:
     resolution : Resolution
     thermal : Thermal
     chunk : int
-        q-points per batch of modes.
+        q-points per batch of modes (mode calculations, with ``qe_resolution``).
+    qe_resolution : QEResolution or None
+        Q-E resolution covariance (:mod:`inslib.scattering.qe_resolution`): replaces
+        ``resolution`` (energy only, at the points themselves) when given.
     """
 
     model: object
@@ -338,6 +341,7 @@ class RowsForward:
     resolution: Resolution
     thermal: Thermal
     chunk: int = 20000
+    qe_resolution: object = None
 
     def __call__(self, fc=None, dw=None, progress=None):
         """Spectra (torch, (n_sets, n_rows, n_e)), mbarn/meV per atom (bin averages).
@@ -352,6 +356,8 @@ class RowsForward:
 
         if dw is None:
             dw = self.thermal.mesh(self.model, fc).dw
+        if self.qe_resolution is not None:
+            return self._resolved(dw, fc, progress)
         deposit = ExactDeposit(self.resolution, self.e_edges, self.model.opts)
         acc = torch.zeros((dw.shape[0], self.n_rows, deposit.n_columns), **self.model.opts)
         rows = torch.as_tensor(self.rows, device=acc.device)
@@ -359,6 +365,25 @@ class RowsForward:
             stop = min(start + self.chunk, len(self.q_frac))
             acc = deposit_modes(acc, self.model, self.q_frac[start:stop], rows[start:stop],
                                 deposit, self.thermal.temperature, dw, fc)
+            if progress is not None:
+                progress(stop / len(self.q_frac))
+        return acc / self.per_row
+
+    def _resolved(self, dw, fc, progress):
+        """Spectra with the Q-E covariance (``qe_resolution``), as :meth:`__call__`."""
+        import torch
+
+        from inslib.scattering.qe_resolution import deposit_resolved
+
+        qe = self.qe_resolution
+        rng = np.random.default_rng(qe.seed)
+        acc = torch.zeros((dw.shape[0], self.n_rows, len(self.e_edges) - 1), **self.model.opts)
+        rows = torch.as_tensor(self.rows, device=acc.device)
+        step = max(1, self.chunk // (qe.draws * (qe.probes + 1)))  # mode calculations a point
+        for start in range(0, len(self.q_frac), step):
+            stop = min(start + step, len(self.q_frac))
+            acc = deposit_resolved(acc, self.model, self.q_frac[start:stop], rows[start:stop],
+                                   self.e_edges, qe, self.thermal.temperature, dw, fc, rng)
             if progress is not None:
                 progress(stop / len(self.q_frac))
         return acc / self.per_row
