@@ -89,6 +89,13 @@ class SimulateSingleCrystalSQE(PythonAlgorithm):
         declare_q_resolution_property(
             self, "Isotropic Gaussian Q resolution FWHM (1/Angstrom) on grids; 0 = none. Raise "
                   "SamplesPerBin with it: it is sampled (SamplesPerBin^3 points per bin).")
+        self.declareProperty("QEResolution", "Energy",
+                             StringListValidator(["Energy", "Covariance"]),
+                             doc="Energy: the instrument's energy FWHM at each sample point "
+                                 "(plus QResolution). Covariance: the direct-geometry (Q, E) "
+                                 "resolution covariance (moderator, chopper, aperture, sample, "
+                                 "detector), by Monte Carlo; Instrument and Ei of a Fermi-chopper "
+                                 "instrument needed, about 6x the mode calculations.")
         self.declareProperty("SamplesPerBin", 1, IntBoundedValidator(lower=1, upper=1024),
                              doc="Random points per bin and binned Q dimension (bin average): "
                                  "SamplesPerBin^k per bin, k the binned Q dimensions (at least "
@@ -107,7 +114,8 @@ class SimulateSingleCrystalSQE(PythonAlgorithm):
         groups = {"Binning": [f"QDimension{i}" for i in range(3)]
                   + [f"Dimension{i}Binning" for i in range(4)] + ["HKLCell"],
                   "Q-path": ["QPath", "PathStep"],
-                  "Resolution": ["Instrument", "Ei", "EnergyResolution", "QResolution"],
+                  "Resolution": ["Instrument", "Ei", "EnergyResolution", "QResolution",
+                                 "QEResolution"],
                   "Sampling": ["SamplesPerBin", "Seed", "MeshSize", "Device"]}
         for group, names in groups.items():
             for name in names:
@@ -127,6 +135,7 @@ class SimulateSingleCrystalSQE(PythonAlgorithm):
             ei=self.getProperty("Ei").value or None,
             fwhm=self.getProperty("EnergyResolution").value,
             q_resolution=float(self.getProperty("QResolution").value),
+            qe_resolution=self.getProperty("QEResolution").value,
             hkl=self.getProperty("HKLCell").value,
             samples=int(self.getProperty("SamplesPerBin").value),
             seed=int(self.getProperty("Seed").value),

@@ -58,6 +58,10 @@ class GridRequest:
     q_resolution : float
         QResolution: isotropic Gaussian Q resolution FWHM in 1/Angstrom (0 = none); every
         sample point is displaced by a Gaussian draw, an unbiased estimate of the convolution.
+    qe_resolution : QEResolution or None
+        QEResolution=Covariance: the direct-geometry (Q, E) resolution covariance, applied by
+        Monte Carlo (:mod:`inslib.scattering.qe_resolution`) in place of ``fwhm`` alone and of
+        ``q_resolution``; None = the energy resolution ``fwhm``.
     """
 
     projections: np.ndarray
@@ -70,6 +74,7 @@ class GridRequest:
     hkl_cell: np.ndarray | None = None
     names: list = field(default_factory=list)
     q_resolution: float = 0.0
+    qe_resolution: object = None
 
 
 def hkl_cell(crystal, symprec: float = 1e-3) -> np.ndarray:
@@ -233,7 +238,8 @@ def _sample_signal(model, request: GridRequest, edges, e_edges, cell, dw, progre
             q_cart = q_cart + rng.normal(scale=request.q_resolution * FWHM_TO_SIGMA,
                                          size=q_cart.shape)
         forward = RowsForward(model, q_cart @ to_frac, rows, len(bins), float(per_bin),
-                              e_edges, resolution, Thermal(request.temperature), batch)
+                              e_edges, resolution, Thermal(request.temperature), batch,
+                              qe_resolution=request.qe_resolution)
         signal[bins] = forward(dw=dw)[0].cpu().numpy()
         if progress is not None:
             progress((bins[-1] + 1) / n_bins)

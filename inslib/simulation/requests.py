@@ -153,6 +153,10 @@ class SingleCrystalRequest:
         EnergyResolution: constant FWHM in meV when no instrument is given.
     q_resolution : float
         QResolution: isotropic Gaussian Q resolution FWHM in 1/Angstrom (grids; 0 = none).
+    qe_resolution : str
+        QEResolution: "Energy" (the energy FWHM at each sample point, plus QResolution) or
+        "Covariance" (the direct-geometry (Q, E) resolution covariance, Fermi-chopper
+        instruments with Instrument and Ei).
     hkl : str
         HKLCell: "Conventional" (spglib standard cell) or "Primitive" (the model's cell).
     samples, seed, grid : int
@@ -186,6 +190,7 @@ class SingleCrystalRequest:
     ei: float | None = None
     fwhm: float = 0.0
     q_resolution: float = 0.0
+    qe_resolution: str = "Energy"
     hkl: str = "Conventional"
     samples: int = 1
     seed: int = 0
@@ -582,7 +587,35 @@ def _check_single_crystal(request: SingleCrystalRequest) -> dict:
     if request.path and not errors.keys() & {"ForceConstantsFile", "StructureFile"}:
         errors |= path_errors(request.path, request.force_constants, request.structure)
     errors |= _crystal_instrument_errors(request) | device_errors(request.device)
+    errors |= qe_resolution_errors(request, errors)
     return errors | goniometer_errors(request, errors)
+
+
+QE_RESOLUTIONS = ("Energy", "Covariance")
+
+
+def qe_resolution_errors(request: SingleCrystalRequest, errors: dict) -> dict:
+    """{property: message} for QEResolution: Covariance needs a direct Fermi-chopper setting."""
+    choice = request.qe_resolution
+    if choice not in QE_RESOLUTIONS:
+        return {"QEResolution": f"{choice!r}: give one of {', '.join(QE_RESOLUTIONS)}"}
+    if choice == "Energy" or errors.keys() & {"Instrument", "Ei"}:
+        return {}
+    instrument, fixed = crystal_instrument(request)
+    if instrument is None or instrument.geometry != "direct":
+        return {"QEResolution": "Covariance is the (Q, E) resolution of a direct-geometry "
+                                "instrument: give Instrument and Ei, or use Energy"}
+    if request.q_resolution > 0:
+        return {"QEResolution": f"Covariance includes the Q resolution: leave QResolution at "
+                                f"0 (got {request.q_resolution:g}), or use Energy"}
+    from inslib.instruments.covariance import direct_geometry
+    from inslib.instruments.resolution import resolved_settings
+
+    try:
+        direct_geometry(instrument, fixed, resolved_settings(instrument))
+    except ValueError as err:
+        return {"QEResolution": str(err)}
+    return {}
 
 
 def path_errors(path: str, force_constants: str, structure: str) -> dict:

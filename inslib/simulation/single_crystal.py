@@ -60,13 +60,16 @@ def run_single_crystal(request: SingleCrystalRequest, progress=None) -> Histogra
     instrument, fixed = crystal_instrument(request)
     fwhm = energy_resolution(request, instrument, fixed)
     if request.path:
-        result = simulate_path(setup, request, fwhm, lambda f: report(0.1 + 0.9 * f, "q-path"))
+        qe = qe_resolution(request, instrument, fixed, setup.model.crystal.cell)
+        result = simulate_path(setup, request, fwhm, lambda f: report(0.1 + 0.9 * f, "q-path"),
+                               qe)
         result.metadata.provenance.append(
-            f"SimulateSingleCrystalSQE: coherent one-phonon along {request.path!r}, force "
-            f"constants {setup.source}")
+            f"SimulateSingleCrystalSQE: coherent one-phonon along {request.path!r}, "
+            f"{request.qe_resolution} resolution, force constants {setup.source}")
         result.metadata.logs.update(setup_logs(setup))
         return result
     grid = _grid_request(request, setup, fwhm)
+    grid = replace(grid, qe_resolution=qe_resolution(request, instrument, fixed, grid.hkl_cell))
     result = simulate_grid(setup.model, grid, setup.dw,
                            progress=lambda f: report(0.1 + 0.9 * f, "grid"))
     if request.template is None:
@@ -133,6 +136,25 @@ def energy_resolution(request: SingleCrystalRequest, instrument, fixed):
     return fwhm_function(instrument, fixed)
 
 
+def qe_resolution(request: SingleCrystalRequest, instrument, fixed, cell):
+    """Return the (Q, E) covariance resolution of QEResolution=Covariance, else None.
+
+    ``cell``: rows in Angstrom of the cell whose r.l.u. UVector / VVector are in (the HKL
+    cell of grids, the model's cell of q-paths); the scattering plane they span is horizontal,
+    the goniometer axis normal to it, in the model's Cartesian frame.
+    """
+    if request.qe_resolution != "Covariance":
+        return None
+    from inslib.instruments.covariance import direct_geometry
+    from inslib.instruments.resolution import resolved_settings
+    from inslib.scattering.qe_resolution import QEResolution
+
+    u, v = scattering_plane(request) @ (2 * np.pi * np.linalg.inv(cell).T)
+    vertical = np.cross(u, v)
+    return QEResolution(direct_geometry(instrument, fixed, resolved_settings(instrument)),
+                        vertical / np.linalg.norm(vertical), seed=request.seed)
+
+
 def _grid_request(request, setup, fwhm) -> GridRequest:
     cell = hkl_cell(setup.model.crystal) if request.hkl == "Conventional" \
         else setup.model.crystal.cell
@@ -159,26 +181,29 @@ def _finish(result: Histogram, request, setup) -> Histogram:
                   f"{request.temperature:g} K")
     meta.provenance = [*meta.provenance,
                        f"SimulateSingleCrystalSQE: coherent one-phonon, {request.hkl} HKL cell, "
+                       f"{request.qe_resolution} resolution, "
                        f"{request.samples} sample(s) per bin and binned Q dimension, force "
                        f"constants {setup.source}"]
     meta.logs.update(setup_logs(setup))
     return result
 
 
-def simulate_path(setup, request: SingleCrystalRequest, fwhm, progress=None) -> Histogram:
+def simulate_path(setup, request: SingleCrystalRequest, fwhm, progress=None,
+                  qe=None) -> Histogram:
     """S(q, E) along the requested path: Histogram (path distance, DeltaE).
 
     The lattice is the crystal's own cell, the frame of the path's points (the writer derives
     the UB from it, U = identity).
     """
-    forward, edges, ticks = path_forward(setup.model, request, fwhm)
+    forward, edges, ticks = path_forward(setup.model, request, fwhm, qe=qe)
     signal = forward(dw=setup.dw, progress=progress)[0].cpu().numpy()
     result = path_histogram(edges, ticks, forward.e_edges, signal, float(request.temperature))
     result.metadata.lattice = cell_lattice(setup.model.crystal.cell)
     return result
 
 
-def path_forward(model, request: SingleCrystalRequest, fwhm, thermal: Thermal | None = None):
+def path_forward(model, request: SingleCrystalRequest, fwhm, thermal: Thermal | None = None,
+                 qe=None):
     """Build the differentiable q-path model of a request (path, steps, samples, energy bins).
 
     Parameters
@@ -188,6 +213,8 @@ def path_forward(model, request: SingleCrystalRequest, fwhm, thermal: Thermal | 
         Energy resolution FWHM, meV (a constant or a function of energy).
     thermal : Thermal, optional
         Temperature and mesh for force-constant sets (the request's temperature by default).
+    qe : QEResolution, optional
+        The (Q, E) covariance resolution (:func:`qe_resolution`); None = ``fwhm`` alone.
 
     Returns
     -------
@@ -205,5 +232,5 @@ def path_forward(model, request: SingleCrystalRequest, fwhm, thermal: Thermal | 
     e_edges = parse_binning(request.e_binning, "Dimension3Binning", "meV")
     thermal = thermal or Thermal(float(request.temperature), request.grid)
     forward = RowsForward(model, q, bins, len(edges) - 1, float(request.samples), e_edges,
-                          Resolution.of(fwhm, e_edges), thermal, CHUNK)
+                          Resolution.of(fwhm, e_edges), thermal, CHUNK, qe_resolution=qe)
     return forward, edges, ticks

@@ -86,6 +86,12 @@ def test_qpath_ticks_and_unknown_label(ge_files):
     ({"Dimension0Binning": "-5,0.001,5", "Dimension1Binning": "-5,0.0001,5"},
      "Dimension0Binning"),
     ({"QPath": "G-X", "QResolution": "0.1"}, "QResolution"),
+    # the (Q, E) covariance needs a direct Fermi-chopper setting and replaces QResolution
+    ({"QPath": "G-X", "QEResolution": "Covariance", "EnergyResolution": "1"}, "QEResolution"),
+    ({"QEResolution": "Covariance", "Instrument": "MERLIN", "Ei": "45", "QResolution": "0.1"},
+     "QEResolution"),
+    ({"QPath": "G-X", "QEResolution": "Covariance", "Instrument": "LET", "Ei": "10"},
+     "QEResolution"),
 ])
 def test_bad_input_names_the_property(ge_files, properties, prop):
     with pytest.raises(InvalidArgumentsError) as info:
@@ -185,3 +191,24 @@ def test_q_resolution_is_the_gaussian_convolution_of_the_bin_averages(ge_files):
     scale = reference.max()
     assert np.abs(cut(np.zeros(3), 16, 1, q_fwhm) - reference).max() < 0.05 * scale
     assert np.abs(cut(np.zeros(3), 16, 1, 0.0) - reference).max() > 0.2 * scale
+
+
+def test_qe_covariance_resolution_on_a_cut(ge_files):
+    """QEResolution=Covariance runs through the algorithm and moves intensity, not creates it.
+
+    Ge, an H cut through the (4,0,0) zone on MERLIN at Ei = 45 meV: the covariance convolution
+    (checked against an event Monte Carlo in tests/unit/scattering/test_qe_resolution.py)
+    changes the cut, keeps its total within 10 % (offsets beyond the kinematic limit and the
+    energy window lose a little; 16 points per bin leave ~3 % noise) and records the choice.
+    """
+    common = {"Temperature": "100", "Instrument": "MERLIN", "Ei": "45",
+              "Dimension0Binning": "3.5,0.05,4.5", "Dimension1Binning": "-0.05,0.05",
+              "Dimension2Binning": "-0.05,0.05", "Dimension3Binning": "2,1,40",
+              "SamplesPerBin": "16", "MeshSize": "6", "OutputWorkspace": "s", **ge_files}
+    energy = run_algorithm("SimulateSingleCrystalSQE", **common)["OutputWorkspace"]
+    covariance = run_algorithm("SimulateSingleCrystalSQE", QEResolution="Covariance",
+                               **common)["OutputWorkspace"]
+    total = np.nansum(energy.signal)
+    assert np.nansum(covariance.signal) == pytest.approx(total, rel=0.1)
+    assert np.nanmax(np.abs(covariance.signal - energy.signal)) > 0.05 * np.nanmax(energy.signal)
+    assert "Covariance resolution" in covariance.metadata.provenance[-1]
