@@ -80,6 +80,9 @@ def arguments():
     p.add_argument("--temperatures", type=float, nargs="+", default=[100.0, 300.0, 600.0])
     p.add_argument("--softening-steps", type=int, default=4, help="k = 0 ... steps - 1")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--method", choices=("Gradient", "Hybrid"), default="Gradient",
+                   help="Hybrid: start from the amortized networks trained for this template "
+                        "(inslib train-inversion; refused when none is)")
     p.add_argument("--error-model", choices=("Data", "Poisson"), default="Data",
                    help="noisy fits: the maps' sqrt(N) errors, or refit with the model's "
                         "Poisson variance (ErrorModel)")
@@ -97,6 +100,7 @@ class Synthetic:
         self.template = create_sqe_template(self.template_request)
         ones = np.ones(self.template.signal.shape)
         self.problem = self.problem_of(ones, ones)
+        self.networks = self.trained() if args.method == "Hybrid" else None
 
     def measured(self, signal, variance) -> Histogram:
         """Return a measured map on the template (NaN where not covered)."""
@@ -112,6 +116,19 @@ class Synthetic:
                                    sampling=PowderSampling(args.shells_per_bin, args.directions))
         return build_problem(InversionRequest(simulation, method="Gradient",
                                               fit_resolution=False))
+
+    def trained(self):
+        """Return the amortized networks trained for this template and temperature (Hybrid)."""
+        from inslib.inversion.start import trained_model
+
+        template = replace(self.template_request, template=self.measured(
+            *[np.ones(self.template.signal.shape)] * 2))
+        networks = trained_model(InversionRequest(PowderRequest(AL, template=template)))
+        if networks is None:
+            msg = ("--method Hybrid: no model is trained for this template: run `inslib "
+                   "train-inversion` with docs/amortized.md's Al config")
+            raise SystemExit(msg)
+        return networks
 
     def clean(self, u: np.ndarray) -> np.ndarray:
         """Model maps of fit variables u (n, 5), shape (n, n_q, n_e)."""
@@ -129,7 +146,13 @@ class Synthetic:
 
     def fit(self, problem, weights: str = "Data"):
         """Gradient fit of a problem with the benchmark's starts and seed (and ErrorModel)."""
-        fit = fit_gradient(problem, self.args.starts, seed=self.args.seed)
+        initial = None
+        if self.networks is not None:
+            from inslib.inversion.start import amortized_estimate, estimate_variables
+
+            estimate = amortized_estimate(self.networks, problem, self.args.seed)
+            initial = estimate_variables(problem, estimate)[0]
+        fit = fit_gradient(problem, self.args.starts, initial, seed=self.args.seed)
         if weights == "Poisson":
             fit = reweighted_fit(problem, fit, True, lambda again, u: fit_gradient(again, 1, u))
         return fit
