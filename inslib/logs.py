@@ -22,6 +22,7 @@ MD_Q_POINTS_PER_BIN = "MDQPointsPerBin"  # commensurate q-points averaged per |Q
 MD_CORRELATION_WINDOW = "MDCorrelationWindow"  # fs, longest time lag of the MD correlations
 MD_ENERGY_SPACING = "MDEnergySpacing"  # meV, energy grid of the MD spectra
 MD_FRAMES = "MDFrames"  # trajectory frames read
+MD_BRAGG_Q_POINTS = "MDBraggQPoints"  # q-points at Bragg peaks (left out of the inelastic map)
 QUANTUM_CORRECTION = "QuantumCorrection"  # StokesRaman, DetailedBalance or None (MD)
 
 # Mantid's own log names (processed NeXus, MD files)

@@ -1,0 +1,139 @@
+"""SimulateMDSQE: powder S(|Q|,E) from molecular dynamics (dynasor), on the simulation templates.
+
+Runs unchanged inside Mantid (put this folder in user.python.plugins.directories) and on
+inslib's built-in host (``inslib run SimulateMDSQE ...``). Needs the ``md`` extra
+(``pip install 'inslib[md]'``: dynasor, ASE).
+"""
+
+from inslib.md.quantum import CORRECTIONS
+from inslib.md.request import MDRequest, validate_md
+from inslib.md.run import ENSEMBLES, THERMOSTATS
+from inslib.md.simulate import simulate_md
+from inslib.runtime.compat import (
+    AlgorithmFactory,
+    Direction,
+    FileAction,
+    FileProperty,
+    MatrixWorkspaceProperty,
+    Progress,
+    PythonAlgorithm,
+    StringListValidator,
+)
+from inslib.runtime.progress import fraction_reporter
+from inslib.runtime.properties import (
+    STRUCTURE_EXTENSIONS,
+    ValidatedRequest,
+    declare_template_properties,
+    set_output,
+    template_request,
+)
+
+TRAJECTORY_EXTENSIONS = [".traj", ".xyz", ".extxyz", ".lammpstrj", ".dump", "XDATCAR"]
+MD_RUN = ("SupercellMatrix", "MDTimeStep", "MDSteps", "ThermalisationSteps",
+          "ThermalisationEnsemble", "FrameInterval", "Thermostat", "OutputTrajectoryFile")
+
+
+class SimulateMDSQE(PythonAlgorithm):
+    """Powder S(|Q|,E) from an MD trajectory: anharmonic, all multiphonon orders."""
+
+    def category(self):
+        return "Inelastic\\Simulation"
+
+    def name(self):
+        return "SimulateMDSQE"
+
+    def summary(self):
+        return ("Simulates the powder S(|Q|,E) from molecular dynamics: coherent and incoherent "
+                "dynamic structure factors of a trajectory (dynasor), weighted by neutron "
+                "scattering lengths, powder-averaged over q-points commensurate with the "
+                "supercell, quantum-corrected, with the template's resolution and kinematic "
+                "mask. The trajectory is read, or run here with ASE's EMT potential.")
+
+    def seeAlso(self):
+        return ["SimulatePowderSQE", "CreateSQETemplate", "CompareWithSimulation"]
+
+    def PyInit(self):
+        self.declareProperty(FileProperty("TrajectoryFile", "", FileAction.OptionalLoad,
+                                          TRAJECTORY_EXTENSIONS),
+                             doc="MD trajectory ASE reads (.traj, extended XYZ, LAMMPS dump, "
+                                 "XDATCAR) at constant cell; empty = run the MD here.")
+        self.declareProperty("TimeStep", 0.0, doc="Time between the trajectory's frames (fs).")
+        self._declare_md_run()
+        declare_template_properties(self, simulation=True)
+        self.declareProperty("Coherent", True, doc="Coherent S(Q,E) (all phonon orders).")
+        self.declareProperty("Incoherent", True, doc="Incoherent (self) S(Q,E).")
+        self.declareProperty("QuantumCorrection", "StokesRaman", StringListValidator(
+            list(CORRECTIONS)), doc="Correction of the classical spectrum: StokesRaman "
+                                    "(beta E / (1 - exp(-beta E))), DetailedBalance "
+                                    "(exp(beta E / 2)) or None.")
+        self.declareProperty("Elastic", False, doc="Keep the elastic line (Bragg peaks, "
+                                                   "incoherent elastic); off = inelastic only.")
+        self.declareProperty("QPointsPerBin", 200, doc="Most commensurate q-points averaged "
+                                                       "per |Q| bin (log MDQPointsPerBin).")
+        self.declareProperty("WindowStep", 0, doc="Frames between correlation windows; 0 = a "
+                                                  "quarter of the window.")
+        self.declareProperty("Seed", 0, doc="Seed of the q-point choice and of the MD run.")
+        self.declareProperty(MatrixWorkspaceProperty("OutputWorkspace", "", Direction.Output),
+                             doc="S(|Q|,E) in mbarn/meV per atom.")
+        for name in ("TrajectoryFile", "TimeStep"):
+            self.setPropertyGroup(name, "Trajectory")
+        for name in ("Coherent", "Incoherent", "QuantumCorrection", "Elastic"):
+            self.setPropertyGroup(name, "Terms")
+        for name in ("QPointsPerBin", "WindowStep", "Seed"):
+            self.setPropertyGroup(name, "Sampling")
+        self._requests = ValidatedRequest(self._request, validate_md)
+
+    def _declare_md_run(self):
+        self.declareProperty(FileProperty("StructureFile", "", FileAction.OptionalLoad,
+                                          STRUCTURE_EXTENSIONS),
+                             doc="Crystal structure to run the MD here with ASE's EMT "
+                                 "potential (Al, Cu, Ag, Au, Ni, Pd, Pt); empty with a "
+                                 "TrajectoryFile.")
+        self.declareProperty("SupercellMatrix", "", doc="MD supercell of StructureFile: "
+                                                        "'6,6,6' (diagonal) or 9 integers.")
+        self.declareProperty("MDTimeStep", 5.0, doc="MD integration time step (fs).")
+        self.declareProperty("MDSteps", 2000, doc="Production MD steps.")
+        self.declareProperty("ThermalisationSteps", 500,
+                             doc="Thermalisation steps at Temperature before production.")
+        self.declareProperty("ThermalisationEnsemble", "NVT", StringListValidator(
+            list(ENSEMBLES)), doc="NVT (Langevin, the structure's cell) or NPT (Berendsen at "
+                                  "zero pressure; production at the mean cell: thermal "
+                                  "expansion).")
+        self.declareProperty("FrameInterval", 2, doc="MD steps between the frames analysed.")
+        self.declareProperty("Thermostat", "VelocityVerlet", StringListValidator(
+            list(THERMOSTATS)), doc="Production dynamics: VelocityVerlet (NVE) or Langevin.")
+        self.declareProperty(FileProperty("OutputTrajectoryFile", "", FileAction.OptionalSave,
+                                          [".traj"]),
+                             doc="Where the MD run here writes its frames (ASE .traj); empty "
+                                 "= a temporary file.")
+        for name in ("StructureFile", *MD_RUN):
+            self.setPropertyGroup(name, "MD run (EMT)")
+
+    def _request(self):
+        value = {name: self.getProperty(name).value for name in (
+            "TrajectoryFile", "TimeStep", "Coherent", "Incoherent", "QuantumCorrection",
+            "Elastic", "QPointsPerBin", "WindowStep", "Seed", "StructureFile", *MD_RUN)}
+        return MDRequest(
+            trajectory=value["TrajectoryFile"], time_step=float(value["TimeStep"]),
+            template=template_request(self), coherent=bool(value["Coherent"]),
+            incoherent=bool(value["Incoherent"]), correction=value["QuantumCorrection"],
+            elastic=bool(value["Elastic"]),
+            q_points_per_bin=int(value["QPointsPerBin"]), window_step=int(value["WindowStep"]),
+            seed=int(value["Seed"]), structure=value["StructureFile"],
+            supercell=value["SupercellMatrix"], md_time_step=float(value["MDTimeStep"]),
+            md_steps=int(value["MDSteps"]),
+            thermalisation_steps=int(value["ThermalisationSteps"]),
+            frame_interval=int(value["FrameInterval"]), thermostat=value["Thermostat"],
+            ensemble=value["ThermalisationEnsemble"],
+            output_trajectory=value["OutputTrajectoryFile"])
+
+    def validateInputs(self):
+        return self._requests.errors()
+
+    def PyExec(self):
+        progress = Progress(self, start=0.0, end=1.0, nreports=20)
+        set_output(self, simulate_md(self._requests.take(),
+                                     progress=fraction_reporter(progress, 20)))
+
+
+AlgorithmFactory.subscribe(SimulateMDSQE)

@@ -1,0 +1,309 @@
+"""SimulateMDSQE's request and its validation (once per request, as every simulation request).
+
+Uses the shared template and temperature checks of :mod:`inslib.simulation.requests`; adds the
+trajectory (or MD run), frame count, Nyquist energy and the |Q| bins the supercell represents.
+Every message names the property, the bad value and what is valid.
+"""
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from inslib.histogram import Histogram
+from inslib.md.qpoints import powder_qpoints, reciprocal_spacing
+from inslib.md.quantum import CORRECTIONS
+from inslib.md.run import ENSEMBLES, THERMOSTATS, MDRun, emt_elements, supercell_atoms
+from inslib.md.trajectory import (
+    TrajectoryError,
+    TrajectoryInfo,
+    nyquist_energy,
+    scan_trajectory,
+    window_size,
+)
+from inslib.phonons.errors import ForceConstantsError
+from inslib.phonons.readers.phonopy import parse_supercell_matrix
+from inslib.simulation.errors import raise_errors
+from inslib.simulation.requests import (
+    TemplateRequest,
+    check_once,
+    powder_temperature,
+    temperature_errors,
+    template_instrument,
+    validate_template,
+)
+from inslib.structure import StructureError
+
+MAX_MD_TIME_STEP = 20.0  # fs; metals and light molecules need 0.5-5 fs, 20 fs is far beyond
+MAX_EMPTY_FRACTION = 0.5  # a map with more |Q| bins empty than this is refused
+MAX_Q_POINTS_PER_BIN = 100_000
+
+
+@dataclass(frozen=True)
+class MDRequest:
+    """Inputs of SimulateMDSQE (property names in the comments).
+
+    Parameters
+    ----------
+    trajectory : str
+        TrajectoryFile (any ASE-readable trajectory); "" = run the MD here.
+    time_step : float
+        TimeStep: fs between the trajectory's frames (0 = not given).
+    template : TemplateRequest
+        Instrument, Ei, binning or InputWorkspace, Temperature.
+    coherent, incoherent : bool
+        Coherent, Incoherent.
+    correction : str
+        QuantumCorrection: "StokesRaman", "DetailedBalance" or "None".
+    elastic : bool
+        Elastic: keep the static part (Bragg peaks, incoherent elastic line).
+    q_points_per_bin : int
+        QPointsPerBin: most commensurate q-points averaged per |Q| bin.
+    window_step : int
+        WindowStep: frames between correlation windows (0 = a quarter window).
+    seed : int
+        Seed (q-point choice, MD velocities and Langevin noise).
+    structure, supercell : str
+        StructureFile and SupercellMatrix of an MD run here (EMT).
+    md_time_step : float
+        MDTimeStep, fs.
+    md_steps, thermalisation_steps, frame_interval : int
+        MDSteps, ThermalisationSteps, FrameInterval.
+    thermostat : str
+        Thermostat of the production run (VelocityVerlet = NVE, or Langevin).
+    ensemble : str
+        ThermalisationEnsemble: "NVT" (the structure's cell) or "NPT" (zero pressure, then
+        the mean cell: thermal expansion).
+    output_trajectory : str
+        OutputTrajectoryFile: where the run here writes its frames ("" = a temporary file).
+    """
+
+    trajectory: str = ""
+    time_step: float = 0.0
+    template: TemplateRequest = field(default_factory=TemplateRequest)
+    coherent: bool = True
+    incoherent: bool = True
+    correction: str = "StokesRaman"
+    elastic: bool = False
+    q_points_per_bin: int = 200
+    window_step: int = 0
+    seed: int = 0
+    structure: str = ""
+    supercell: str = ""
+    md_time_step: float = 5.0
+    md_steps: int = 2000
+    thermalisation_steps: int = 500
+    frame_interval: int = 2
+    thermostat: str = "VelocityVerlet"
+    ensemble: str = "NVT"
+    output_trajectory: str = ""
+
+    @property
+    def frame_time(self) -> float:
+        """Time between frames, fs: TimeStep, or MDTimeStep x FrameInterval for a run here."""
+        return self.time_step if self.trajectory else self.md_time_step * self.frame_interval
+
+
+def md_run(request: MDRequest) -> MDRun:
+    """Return the MD run of a request without TrajectoryFile (0 K where none is known)."""
+    return MDRun(request.structure, parse_supercell_matrix(request.supercell or "1,1,1"),
+                 float(md_temperature(request) or 0.0), request.md_time_step, request.md_steps,
+                 request.thermalisation_steps, request.frame_interval, request.thermostat,
+                 request.ensemble, request.seed)
+
+
+def md_temperature(request: MDRequest):
+    """Temperature in K (the request's, else the InputWorkspace's); None if neither."""
+    return powder_temperature(request)
+
+
+def trajectory_info(request: MDRequest, path: str | None = None) -> TrajectoryInfo:
+    """Scan ``path`` (default: the request's TrajectoryFile) once per request; keep the result.
+
+    The validation and the run share one pass over the TrajectoryFile; a file the run wrote
+    itself (``path``) is scanned anew.
+    """
+    if path is not None and path != request.trajectory:
+        return scan_trajectory(path)
+    info = request.__dict__.get("_trajectory_info")
+    if info is None:
+        info = scan_trajectory(request.trajectory)
+        object.__setattr__(request, "_trajectory_info", info)
+    return info
+
+
+def md_window(request: MDRequest, template: Histogram) -> tuple[int, float, float]:
+    """(window W in lags, finest energy bin meV, narrowest resolution sigma meV) on a template.
+
+    ``template``: :func:`create_sqe_template`'s result for ``request.template``.
+    """
+    from inslib.simulation.powder import template_resolution
+
+    e_edges = template.axes[1].edges
+    resolution = template_resolution(request.template, template)
+    centres = 0.5 * (e_edges[1:] + e_edges[:-1])
+    sigma = float(np.interp(centres, resolution.energy, resolution.sigma).min())
+    step = float(np.min(np.diff(e_edges)))
+    window = window_size(energy_step=step, frame_time=request.frame_time, sigma=sigma)
+    return window, step, sigma
+
+
+def validate_md(request: MDRequest) -> dict:
+    """Check an MD request once; return {property: message} for everything wrong."""
+    return check_once(request, _check_md)
+
+
+def require_valid_md(request: MDRequest) -> None:
+    """Raise SimulationError naming every bad property (checked once)."""
+    raise_errors(validate_md(request))
+
+
+def _check_md(request: MDRequest) -> dict:
+    import importlib.util
+
+    if importlib.util.find_spec("dynasor") is None:
+        prop = "TrajectoryFile" if request.trajectory else "StructureFile"
+        return {prop: "SimulateMDSQE needs dynasor: pip install 'inslib[md]'"}
+    errors = validate_template(request.template)
+    needs_t = request.correction != "None" or not request.trajectory
+    errors |= temperature_errors(md_temperature(request), required=needs_t)
+    errors |= _option_errors(request)
+    source, cell, n_frames = _source(request)
+    errors |= source
+    if errors or cell is None:
+        return errors
+    instrument = template_instrument(request.template)
+    if instrument.geometry != "direct":
+        return {"Instrument": f"{instrument.name} is an indirect-geometry instrument: "
+                              "SimulateMDSQE gives direct-geometry powder maps only; give a "
+                              "direct-geometry instrument (ARCS, MAPS, MARI...)"}
+    from inslib.instruments.templates import create_sqe_template
+
+    template = create_sqe_template(request.template)
+    errors |= _frame_errors(request, template, n_frames)
+    return errors | _q_errors(request, cell, template.axes[0].edges, template.mask)
+
+
+def _option_errors(request: MDRequest) -> dict:
+    errors = {}
+    if not (request.coherent or request.incoherent):
+        errors["Coherent"] = "both Coherent and Incoherent are off: nothing to simulate"
+    if request.correction not in CORRECTIONS:
+        errors["QuantumCorrection"] = (f"{request.correction!r} is not one of "
+                                       f"{' | '.join(CORRECTIONS)}")
+    if not 1 <= request.q_points_per_bin <= MAX_Q_POINTS_PER_BIN:
+        errors["QPointsPerBin"] = (f"{request.q_points_per_bin} is not valid: give 1 to "
+                                   f"{MAX_Q_POINTS_PER_BIN:,} q-points per |Q| bin")
+    if request.window_step < 0:
+        errors["WindowStep"] = (f"{request.window_step} is not valid: give frames between "
+                                "correlation windows (>= 1), or 0 for a quarter window")
+    return errors
+
+
+def _source(request: MDRequest) -> tuple[dict, np.ndarray | None, int]:
+    """({property: message}, supercell (3, 3) Angstrom or None, frames) of the MD source."""
+    if request.trajectory and request.structure:
+        return ({"StructureFile": f"{request.structure!r} given with TrajectoryFile: give a "
+                                  "trajectory, or a structure to run the MD here, not both"},
+                None, 0)
+    if request.trajectory:
+        return _trajectory_source(request)
+    if request.structure:
+        return _run_source(request)
+    return ({"TrajectoryFile": "empty, and no StructureFile to run the MD here: give an "
+                               "ASE-readable trajectory with TimeStep, or StructureFile"},
+            None, 0)
+
+
+def _trajectory_source(request: MDRequest) -> tuple[dict, np.ndarray | None, int]:
+    errors = {}
+    if not (math.isfinite(request.time_step) and request.time_step > 0):
+        errors["TimeStep"] = (f"{request.time_step:g} fs: give the time between the "
+                              "trajectory's frames in fs (> 0; MD time step x write interval)")
+    if not Path(request.trajectory).is_file():
+        return errors | {"TrajectoryFile": f"file not found: {request.trajectory!r}"}, None, 0
+    try:
+        info = trajectory_info(request)
+    except TrajectoryError as err:
+        return errors | {"TrajectoryFile": str(err)}, None, 0
+    return errors, (None if errors else info.cell), info.n_frames
+
+
+def _run_source(request: MDRequest) -> tuple[dict, np.ndarray | None, int]:
+    errors = _run_option_errors(request)
+    if request.time_step:
+        errors["TimeStep"] = (f"{request.time_step:g} fs is for a TrajectoryFile: leave it 0; "
+                              "the MD run here writes a frame every MDTimeStep x FrameInterval")
+    try:
+        matrix = parse_supercell_matrix(request.supercell or "1,1,1")
+    except ForceConstantsError as err:
+        return errors | {"SupercellMatrix": str(err)}, None, 0
+    try:
+        atoms = supercell_atoms(request.structure, matrix)
+    except StructureError as err:
+        return errors | {"StructureFile": str(err)}, None, 0
+    missing = sorted(set(atoms.get_chemical_symbols()) - emt_elements())
+    if missing:
+        errors["StructureFile"] = (f"{', '.join(missing)}: not covered by ASE's EMT potential "
+                                   f"({', '.join(sorted(emt_elements()))}); run the MD "
+                                   "elsewhere and give TrajectoryFile")
+    if errors:
+        return errors, None, 0
+    return {}, atoms.cell.array, md_run(request).n_frames
+
+
+def _run_option_errors(request: MDRequest) -> dict:
+    errors = {}
+    if not (math.isfinite(request.md_time_step) and 0 < request.md_time_step
+            <= MAX_MD_TIME_STEP):
+        errors["MDTimeStep"] = (f"{request.md_time_step:g} fs is not valid: give 0 to "
+                                f"{MAX_MD_TIME_STEP:g} fs (1-5 fs for metals)")
+    for prop, value, low in (("MDSteps", request.md_steps, 1),
+                             ("ThermalisationSteps", request.thermalisation_steps, 0),
+                             ("FrameInterval", request.frame_interval, 1)):
+        if value < low:
+            errors[prop] = f"{value} is not valid: give an integer >= {low}"
+    if request.thermostat not in THERMOSTATS:
+        errors["Thermostat"] = f"{request.thermostat!r} is not one of {' | '.join(THERMOSTATS)}"
+    if request.ensemble not in ENSEMBLES:
+        errors["ThermalisationEnsemble"] = (f"{request.ensemble!r} is not one of "
+                                            f"{' | '.join(ENSEMBLES)}")
+    return errors
+
+
+def _frame_errors(request: MDRequest, template: Histogram, n_frames: int) -> dict:
+    """Nyquist energy and frame count against the template's energy bins and resolution."""
+    prop = "TrajectoryFile" if request.trajectory else "MDSteps"
+    time_prop = "TimeStep" if request.trajectory else "FrameInterval"
+    dt = request.frame_time
+    top = float(np.max(np.abs(template.axes[1].edges)))
+    nyquist = nyquist_energy(frame_time=dt)
+    if top > nyquist:
+        return {time_prop: f"frames {dt:g} fs apart resolve energies up to {nyquist:.4g} meV "
+                           f"(Nyquist), the template's energy bins reach {top:g} meV: write "
+                           f"frames at most {nyquist_energy(frame_time=1.0) / top:.3g} fs "
+                           "apart"}
+    window, step, sigma = md_window(request, template)
+    if n_frames < window + 1:
+        return {prop: f"{n_frames} frames ({n_frames * dt / 1000:.3g} ps at {dt:g} fs): energy "
+                      f"bins of {step:g} meV and a resolution down to sigma {sigma:.3g} meV "
+                      f"need a correlation window of {window} lags, so at least {window + 1} "
+                      f"frames ({window * dt / 1000:.3g} ps), more for averaging; give a "
+                      "longer trajectory"}
+    return {}
+
+
+def _q_errors(request: MDRequest, cell: np.ndarray, q_edges, mask) -> dict:
+    """{"QBinning": ...} when the supercell leaves most wanted |Q| bins without a q-point."""
+    wanted = ~mask.all(axis=1)
+    counts = powder_qpoints(cell=cell, q_edges=q_edges, wanted=wanted, max_per_bin=1,
+                            seed=request.seed).counts
+    empty = int(np.count_nonzero(wanted & (counts == 0)))
+    if empty <= MAX_EMPTY_FRACTION * np.count_nonzero(wanted):
+        return {}
+    spacing = reciprocal_spacing(cell)
+    prop = "QBinning" if request.template.template is None else "InputWorkspace"
+    return {prop: f"{empty} of {int(np.count_nonzero(wanted))} |Q| bins hold no q-point the "
+                  f"supercell can represent (its reciprocal lattice spacing is {spacing:.3g} "
+                  "1/Angstrom): use wider |Q| bins, or a larger supercell"}
