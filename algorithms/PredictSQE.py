@@ -4,7 +4,6 @@ Runs unchanged inside Mantid (put this folder in user.python.plugins.directories
 inslib's built-in host (``inslib run PredictSQE ...``).
 """
 
-from inslib.logs import WARNINGS
 from inslib.ml.predict import (
     METHODS,
     OUTPUTS,
@@ -24,7 +23,6 @@ from inslib.runtime.compat import (
     Progress,
     PythonAlgorithm,
     StringListValidator,
-    to_workspace,
 )
 from inslib.runtime.progress import fraction_reporter
 from inslib.runtime.properties import (
@@ -34,6 +32,7 @@ from inslib.runtime.properties import (
     declare_mesh_property,
     declare_supercell_property,
     declare_template_properties,
+    set_output,
     template_request,
 )
 
@@ -134,10 +133,7 @@ class PredictSQE(PythonAlgorithm):
     def PyExec(self):
         progress = Progress(self, start=0.0, end=1.0, nreports=40)
         result = run_predict(self._requests.take(), progress=fraction_reporter(progress, 40))
-        warnings = result.metadata.logs.get(WARNINGS)
-        if warnings is not None and warnings.value:
-            self.log().warning(f"PredictSQE: {warnings.value}")
-        self.setProperty("OutputWorkspace", to_workspace(result))
+        set_output(self, result)
 
 
 AlgorithmFactory.subscribe(PredictSQE)

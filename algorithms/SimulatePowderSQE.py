@@ -4,7 +4,6 @@ Runs unchanged inside Mantid (put this folder in user.python.plugins.directories
 inslib's built-in host (``inslib run SimulatePowderSQE ...``).
 """
 
-from inslib.logs import WARNINGS
 from inslib.runtime.compat import (
     AlgorithmFactory,
     Direction,
@@ -13,7 +12,6 @@ from inslib.runtime.compat import (
     Progress,
     PythonAlgorithm,
     StringListValidator,
-    to_workspace,
 )
 from inslib.runtime.progress import fraction_reporter
 from inslib.runtime.properties import (
@@ -24,6 +22,7 @@ from inslib.runtime.properties import (
     declare_q_resolution_property,
     declare_supercell_property,
     declare_template_properties,
+    set_output,
     template_request,
 )
 from inslib.scattering.powder import PowderSampling
@@ -111,10 +110,7 @@ class SimulatePowderSQE(PythonAlgorithm):
     def PyExec(self):
         progress = Progress(self, start=0.0, end=1.0, nreports=20)
         result = run_powder(self._requests.take(), progress=fraction_reporter(progress, 20))
-        warnings = result.metadata.logs.get(WARNINGS)
-        if warnings is not None and warnings.value:
-            self.log().warning(f"SimulatePowderSQE: {warnings.value}")
-        self.setProperty("OutputWorkspace", to_workspace(result))
+        set_output(self, result)
 
 
 AlgorithmFactory.subscribe(SimulatePowderSQE)
