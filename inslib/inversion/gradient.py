@@ -5,7 +5,7 @@ through the differentiable forward model (one forward and one backward pass per 
 Several starts: the reference (or a given start, e.g. the amortized estimate or the previous
 chunk's optimum, refined first by Gauss-Newton steps, :func:`inslib.inversion.linear.
 gauss_newton`) first, then uniform draws in the bounds; the starts stop early once two have
-reached the same minimum.
+reached the same minimum (not counting a corner of the box, where every variable is on a bound).
 The covariance is the inverse Gauss-Newton matrix (J^T W J)^-1 at the optimum over the
 force-constant variables, scale and background together (so the nuisances are marginalised),
 times the reduced chi^2 (Mantid Fit's convention; it is ~1 when the errors are right and the
@@ -168,11 +168,23 @@ def fit_gradient(problem, starts: int = 3, initial=None, background: bool = True
                           bounds=bounds * d[:, None],
                           options={"maxiter": MAX_ITERATIONS, "ftol": F_TOLERANCE})
         found.append(float(result.fun))
-        if best is not None and _same(result.fun, best[1]):
+        if best is not None and _same(result.fun, best[1]) and not _on_corner(
+                result.x / d, bounds):
             break
         if best is None or result.fun < best[1]:
             best = (np.clip(result.x / d, *bounds.T), float(result.fun))
     return finish_fit(problem, best[0], background, found, misfit.evaluations)
+
+
+def _on_corner(u: np.ndarray, bounds: np.ndarray) -> bool:
+    """Tell a start that ended with every free variable on a bound (a corner of the box).
+
+    Two starts stopped on the same corner have not found a minimum of chi^2 but the box's
+    edge (the data pull further): the search goes on instead of stopping early.
+    """
+    free = bounds[:, 1] > bounds[:, 0]
+    on = np.isclose(u, bounds[:, 0]) | np.isclose(u, bounds[:, 1])
+    return bool(free.any() and on[free].all())
 
 
 def _same(a: float, b: float) -> bool:

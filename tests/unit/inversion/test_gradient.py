@@ -226,3 +226,12 @@ def test_poisson_weights_remove_the_low_count_bias(coarse):
     data, poisson = np.mean(z2["data"]), np.mean(z2["poisson"])
     assert poisson < data
     assert 0.23 < poisson < 1.77
+
+
+def test_a_corner_of_the_box_is_not_a_converged_minimum():
+    from inslib.inversion.gradient import _on_corner
+
+    bounds = np.array([[-0.5, 0.5], [-0.5, 0.5], [0.0, 0.0]])  # the third variable is fixed
+    assert _on_corner(np.array([-0.5, 0.5, 0.0]), bounds)
+    assert not _on_corner(np.array([-0.5, 0.2, 0.0]), bounds)
+    assert not _on_corner(np.zeros(3), np.zeros((3, 2)))  # nothing free: no corner
