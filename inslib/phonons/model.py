@@ -346,7 +346,9 @@ def _batched_eigh(matrices):
     count = math.prod(batch)
     if matrices.device.type != "cpu" or threads < 2 or count < PARALLEL_EIGH_MIN:
         return torch.linalg.eigh(matrices)
-    flat = matrices.reshape(count, *matrices.shape[-2:])
+    # detached: torch's grad mode is thread-local, so in the pool's threads eigh would see a
+    # tensor that requires grad (inside SafeEigh.forward) and refuse the out= arguments
+    flat = matrices.detach().reshape(count, *matrices.shape[-2:])
     values = torch.empty(flat.shape[:-1], dtype=flat.real.dtype, device=flat.device)
     vectors = torch.empty_like(flat)
     bounds = [(k * count // threads, (k + 1) * count // threads) for k in range(threads)]

@@ -77,3 +77,26 @@ def test_values_ascending_and_shape_kept():
     assert values.shape == (2, 12, 3)
     assert vectors.shape == (2, 12, 3, 3)
     assert bool((values[..., 1:] >= values[..., :-1]).all())
+
+
+def test_threaded_eigh_keeps_gradients():
+    """The batch split over threads (>= PARALLEL_EIGH_MIN matrices, >= 2 threads) differentiates.
+
+    torch's grad mode is thread-local: the pool's threads once saw the input requiring grad and
+    refused eigh's out= arguments (the gradient of a 6x6 batch of 2048 failed on 2 threads).
+    """
+    from inslib.phonons.model import PARALLEL_EIGH_MIN, eigh
+
+    rng = np.random.default_rng(4)
+    a = torch.as_tensor(rng.normal(size=(PARALLEL_EIGH_MIN, 6, 6)), dtype=torch.float64)
+    matrices = (a + a.transpose(-1, -2)).requires_grad_(True)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        values, _ = eigh(matrices)
+        values.sum().backward()
+    finally:
+        torch.set_num_threads(before)
+    # d(sum of eigenvalues)/dM = d(trace M)/dM = identity for each matrix
+    expected = torch.eye(6, dtype=torch.float64).expand_as(matrices)
+    torch.testing.assert_close(matrices.grad, expected, atol=1e-10, rtol=0)

@@ -67,11 +67,12 @@ def test_batches_stay_within_the_memory_estimate(ge_files, monkeypatch):
     batches, pieces = [], []
     original = grid.RowsForward
 
-    def recording(model, q_frac, rows, n_rows, per_row, e_edges, resolution, thermal, chunk):
+    def recording(model, q_frac, rows, n_rows, per_row, e_edges, resolution, thermal, chunk,
+                  **options):
         batches.append(len(q_frac))
         pieces.append(chunk)
         return original(model, q_frac, rows, n_rows, per_row, e_edges, resolution, thermal,
-                        chunk)
+                        chunk, **options)
 
     monkeypatch.setattr(grid, "RowsForward", recording)
     monkeypatch.setattr(grid, "BATCH_BYTES", 200_000)
