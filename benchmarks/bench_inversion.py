@@ -83,6 +83,8 @@ def arguments():
     p.add_argument("--method", choices=("Gradient", "Hybrid"), default="Gradient",
                    help="Hybrid: start from the amortized networks trained for this template "
                         "(inslib train-inversion; refused when none is)")
+    p.add_argument("--model", default="", help="Hybrid: a trained model's .pt (AmortizedModel; "
+                                               "default: the cache's for the default settings)")
     p.add_argument("--error-model", choices=("Data", "Poisson"), default="Data",
                    help="noisy fits: the maps' sqrt(N) errors, or refit with the model's "
                         "Poisson variance (ErrorModel)")
@@ -123,7 +125,8 @@ class Synthetic:
 
         template = replace(self.template_request, template=self.measured(
             *[np.ones(self.template.signal.shape)] * 2))
-        networks = trained_model(InversionRequest(PowderRequest(AL, template=template)))
+        networks = trained_model(InversionRequest(PowderRequest(AL, template=template),
+                                                  model_file=self.args.model))
         if networks is None:
             msg = ("--method Hybrid: no model is trained for this template: run `inslib "
                    "train-inversion` with docs/amortized.md's Al config")
