@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from inslib.datagen.config import DEFAULT_BACKGROUNDS
-from inslib.datagen.noise import poisson_noise
+from inslib.datagen.noise import counting_variance, poisson_noise
 from inslib.histogram import Histogram
 from inslib.instruments.templates import create_sqe_template
 from inslib.inversion.build import build_problem
@@ -144,7 +144,7 @@ class Synthetic:
         per_count = clean[~mask].sum() / counts  # model unit per count
         signal = poisson_noise(torch.as_tensor(clean[None]), counts, background, generator,
                                torch.as_tensor(mask))[0].numpy()
-        variance = np.maximum(signal / per_count, 1.0) * per_count**2
+        variance = counting_variance(signal, per_count)
         return self.problem_of(signal, variance)
 
     def fit(self, problem, weights: str = "Data"):
@@ -192,7 +192,7 @@ def speed(args) -> dict:
     for _ in range(2):
         noisy = poisson_noise(torch.as_tensor(signal[None]), 1e6, 0.1, generator,
                               torch.as_tensor(mask))[0].numpy()
-        variance = np.maximum(noisy / per_count, 1.0) * per_count**2
+        variance = counting_variance(noisy, per_count)
         measured = Histogram(clean.axes, np.where(mask, np.nan, noisy), variance, mask.copy(),
                              clean.metadata)
         marks = {}

@@ -41,7 +41,7 @@ import torch
 
 from inslib.axes import energy_axis
 from inslib.datagen.config import DEFAULT_BACKGROUNDS
-from inslib.datagen.noise import poisson_noise
+from inslib.datagen.noise import counting_variance, poisson_noise
 from inslib.folding.geometry import fold_geometry, path_bins
 from inslib.histogram import Histogram, Log, Metadata
 from inslib.inversion.gradient import fit_gradient
@@ -131,7 +131,7 @@ class PathSynthetic:
         per_count = clean.sum() / counts  # model unit per count (no bin of the fold masked)
         signal = poisson_noise(torch.as_tensor(clean[None]), counts, background,
                                generator)[0].numpy()
-        return self.problem_of(signal, np.maximum(signal / per_count, 1.0) * per_count**2)
+        return self.problem_of(signal, counting_variance(signal, per_count))
 
     def fit(self, problem, weights: str = "Data"):
         """Gradient fit with the benchmark's starts and seed (and ErrorModel Poisson)."""

@@ -17,6 +17,28 @@ def noise_grid(backgrounds, counts) -> np.ndarray:
     return np.stack([b.ravel(), c.ravel()], axis=1)
 
 
+def counting_variance(signal, unit):
+    """Poisson variance of a signal of counts x ``unit``, floored at one count: c max(s, c).
+
+    The errors a reduction gives (sqrt(N) of the counts N, scaled by the bin's normalisation
+    c = signal per count), with an empty bin kept at one count's variance so that it still
+    weighs (c^2 instead of 0).
+
+    Parameters
+    ----------
+    signal : numpy.ndarray, shape map_shape
+        Observed (or expected) signal, c x counts, any unit.
+    unit : float or numpy.ndarray, shape map_shape
+        Signal per count c (> 0), the same unit.
+
+    Returns
+    -------
+    numpy.ndarray, shape map_shape
+        Variance, unit squared.
+    """
+    return unit * np.maximum(signal, unit)
+
+
 def poisson_noise(spectra, counts, background, generator=None, mask=None):
     """Noisy copies of spectra: Poisson counts at a total count plus a constant background.
 

@@ -26,6 +26,7 @@ with the positions (as in PyChop). Sigma is also the covariance of the reconstru
 the true (Q, E): the resolution function of a measured point is N(0, Sigma) about it.
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,6 +105,27 @@ class DirectGeometry:
         width2 = PyChopModel._get_detector_width_squared(self.detector, np.asarray(energy),
                                                           self.ei)
         return np.asarray(width2) / FWHM2_PER_VAR
+
+
+@functools.lru_cache(maxsize=8)
+def setting_geometry(name: str, ei: float) -> DirectGeometry:
+    """Return the geometry of the setting the energy resolution uses at ``ei`` (cached).
+
+    The instrument's default chopper setting, or, where it transmits nothing at ``ei``, the
+    nearest one that does (:func:`inslib.instruments.resolution.transmitting_settings`, as
+    ``fwhm_function`` takes it), so that Sigma_EE is the energy resolution of the same run.
+
+    Raises
+    ------
+    ValueError
+        For a disk-chopper instrument, or when no allowed setting transmits at ``ei``.
+    """
+    from inslib.instruments import load_instrument
+    from inslib.instruments.resolution import resolved_settings, transmitting_settings
+
+    instrument = load_instrument(name)
+    settings = transmitting_settings(instrument, ei, resolved_settings(instrument))
+    return direct_geometry(instrument, ei, settings)
 
 
 def direct_geometry(instrument: Instrument, ei: float, settings: dict) -> DirectGeometry:

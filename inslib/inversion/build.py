@@ -12,16 +12,15 @@ import numpy as np
 
 from inslib.datagen.engine import detailed_balance
 from inslib.instruments.templates import create_sqe_template
-from inslib.inversion.indirect import build_indirect_problem, is_indirect
+from inslib.inversion.indirect import build_indirect_problem
 from inslib.inversion.problem import (
     Problem,
     box_thermal,
     elastic_tail,
     energy_limit,
-    is_path_map,
     measurement,
     parameter_bounds,
-    parameter_units,
+    reference_parameters,
 )
 from inslib.inversion.request import (
     InversionRequest,
@@ -29,25 +28,22 @@ from inslib.inversion.request import (
     path_request,
 )
 from inslib.scattering.binning import FWHM_TO_SIGMA
-from inslib.simulation.setup import read_force_constants, reference_basis, remember
+from inslib.simulation.setup import remember
 
 _FORWARDS: dict = {}
 
 
 def build_problem(request: InversionRequest) -> Problem:
     """Build the fit problem of a validated request (validate_inversion first)."""
-    if is_path_map(request.measured):
+    if request.kind == "path":
         from inslib.inversion.path import build_path_problem
 
         return build_path_problem(path_request(request))
-    if is_indirect(request):
+    if request.kind == "indirect":
         return build_indirect_problem(request)
     simulation = request.simulation
-    files = (simulation.force_constants, simulation.structure, simulation.supercell)
-    basis = reference_basis(files[0], request.shells, *files[1:])
-    fcs = read_force_constants(*files)
-    reference = basis.project(fcs)[0][0]
-    unit = parameter_units(reference)
+    basis, fcs, reference, unit = reference_parameters(
+        simulation.force_constants, simulation.structure, simulation.supercell, request.shells)
     bounds = parameter_bounds(basis.names, request)
     template = create_sqe_template(simulation.template)
     key = (fcs.digest(), request.shells, _template_key(template), inversion_temperature(request),

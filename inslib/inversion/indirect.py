@@ -19,9 +19,9 @@ from inslib.inversion.problem import (
     energy_limit,
     measurement,
     parameter_bounds,
-    parameter_units,
+    reference_parameters,
 )
-from inslib.simulation.setup import read_force_constants, reference_basis, remember
+from inslib.simulation.setup import remember
 
 _FORWARDS: dict = {}
 
@@ -105,11 +105,8 @@ def build_indirect_problem(request) -> Problem:
 
     simulation, measured = request.simulation, request.measured
     instrument = indirect_instrument(request)
-    files = (simulation.force_constants, simulation.structure, simulation.supercell)
-    basis = reference_basis(files[0], request.shells, *files[1:])
-    fcs = read_force_constants(*files)
-    reference = basis.project(fcs)[0][0]
-    unit = parameter_units(reference)
+    basis, fcs, reference, unit = reference_parameters(
+        simulation.force_constants, simulation.structure, simulation.supercell, request.shells)
     edges = measured.axes[-1].edges
     temperature = float(powder_temperature(simulation))
     setting = (instrument.name, final_energy(request, instrument),

@@ -35,9 +35,9 @@ from inslib.inversion.problem import (
     energy_limit,
     measurement,
     parameter_bounds,
-    parameter_units,
+    reference_parameters,
 )
-from inslib.simulation.setup import read_force_constants, reference_basis, remember
+from inslib.simulation.setup import remember
 
 PATH_TOLERANCE = 1e-6  # relative mismatch of the path length with the workspace's axis
 _FORWARDS: dict = {}
@@ -152,11 +152,8 @@ class FoldFrame:
 
 def build_path_problem(request: PathRequest) -> Problem:
     """Build the fit problem of a q-path map; the forward model is cached on content."""
-    files = (request.force_constants, request.structure, request.supercell)
-    basis = reference_basis(files[0], request.shells, *files[1:])
-    fcs = read_force_constants(*files)
-    reference = basis.project(fcs)[0][0]
-    unit = parameter_units(reference)
+    basis, fcs, reference, unit = reference_parameters(
+        request.force_constants, request.structure, request.supercell, request.shells)
     bounds = parameter_bounds(basis.names, request)
     measured = request.measured
     temperature = _temperature(request)

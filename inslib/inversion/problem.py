@@ -209,6 +209,28 @@ def energy_limit(e_max: float | None, ei: float | None) -> float:
     return EDGE_FRACTION * ei if ei else np.inf
 
 
+def reference_parameters(force_constants: str, structure: str, supercell: str, shells: int):
+    """Return the parameter basis, force constants, reference parameters and units of a file.
+
+    Returns
+    -------
+    basis : ParameterBasis
+        Up to ``shells`` neighbour shells (cached on content).
+    fcs : ForceConstants
+        As read (cached on the files).
+    reference : numpy.ndarray, shape (n_params,)
+        The force constants projected on the basis, eV/Angstrom^2.
+    unit : numpy.ndarray, shape (n_params,)
+        eV/Angstrom^2 per unit of a fit variable (:func:`parameter_units`).
+    """
+    from inslib.simulation.setup import read_force_constants, reference_basis
+
+    basis = reference_basis(force_constants, shells, structure, supercell)
+    fcs = read_force_constants(force_constants, structure, supercell)
+    reference = basis.project(fcs)[0][0]
+    return basis, fcs, reference, parameter_units(reference)
+
+
 def parameter_units(reference: np.ndarray) -> np.ndarray:
     """Return the unit of each fit variable (eV/A^2): |reference|, floored (UNIT_FLOOR)."""
     reference = np.asarray(reference, float)

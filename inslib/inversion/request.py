@@ -6,6 +6,7 @@ inversion adds the parameters to fit, the method and the fit settings. Every mes
 property, the bad value and what is valid.
 """
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -110,6 +111,13 @@ class InversionRequest:
         """The measured Histogram (the template's workspace)."""
         return self.simulation.template.template
 
+    @functools.cached_property
+    def kind(self) -> str:
+        """What the measured workspace is: "path" (q-path map), "indirect" (S(E)) or "powder"."""
+        if is_path_map(self.measured):
+            return "path"
+        return "indirect" if is_indirect(self) else "powder"
+
 
 def validate_inversion(request: InversionRequest) -> dict:
     """Check an inversion request once; return {property: message} for everything wrong."""
@@ -123,13 +131,12 @@ def _check(request: InversionRequest) -> dict:
     if request.measured is None:
         return errors | {"InputWorkspace": "give the measured S(|Q|,E) to invert (a Workspace2D "
                                            "with |Q| and energy-transfer axes)"}
-    indirect = is_indirect(request)
-    errors |= _workspace_errors(request.measured, indirect)
+    errors |= _workspace_errors(request.measured, request.kind == "indirect")
     errors |= _error_model_errors(request)
     errors |= _temperature_errors(request)
-    if is_path_map(request.measured):
+    if request.kind == "path":
         errors |= _path_errors(request)
-    elif indirect:
+    elif request.kind == "indirect":
         errors |= indirect_errors(request)
     else:
         errors |= validate_powder(request.simulation)
@@ -145,7 +152,7 @@ def _model_errors(request: InversionRequest) -> dict:
     from inslib.inversion.amortized import AmortizedModelError
     from inslib.inversion.start import trained_model
 
-    if is_path_map(request.measured) or is_indirect(request):
+    if request.kind != "powder":
         if request.method == "Amortized":
             return {"Method": "Amortized is for direct-geometry powder maps: use Gradient for "
                               "a q-path map or an indirect S(E)"}

@@ -123,10 +123,8 @@ def _fit(request: InversionRequest, problem, report):
 
 
 def _no_model_warning(request: InversionRequest) -> str:
-    from inslib.inversion.start import powder_map
-
     why = ("no amortized model is trained for this crystal, shells, template and temperature "
-           "(train one with `inslib train-inversion CONFIG`)" if powder_map(request) else
+           "(train one with `inslib train-inversion CONFIG`)" if request.kind == "powder" else
            "amortized networks are trained for direct-geometry powder maps only")
     return (f"Method={request.method}: {why}; fitted by Gradient from the "
             f"{'initial' if request.initial else 'reference'} force constants")

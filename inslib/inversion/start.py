@@ -10,8 +10,6 @@ from dataclasses import replace
 
 import numpy as np
 
-from inslib.inversion.indirect import is_indirect
-from inslib.inversion.problem import is_path_map
 from inslib.simulation.requests import powder_temperature
 
 
@@ -36,11 +34,6 @@ def model_key(request, settings=None, box=None, box_per_parameter=None):
                          box if box is not None else (1 - r, 1 + r), box_per_parameter, settings)
 
 
-def powder_map(request) -> bool:
-    """Tell a direct-geometry powder map (the only kind amortized networks are trained for)."""
-    return not (is_path_map(request.measured) or is_indirect(request))
-
-
 def trained_model(request):
     """Return the AmortizedModel (checked) or the cached default model; None if neither.
 
@@ -52,7 +45,7 @@ def trained_model(request):
     """
     from inslib.inversion.amortized import AmortizedInverter, find_trained
 
-    if not powder_map(request):
+    if request.kind != "powder":  # the networks are trained for direct-geometry maps only
         return None
     if not request.model_file:
         return find_trained(model_key(request))

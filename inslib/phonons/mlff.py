@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inslib.phonons.force_constants import ForceConstants, load_force_constants
+from inslib.phonons.force_constants import ForceConstants
 from inslib.phonons.readers.phonopy import from_phonopy, phonopy_atoms
 from inslib.structure import Crystal
 
@@ -158,8 +158,9 @@ def uncovered_elements(crystal: Crystal, name: str) -> list:
     return sorted({s for s in crystal.symbols if atomic_numbers[s] not in known})
 
 
+@functools.cache
 def checkpoint_path(name: str) -> Path:
-    """Path of a force field's checkpoint inside sevenn, its SHA-256 checked.
+    """Path of a force field's checkpoint inside sevenn, its SHA-256 checked (once a process).
 
     Raises
     ------
@@ -343,9 +344,3 @@ def predicted_file(crystal: Crystal, name: str, settings: MLFFSettings, progress
     fcs.save_phonopy_yaml(partial)
     partial.replace(path)
     return path
-
-
-def predicted_force_constants(crystal: Crystal, name: str, settings: MLFFSettings,
-                              progress=None, folder=None) -> ForceConstants:
-    """Force constants of :func:`predicted_file`, read back (the cache's own check applies)."""
-    return load_force_constants(predicted_file(crystal, name, settings, progress, folder))

@@ -16,7 +16,7 @@ D3 = DeltaE in meV) that writes to the SaveMD layout, so simulations and MDNorm 
 through the same code.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -237,9 +237,12 @@ def _sample_signal(model, request: GridRequest, edges, e_edges, cell, dw, progre
         if request.q_resolution > 0:
             q_cart = q_cart + rng.normal(scale=request.q_resolution * FWHM_TO_SIGMA,
                                          size=q_cart.shape)
+        qe = request.qe_resolution  # its own Monte Carlo draws in every batch, from the seed
+        if qe is not None:
+            qe = replace(qe, seed=int(rng.integers(2**31)))
         forward = RowsForward(model, q_cart @ to_frac, rows, len(bins), float(per_bin),
                               e_edges, resolution, Thermal(request.temperature), batch,
-                              qe_resolution=request.qe_resolution)
+                              qe_resolution=qe)
         signal[bins] = forward(dw=dw)[0].cpu().numpy()
         if progress is not None:
             progress((bins[-1] + 1) / n_bins)

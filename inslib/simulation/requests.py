@@ -608,11 +608,10 @@ def qe_resolution_errors(request: SingleCrystalRequest, errors: dict) -> dict:
     if request.q_resolution > 0:
         return {"QEResolution": f"Covariance includes the Q resolution: leave QResolution at "
                                 f"0 (got {request.q_resolution:g}), or use Energy"}
-    from inslib.instruments.covariance import direct_geometry
-    from inslib.instruments.resolution import resolved_settings
+    from inslib.instruments.covariance import setting_geometry
 
     try:
-        direct_geometry(instrument, fixed, resolved_settings(instrument))
+        setting_geometry(instrument.name, float(fixed))
     except ValueError as err:
         return {"QEResolution": str(err)}
     return {}

@@ -112,11 +112,19 @@ def sample_beams(request: SingleCrystalRequest, cell) -> np.ndarray:
 
     ``cell``: the HKL cell, rows in Angstrom; UVector and VVector are in its r.l.u.
     """
-    to_cart = 2 * np.pi * np.linalg.inv(cell).T
-    u, v = scattering_plane(request) @ to_cart
     axis, sense = goniometer_axis(request.goniometer_axis)
     return beam_directions(rotations(axis, psi_angles(request.psi), sense),
-                           orientation_from_vectors(u, v))
+                           sample_orientation(request, cell))
+
+
+def sample_orientation(request: SingleCrystalRequest, cell) -> np.ndarray:
+    """Orientation U (3, 3) of SetUB(UVector, VVector) at Psi = 0, rows x, y (up), z (beam).
+
+    ``cell``: rows in Angstrom of the cell whose r.l.u. UVector and VVector are in; the
+    result is in that cell's Cartesian frame.
+    """
+    u, v = scattering_plane(request) @ (2 * np.pi * np.linalg.inv(cell).T)
+    return orientation_from_vectors(u, v)
 
 
 def _orientations(request: SingleCrystalRequest) -> str:
@@ -145,14 +153,12 @@ def qe_resolution(request: SingleCrystalRequest, instrument, fixed, cell):
     """
     if request.qe_resolution != "Covariance":
         return None
-    from inslib.instruments.covariance import direct_geometry
-    from inslib.instruments.resolution import resolved_settings
+    from inslib.instruments.covariance import setting_geometry
     from inslib.scattering.qe_resolution import QEResolution
 
-    u, v = scattering_plane(request) @ (2 * np.pi * np.linalg.inv(cell).T)
-    vertical = np.cross(u, v)
-    return QEResolution(direct_geometry(instrument, fixed, resolved_settings(instrument)),
-                        vertical / np.linalg.norm(vertical), seed=request.seed)
+    vertical = sample_orientation(request, cell)[1]  # u x v, normal to the scattering plane
+    return QEResolution(setting_geometry(instrument.name, float(fixed)), vertical,
+                        seed=request.seed)
 
 
 def _grid_request(request, setup, fwhm) -> GridRequest:

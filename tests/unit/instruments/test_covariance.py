@@ -207,3 +207,18 @@ def test_conditional_energy_is_the_regression_on_q():
     np.testing.assert_allclose(correlation, 0.0, atol=0.011)
     assert np.var(residual) == pytest.approx(sigma[0] ** 2, rel=0.016)
     assert sigma[0] ** 2 < 0.9 * cov[0, 3, 3]  # Q and E are correlated: the test can fail
+
+
+def test_setting_geometry_takes_the_setting_the_energy_resolution_uses():
+    """ARCS's default chopper (100-1.5-AST, 300 Hz) passes nothing at Ei = 300 meV: the
+    covariance takes the nearest transmitting setting, as the energy FWHM does (it once raised
+    resins' NoTransmissionError from validation); same 1e-3 as the powder-model test above."""
+    from inslib.instruments.covariance import setting_geometry
+
+    ei = 300.0
+    g = setting_geometry("ARCS", ei)
+    energy = np.array([0.0, 0.3]) * ei
+    k_i, k_f = _vectors(np.tile([3.0, 1.0, 0.2], (len(energy), 1)), energy, ei)
+    cov = qe_covariance(geometry=g, k_i=k_i, k_f=k_f, vertical=UP)
+    powder = resolution_fwhm(load_instrument("ARCS"), energy, ei) / FWHM_PER_SIGMA
+    np.testing.assert_allclose(np.sqrt(cov[:, 3, 3]), powder, rtol=1e-3)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from inslib.datagen.noise import poisson_noise
+from inslib.datagen.noise import counting_variance, poisson_noise
 from inslib.histogram import Histogram
 from inslib.instruments.templates import create_sqe_template
 from inslib.inversion.build import build_problem
@@ -89,7 +89,7 @@ class Coarse:
         per_count = clean[~mask].sum() / counts
         signal = poisson_noise(torch.as_tensor(clean[None]), counts, background, generator,
                                torch.as_tensor(mask))[0].numpy()
-        return self.problem_of(signal, np.maximum(signal / per_count, 1.0) * per_count**2)
+        return self.problem_of(signal, counting_variance(signal, per_count))
 
 
 def most_influential(problem, n: int) -> np.ndarray:

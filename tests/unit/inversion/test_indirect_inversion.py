@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from inslib.axes import Axis, energy_axis
-from inslib.datagen.noise import poisson_noise
+from inslib.datagen.noise import counting_variance, poisson_noise
 from inslib.histogram import Histogram, Metadata
 from inslib.inversion.build import build_problem
 from inslib.inversion.gradient import fit_gradient
@@ -84,8 +84,7 @@ def test_noisy_fits_have_honest_errors(setting):
     for _ in range(4):
         signal = poisson_noise(torch.as_tensor(clean[:1]), COUNTS, 0.05, generator)[0].numpy()
         per_count = clean[0].sum() / COUNTS
-        problem = problem_of(spectra_workspace(signal, np.maximum(signal / per_count, 1.0)
-                                               * per_count**2))
+        problem = problem_of(spectra_workspace(signal, counting_variance(signal, per_count)))
         fit = fit_gradient(problem, 1, None, True, 0)
         z2.append(((fit.u[:5] - TRUTHS[0]) * problem.unit / fit.sigma) ** 2)
         reduced.append(fit.reduced_chi2)
