@@ -210,9 +210,12 @@ def test_conditional_energy_is_the_regression_on_q():
 
 
 def test_setting_geometry_takes_the_setting_the_energy_resolution_uses():
-    """ARCS's default chopper (100-1.5-AST, 300 Hz) passes nothing at Ei = 300 meV: the
-    covariance takes the nearest transmitting setting, as the energy FWHM does (it once raised
-    resins' NoTransmissionError from validation); same 1e-3 as the powder-model test above."""
+    """Check the covariance's setting where the default chopper transmits nothing.
+
+    ARCS's default (100-1.5-AST, 300 Hz) passes nothing at Ei = 300 meV: the covariance takes
+    the nearest transmitting setting, as the energy FWHM does (it once raised resins'
+    NoTransmissionError from validation); same 1e-3 as the powder-model test above.
+    """
     from inslib.instruments.covariance import setting_geometry
 
     ei = 300.0
