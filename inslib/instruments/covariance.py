@@ -176,7 +176,7 @@ def direct_geometry(instrument: Instrument, ei: float, settings: dict) -> Direct
         gamma=float(np.deg2rad(float(sample["gamma"]))),
         phi=float(np.deg2rad((data.detector or {"phi": 0.0})["phi"])), detector=data.detector,
         pixel_width=float((data.detector or {"depth": 0.0})["depth"]), pixel_height=PIXEL_HEIGHT,
-        time_scale=width_factor(instrument))
+        time_scale=width_factor(instrument, ei, settings))
 
 
 #: The independent variables u_j, in the order of the columns of :func:`jacobian`.

@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 
 from inslib.instruments import Instrument
+from inslib.instruments.calibration import table_factor
 
 #: FWHM / sigma of a Gaussian.
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
@@ -198,48 +199,75 @@ def resolution_fwhm(instrument: Instrument, energy, ei=None, settings=None) -> n
     Returns
     -------
     numpy.ndarray, shape (n,)
-        FWHM in meV (the model's times :func:`width_factor`); NaN where the energy
-        transfer is not reachable (E >= Ei).
+        FWHM in meV (the model's times :func:`width_factor` of the setting taken); NaN where
+        the energy transfer is not reachable (E >= Ei).
     """
+    fwhm, taken = _model_fwhm(instrument, energy, ei, settings)
+    return width_factor(instrument, ei, taken) * fwhm
+
+
+def bare_fwhm(instrument: Instrument, energy, ei=None, settings=None) -> np.ndarray:
+    """Return the resolution model's FWHM (meV, shape (n,)) before the width factor.
+
+    Parameters as :func:`resolution_fwhm`.
+    """
+    return _model_fwhm(instrument, energy, ei, settings)[0]
+
+
+def _model_fwhm(instrument: Instrument, energy, ei, settings) -> tuple[np.ndarray, dict]:
+    """Return (model FWHM in meV, shape (n,); the settings taken) before the width factor."""
     energy = np.asarray(energy, dtype=float)
     settings = resolved_settings(instrument) if settings is None else settings
     if instrument.resolution["provider"] == "inslib":
-        fwhm = _inslib_model(instrument, energy)
-    else:
-        fwhm = _resins_fwhm(instrument, energy, ei, settings)
-    return width_factor(instrument) * fwhm
+        return _inslib_model(instrument, energy), settings
+    return _resins_fwhm(instrument, energy, ei, settings)
 
 
-def width_factor(instrument: Instrument) -> float:
+def width_factor(instrument: Instrument, ei=None, settings=None) -> float:
     """Return the instrument's calibrated factor on the model FWHM (1 where the file has none).
 
-    The instrument file's ``resolution.width_factor.value`` (its ``source`` says how it was
-    fitted to measured widths); every setting's FWHM is multiplied by it.
+    The instrument file's ``resolution.width_factor``: where it has a ``table`` with rows for
+    the setting's chopper package, the factor interpolated from it at (frequency, Ei)
+    (:func:`inslib.instruments.calibration.table_factor`); otherwise its ``value``. Its
+    ``source`` says how it was fitted to measured widths.
 
     Parameters
     ----------
     instrument : Instrument
         The instrument.
+    ei : float, optional
+        Incident energy in meV (needed for the table).
+    settings : dict, optional
+        The chopper setting taken (needed for the table).
 
     Returns
     -------
     float
         The factor.
     """
-    return float(instrument.resolution.get("width_factor", {"value": 1.0})["value"])
+    calibration = instrument.resolution.get("width_factor", {"value": 1.0})
+    table = calibration.get("table")
+    if table and ei is not None and settings and "chopper_package" in settings:
+        factor = table_factor(table["rows"], settings["chopper_package"],
+                              settings["chopper_frequency"], float(ei))
+        if factor is not None:
+            return factor
+    return float(calibration["value"])
 
 
-def _resins_fwhm(instrument: Instrument, energy: np.ndarray, ei, settings: dict) -> np.ndarray:
-    """Return the resins model FWHM (meV; NaN where E >= Ei), before the width factor."""
+def _resins_fwhm(instrument: Instrument, energy: np.ndarray, ei,
+                 settings: dict) -> tuple[np.ndarray, dict]:
+    """Return (resins model FWHM in meV, NaN where E >= Ei; the settings taken)."""
     reachable = energy < ei if instrument.geometry == "direct" else np.ones(energy.shape, bool)
     fwhm = np.full(energy.shape, np.nan)
-    if reachable.any():
-        function = _transmitting(instrument, ei, settings)[1]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            sigma = function.get_characteristics(energy[reachable][:, None])["sigma"]
-        fwhm[reachable] = FWHM_PER_SIGMA * np.asarray(sigma, dtype=float).ravel()
-    return fwhm
+    if not reachable.any():
+        return fwhm, settings
+    taken, function = _transmitting(instrument, ei, settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sigma = function.get_characteristics(energy[reachable][:, None])["sigma"]
+    fwhm[reachable] = FWHM_PER_SIGMA * np.asarray(sigma, dtype=float).ravel()
+    return fwhm, taken
 
 
 def fwhm_function(instrument: Instrument, fixed, settings=None):

@@ -130,8 +130,8 @@ def test_width_factor_scales_the_time_terms():
 
     So the Jacobian is J(f) = J(0) + f (J(1) - J(0)), and Sigma_EE (times only) scales by f^2.
     """
-    _, _, g = _geometry("ARCS", 100.0)
-    f = width_factor(load_instrument("ARCS"))
+    arcs, settings, g = _geometry("ARCS", 100.0)
+    f = width_factor(arcs, 100.0, settings)  # the calibrated factor of this setting
     assert f == pytest.approx(g.time_scale)
     assert f > 1.1
     k_i, k_f = _vectors([[2.0, 0.5, 0.1], [1.0, -2.5, 0.3]], np.array([0.0, 40.0]), 100.0)

@@ -1,16 +1,12 @@
 """Chopper-spectrometer resolution (resins PyChop fits) against MEASURED vanadium widths.
 
 Data: tests/data/shared/resolution_calibration (sns-chops/resolution @ 667ba325): elastic-line
-FWHM of vanadium vs Ei and chopper settings. The headers name one column fewer than the
-rows hold: column 0 is an index. The files do not name the Fermi package; the mapping below
-is the only one consistent with the data (other assignments are off by 30-60 % in median):
-ARCS FC1 = ARCS-700-1.5-AST at Chopper1's frequency, FC2 = ARCS-100-1.5-AST at Chopper2's;
-SEQUOIA chopper_choice 0 = SEQ-100-2.0-AST at Chopper2's frequency, 1 = SEQ-700-3.5-AST at
-Chopper1's; CNCS HighFlux / HighRes = "High Flux" / "High Resolution" packages (Chopper1 =
-Fermi-type chopper, Chopper41 = resolution disks).
-Rows whose Gaussian fit failed are dropped: FWHM <= 0, or a fitted Ei more than 5 % from the
-nominal one (the fit locked onto another line). Rows whose setting resins refuses (Ei out of
-range, no chopper transmission) are counted, not compared.
+FWHM of vanadium vs Ei and chopper settings. How the files map to chopper packages and which
+rows are dropped (failed fits) is documented in inslib/instruments/vanadium.py. Rows whose
+setting resins refuses (Ei out of range, no chopper transmission) are counted, not compared.
+
+ARCS's calibration table (issue 13 point 3) is checked where it cannot be in-sample: each
+setting is predicted from the table without it, and each frequency from the other frequencies.
 """
 
 import dataclasses
@@ -19,71 +15,41 @@ import numpy as np
 import pytest
 
 from inslib.instruments import load_instrument
+from inslib.instruments.calibration import fit_width_table, table_factor
 from inslib.instruments.resolution import resolution_fwhm, width_factor
+from inslib.instruments.vanadium import model_ratios, vanadium_widths
 
 pytestmark = pytest.mark.validation
 
-MEDIAN_LIMIT = 0.15  # the issue's acceptance figure: median |relative error| within 15 %
-# ARCS with its width factor (issue 13 point 3 asks < 5 %): one factor on every setting reaches
-# 9.5 %, the residual depends on chopper frequency and Ei (docs/validation.md).
-ARCS_FACTOR_LIMIT = 0.10
-
-
-def _arcs(row, package):
-    column = 5 if row[4] == 1 else 6
-    return {"chopper_package": package, "chopper_frequency": int(row[column])}
-
-
-def _sequoia(row):
-    if row[4] == 0:
-        return {"chopper_package": "SEQ-100-2.0-AST", "chopper_frequency": int(row[6])}
-    return {"chopper_package": "SEQ-700-3.5-AST", "chopper_frequency": int(row[5])}
-
-
-def _cncs(row, package):
-    return {"chopper_package": package, "fermi_frequency": int(row[4]),
-            "resolution_disk_frequency": int(row[7])}
-
-
-CASES = {
-    "ARCS": [("ARCS_V_Cali_Int_Res_FC1_2018_v2.dat", 9, lambda r: _arcs(r, "ARCS-700-1.5-AST")),
-             ("ARCS_V_Cali_Int_Res_FC2_2018_v2.dat", 9, lambda r: _arcs(r, "ARCS-100-1.5-AST"))],
-    "SEQUOIA": [("SEQUOIA_V_Cali_Int_Res_All.dat", 9, _sequoia),
-                ("SEQUOIA_V_Cali_Int_Res_All-IPTS_22666.dat", 9, _sequoia)],
-    "CNCS": [("CNCS_V_Cali_Int_Res_HighFlux.dat", 10, lambda r: _cncs(r, "High Flux")),
-             ("CNCS_V_Cali_Int_Res_HighRes.dat", 10, lambda r: _cncs(r, "High Resolution"))],
-}
+MEDIAN_LIMIT = 0.15  # every instrument's bare model: median |relative error| within 15 %
+# Issue 13 point 3: ARCS under 5 % median, like SEQUOIA (5.2 %) and CNCS (5.6 %), on settings
+# the calibration did not see. Measured: 1.6 % (setting held out), 2.0 % (frequency held out);
+# the single factor this replaces gave 9.5 %.
+ARCS_HELD_OUT_LIMIT = 0.05
 
 
 def relative_errors(folder, name, instrument=None):
-    """Return (model/measured - 1 per compared row, rows dropped, rows refused).
-
-    ``instrument``: the description to model with (default: the instrument file of ``name``).
-    """
+    """Return (model/measured - 1 per compared row, rows dropped, rows refused)."""
     instrument = load_instrument(name) if instrument is None else instrument
-    errors, dropped, refused = [], 0, 0
-    for filename, fwhm_column, settings_of in CASES[name]:
-        for row in np.loadtxt(folder / filename):
-            nominal, ei, measured = row[2], row[3], row[fwhm_column]
-            if measured <= 0 or abs(ei / nominal - 1) > 0.05:
-                dropped += 1
-                continue
-            try:
-                model = resolution_fwhm(instrument, np.array([0.0]), ei=ei,
-                                        settings=settings_of(row))[0]
-            except ValueError:
-                refused += 1
-                continue
-            errors.append(model / measured - 1)
+    widths, dropped = vanadium_widths(folder, name)
+    errors, refused = [], 0
+    for settings, ei, measured in widths:
+        try:
+            model = resolution_fwhm(instrument, np.array([0.0]), ei=ei, settings=settings)[0]
+        except ValueError:
+            refused += 1
+            continue
+        errors.append(model / measured - 1)
     return np.array(errors), dropped, refused
 
 
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", ["ARCS", "SEQUOIA", "CNCS"])
 def test_elastic_resolution_matches_measured_vanadium(shared, name):
-    errors, dropped, refused = relative_errors(shared / "resolution_calibration", name)
+    errors, dropped, refused = relative_errors(shared / "resolution_calibration", name,
+                                               without_width_factor(load_instrument(name)))
     median, worst = np.median(np.abs(errors)), np.max(np.abs(errors))
-    print(f"\n{name}: {errors.size} settings compared ({dropped} failed fits dropped, "
-          f"{refused} refused by the model): median |error| {100 * median:.1f} %, "
+    print(f"\n{name} (bare model): {errors.size} settings compared ({dropped} failed fits "
+          f"dropped, {refused} refused by the model): median |error| {100 * median:.1f} %, "
           f"worst {100 * worst:.1f} %, median signed {100 * np.median(errors):+.1f} %")
     assert errors.size >= 30
     assert median < MEDIAN_LIMIT
@@ -95,44 +61,66 @@ def without_width_factor(instrument):
     return dataclasses.replace(instrument, resolution=resolution)
 
 
-def test_arcs_width_factor_is_the_fitted_median_ratio(shared):
-    """The ARCS factor and spread are the median and quartiles of measured/model widths."""
+@pytest.fixture(scope="module")
+def arcs_ratios(shared):
+    """Return measured / bare-model FWHM per ARCS vanadium setting the model accepts."""
     instrument = load_instrument("ARCS")
-    folder = shared / "resolution_calibration"
-    bare = relative_errors(folder, "ARCS", without_width_factor(instrument))[0]
-    ratios = 1 / (1 + bare)
-    factor = instrument.resolution["width_factor"]
-    after = width_factor(instrument) * (1 + bare) - 1
-    print(f"\nARCS: {ratios.size} settings, median measured/model {np.median(ratios):.4f}, "
-          f"quartiles {np.percentile(ratios, 25):.4f} / {np.percentile(ratios, 75):.4f}; "
-          f"median |error| {100 * np.median(np.abs(bare)):.1f} % -> "
-          f"{100 * np.median(np.abs(after)):.1f} %, median signed {100 * np.median(after):+.1f} %")
-    assert factor["value"] == pytest.approx(np.median(ratios), abs=5e-4)
-    assert factor["spread"] == pytest.approx(np.percentile(ratios, [25, 75]), abs=5e-4)
-    assert np.median(np.abs(after)) < ARCS_FACTOR_LIMIT < np.median(np.abs(bare))
+    widths = vanadium_widths(shared / "resolution_calibration", "ARCS")[0]
+    return model_ratios(instrument, widths)[0]
 
 
-def test_arcs_width_factor_held_out(shared):
-    """A factor fitted on half the ARCS settings narrows the other half as well."""
-    instrument = without_width_factor(load_instrument("ARCS"))
-    model_over_measured = 1 + relative_errors(shared / "resolution_calibration", "ARCS",
-                                              instrument)[0]
-    for fit, held_out in ((0, 1), (1, 0)):
-        factor = np.median(1 / model_over_measured[fit::2])
-        error = np.median(np.abs(factor * model_over_measured[held_out::2] - 1))
-        print(f"\nARCS factor fitted on rows {fit}::2: {factor:.4f}; median |error| on rows "
-              f"{held_out}::2 {100 * error:.1f} %")
-        assert error < ARCS_FACTOR_LIMIT
+def test_arcs_table_is_derived_from_the_vanadium_files(arcs_ratios):
+    """The shipped table is what the vanadium files give (provenance), and its value the median."""
+    calibration = load_instrument("ARCS").resolution["width_factor"]
+    shipped, derived = calibration["table"]["rows"], fit_width_table(arcs_ratios)
+    assert [row[:2] for row in shipped] == [row[:2] for row in derived]
+    np.testing.assert_allclose([row[2:] for row in shipped], [row[2:] for row in derived],
+                               atol=1e-9)
+    ratios = np.array([ratio for _, _, ratio in arcs_ratios])
+    assert len(ratios) == 321
+    assert calibration["value"] == pytest.approx(np.median(ratios), abs=5e-4)
+    assert calibration["spread"] == pytest.approx(np.percentile(ratios, [25, 75]), abs=5e-4)
+
+
+def _held_out_errors(rows, same):
+    """|predicted / measured - 1| per row, predicted from the rows for which ``same`` is False."""
+    errors = []
+    for row in rows:
+        others = [other for other in rows if not same(other, row)]
+        errors.append(table_factor(others, row[0], row[1], row[2]) / row[3] - 1)
+    return np.abs(errors)
+
+
+def test_arcs_width_table_held_out():
+    """Each ARCS setting, and each whole frequency, predicted from the rest of the table."""
+    rows = load_instrument("ARCS").resolution["width_factor"]["table"]["rows"]
+    setting = _held_out_errors(rows, lambda a, b: a is b)
+    frequency = _held_out_errors(rows, lambda a, b: a[:2] == b[:2])
+    for name, errors in (("setting", setting), ("frequency", frequency)):
+        print(f"\nARCS width table, {name} held out ({errors.size} settings): median |error| "
+              f"{100 * np.median(errors):.1f} %, 75th percentile "
+              f"{100 * np.percentile(errors, 75):.1f} %, worst {100 * errors.max():.1f} %")
+        assert np.median(errors) < ARCS_HELD_OUT_LIMIT
+
+
+def test_arcs_single_factor_falls_short(arcs_ratios):
+    """The single factor (the table's fallback) leaves 9.5 %: why the table is needed."""
+    ratios = np.array([ratio for _, _, ratio in arcs_ratios])
+    single = np.median(np.abs(width_factor(load_instrument("ARCS")) / ratios - 1))
+    print(f"\nARCS single factor: median |error| {100 * single:.1f} %")
+    assert single > ARCS_HELD_OUT_LIMIT
 
 
 def test_width_factor_multiplies_the_fwhm():
-    """ARCS widths are the bare model's times the factor; SEQUOIA (no factor) is unchanged."""
+    """ARCS widths are the bare model's times the setting's factor; SEQUOIA's are unchanged."""
     energy = np.array([-20.0, 0.0, 30.0, 60.0])
-    settings = {"chopper_package": "ARCS-100-1.5-AST", "chopper_frequency": 300}
     arcs = load_instrument("ARCS")
-    ratio = (resolution_fwhm(arcs, energy, ei=80.0, settings=settings)
-             / resolution_fwhm(without_width_factor(arcs), energy, ei=80.0, settings=settings))
-    np.testing.assert_allclose(ratio, arcs.resolution["width_factor"]["value"], rtol=1e-12)
+    package, frequency, ei, ratio = arcs.resolution["width_factor"]["table"]["rows"][7]
+    assert ei > 60.0  # every energy transfer below Ei
+    settings = {"chopper_package": package, "chopper_frequency": frequency}
+    factor = (resolution_fwhm(arcs, energy, ei=ei, settings=settings)
+              / resolution_fwhm(without_width_factor(arcs), energy, ei=ei, settings=settings))
+    np.testing.assert_allclose(factor, ratio, rtol=1e-12)  # a measured setting: its own ratio
     sequoia = load_instrument("SEQUOIA")
     assert "width_factor" not in sequoia.resolution
     assert width_factor(sequoia) == 1.0
