@@ -20,6 +20,8 @@ from inslib.runtime.compat import (
 from inslib.runtime.progress import fraction_reporter
 from inslib.runtime.properties import (
     ValidatedRequest,
+    chopper_settings,
+    declare_chopper_properties,
     declare_device_property,
     declare_ei_property,
     declare_force_constants_properties,
@@ -83,6 +85,7 @@ class SimulateSingleCrystalSQE(PythonAlgorithm):
         declare_instrument_property(self, "Instrument for the energy resolution; empty = "
                                           "EnergyResolution.")
         declare_ei_property(self, "Incident energy (meV) for a direct-geometry Instrument.")
+        declare_chopper_properties(self)
         self.declareProperty("EnergyResolution", 0.0, FloatBoundedValidator(lower=0.0),
                              doc="Constant energy FWHM (meV) when no Instrument is given.")
         declare_goniometer_properties(self)
@@ -114,8 +117,8 @@ class SimulateSingleCrystalSQE(PythonAlgorithm):
         groups = {"Binning": [f"QDimension{i}" for i in range(3)]
                   + [f"Dimension{i}Binning" for i in range(4)] + ["HKLCell"],
                   "Q-path": ["QPath", "PathStep"],
-                  "Resolution": ["Instrument", "Ei", "EnergyResolution", "QResolution",
-                                 "QEResolution"],
+                  "Resolution": ["Instrument", "Ei", "ChopperPackage", "ChopperFrequency",
+                                 "EnergyResolution", "QResolution", "QEResolution"],
                   "Sampling": ["SamplesPerBin", "Seed", "MeshSize", "Device"]}
         for group, names in groups.items():
             for name in names:
@@ -133,6 +136,7 @@ class SimulateSingleCrystalSQE(PythonAlgorithm):
             temperature=temperature_value(self),
             instrument=self.getProperty("Instrument").value,
             ei=self.getProperty("Ei").value or None,
+            settings=chopper_settings(self),
             fwhm=self.getProperty("EnergyResolution").value,
             q_resolution=float(self.getProperty("QResolution").value),
             qe_resolution=self.getProperty("QEResolution").value,

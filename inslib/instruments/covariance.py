@@ -107,25 +107,32 @@ class DirectGeometry:
         return np.asarray(width2) / FWHM2_PER_VAR
 
 
-@functools.lru_cache(maxsize=8)
-def setting_geometry(name: str, ei: float) -> DirectGeometry:
+def setting_geometry(name: str, ei: float, settings: dict | None = None) -> DirectGeometry:
     """Return the geometry of the setting the energy resolution uses at ``ei`` (cached).
 
-    The instrument's default chopper setting, or, where it transmits nothing at ``ei``, the
-    nearest one that does (:func:`inslib.instruments.resolution.transmitting_settings`, as
-    ``fwhm_function`` takes it), so that Sigma_EE is the energy resolution of the same run.
+    The chopper setting given (algorithm property -> value, e.g. {"ChopperFrequency": 600};
+    empty values and missing properties take the instrument default) or, where a setting left
+    empty transmits nothing at ``ei``, the nearest one that does
+    (:func:`inslib.instruments.resolution.transmitting_settings`, as ``resolution_fwhm``
+    takes it), so that Sigma_EE is the energy resolution of the same run.
 
     Raises
     ------
     ValueError
-        For a disk-chopper instrument, or when no allowed setting transmits at ``ei``.
+        For a disk-chopper instrument, a setting the instrument does not offer, or when no
+        allowed setting transmits at ``ei``.
     """
+    return _setting_geometry(name, float(ei), tuple(sorted((settings or {}).items())))
+
+
+@functools.lru_cache(maxsize=8)
+def _setting_geometry(name: str, ei: float, settings: tuple) -> DirectGeometry:
     from inslib.instruments import load_instrument
     from inslib.instruments.resolution import resolved_settings, transmitting_settings
 
     instrument = load_instrument(name)
-    settings = transmitting_settings(instrument, ei, resolved_settings(instrument))
-    return direct_geometry(instrument, ei, settings)
+    given = resolved_settings(instrument, dict(settings))
+    return direct_geometry(instrument, ei, transmitting_settings(instrument, ei, given))
 
 
 def direct_geometry(instrument: Instrument, ei: float, settings: dict) -> DirectGeometry:

@@ -24,7 +24,11 @@ from inslib.instruments import (
     load_instrument,
 )
 from inslib.instruments.kinematics import q_limits
-from inslib.instruments.resolution import settings_errors
+from inslib.instruments.resolution import (
+    resolved_settings,
+    settings_errors,
+    transmitting_settings,
+)
 from inslib.phonons.errors import ForceConstantsError
 from inslib.phonons.force_constants import (
     file_crystal,
@@ -149,6 +153,8 @@ class SingleCrystalRequest:
         Temperature, K; None = unknown: the InputWorkspace's (refused where it has none).
     instrument, ei : str, float or None
         Instrument and Ei for the energy resolution (else ``fwhm``).
+    settings : dict
+        ChopperPackage / ChopperFrequency -> value (empty or 0 = the instrument default).
     fwhm : float
         EnergyResolution: constant FWHM in meV when no instrument is given.
     q_resolution : float
@@ -188,6 +194,7 @@ class SingleCrystalRequest:
     temperature: float | None = None
     instrument: str = ""
     ei: float | None = None
+    settings: dict = field(default_factory=dict)
     fwhm: float = 0.0
     q_resolution: float = 0.0
     qe_resolution: str = "Energy"
@@ -611,7 +618,7 @@ def qe_resolution_errors(request: SingleCrystalRequest, errors: dict) -> dict:
     from inslib.instruments.covariance import setting_geometry
 
     try:
-        setting_geometry(instrument.name, float(fixed))
+        setting_geometry(instrument.name, float(fixed), request.settings)
     except ValueError as err:
         return {"QEResolution": str(err)}
     return {}
@@ -677,19 +684,32 @@ def _crystal_instrument_errors(request: SingleCrystalRequest) -> dict:
     except InstrumentFileError as err:
         return {"Instrument": str(err)}
     if instrument is None:
-        return {"Ei": f"Ei={request.ei:g} is used with an Instrument only: give Instrument, or "
-                      "leave Ei at 0 (EnergyResolution sets a constant FWHM)"} if request.ei else {}
+        return _without_instrument(request)
     if request.fwhm:
         return {"EnergyResolution": f"EnergyResolution={request.fwhm:g} is used without an "
                                     f"Instrument only ({instrument.name}'s resolution applies): "
                                     "leave it at 0, or leave Instrument empty"}
-    if instrument.geometry == "indirect":
-        return {}
+    errors = settings_errors(instrument, request.settings)
+    if instrument.geometry == "indirect" or errors:
+        return errors
     low, high = instrument.incident_energy_range
     if not fixed or not low <= fixed <= high:
         return {"Ei": f"Ei={fixed or 0:g}: give the incident energy for {instrument.name}, "
                       f"{low:g}-{high:g} meV"}
+    try:
+        transmitting_settings(instrument, fixed, resolved_settings(instrument, request.settings))
+    except ValueError as err:
+        return {"ChopperFrequency": str(err)}
     return {}
+
+
+def _without_instrument(request: SingleCrystalRequest) -> dict:
+    """{property: message} for Ei or chopper settings given without an Instrument."""
+    given = {"Ei": request.ei} | {name: value for name, value in request.settings.items()
+                                  if value not in (None, "", 0)}
+    return {name: f"{name}={value!r} is used with an Instrument only: give Instrument, or "
+                  "leave it empty (EnergyResolution sets a constant FWHM)"
+            for name, value in given.items() if value}
 
 
 # --- goniometer (single-crystal kinematic mask) ------------------------------------------------

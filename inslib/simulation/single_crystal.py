@@ -19,7 +19,7 @@ from inslib.instruments.kinematics import (
     rotation_coverage,
     rotations,
 )
-from inslib.instruments.resolution import fwhm_function
+from inslib.instruments.resolution import fwhm_function, resolved_settings
 from inslib.logs import KINEMATIC_MASK
 from inslib.scattering.binning import Resolution
 from inslib.simulation.forward import RowsForward, Thermal
@@ -141,7 +141,7 @@ def energy_resolution(request: SingleCrystalRequest, instrument, fixed):
     """Energy resolution FWHM (meV): the instrument's at Ei (a function) or the constant."""
     if instrument is None:
         return float(request.fwhm)
-    return fwhm_function(instrument, fixed)
+    return fwhm_function(instrument, fixed, resolved_settings(instrument, request.settings))
 
 
 def qe_resolution(request: SingleCrystalRequest, instrument, fixed, cell):
@@ -157,8 +157,8 @@ def qe_resolution(request: SingleCrystalRequest, instrument, fixed, cell):
     from inslib.scattering.qe_resolution import QEResolution
 
     vertical = sample_orientation(request, cell)[1]  # u x v, normal to the scattering plane
-    return QEResolution(setting_geometry(instrument.name, float(fixed)), vertical,
-                        seed=request.seed)
+    geometry = setting_geometry(instrument.name, float(fixed), request.settings)
+    return QEResolution(geometry, vertical, seed=request.seed)
 
 
 def _grid_request(request, setup, fwhm) -> GridRequest:

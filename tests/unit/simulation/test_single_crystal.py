@@ -92,6 +92,12 @@ def test_qpath_ticks_and_unknown_label(ge_files):
      "QEResolution"),
     ({"QPath": "G-X", "QEResolution": "Covariance", "Instrument": "LET", "Ei": "10"},
      "QEResolution"),
+    # chopper settings: offered values only, transmitting at Ei, with an Instrument only
+    ({"QPath": "G-X", "Instrument": "ARCS", "Ei": "40", "ChopperFrequency": "650"},
+     "ChopperFrequency"),
+    ({"QPath": "G-X", "Instrument": "ARCS", "Ei": "300", "ChopperFrequency": "60",
+      "ChopperPackage": "ARCS-700-0.5-AST"}, "ChopperFrequency"),
+    ({"QPath": "G-X", "EnergyResolution": "1", "ChopperFrequency": "600"}, "ChopperFrequency"),
 ])
 def test_bad_input_names_the_property(ge_files, properties, prop):
     with pytest.raises(InvalidArgumentsError) as info:
@@ -212,3 +218,36 @@ def test_qe_covariance_resolution_on_a_cut(ge_files):
     assert np.nansum(covariance.signal) == pytest.approx(total, rel=0.1)
     assert np.nanmax(np.abs(covariance.signal - energy.signal)) > 0.05 * np.nanmax(energy.signal)
     assert "Covariance resolution" in covariance.metadata.provenance[-1]
+
+
+def test_chopper_frequency_sets_the_energy_resolution(ge_files):
+    """ChopperFrequency=600 narrows the q-path's lines as the powder model's FWHM says.
+
+    Reference: the instrument model's FWHM at 300 and 600 Hz (ARCS, Ei = 100 meV).
+    Each path point's energy profile is Gaussians of that FWHM: the second moment of the
+    strongest line scales as the FWHM ratio (10 % allowed for the line's own structure).
+    """
+    from inslib.instruments import load_instrument
+    from inslib.instruments.resolution import resolution_fwhm, resolved_settings
+
+    def widths(frequency):
+        out = run_algorithm("SimulateSingleCrystalSQE", Temperature="10", QPath="G-X",
+                            PathStep="0.5", Instrument="ARCS", Ei="100",
+                            ChopperFrequency=str(frequency), Dimension3Binning="0,0.1,45",
+                            MeshSize="6", OutputWorkspace="s", **ge_files)["OutputWorkspace"]
+        signal = np.nan_to_num(out.signal.reshape(out.shape[0], -1))
+        energy = out.axes[-1].centres
+        row = signal[np.argmax(signal.max(axis=1))]
+        peak = energy[np.argmax(row)]
+        near = np.abs(energy - peak) < 5.0  # 2 FWHM at 300 Hz
+        weights = row[near] / row[near].sum()
+        return np.sqrt(np.sum(weights * (energy[near] - peak) ** 2))
+
+    arcs = load_instrument("ARCS")
+    model = [resolution_fwhm(arcs, [30.0], 100.0,
+                             resolved_settings(arcs, {"ChopperFrequency": f}))[0]
+             for f in (300, 600)]
+    assert model[1] < 0.8 * model[0]
+    measured = widths(600) / widths(300)
+    print(f"\nFWHM 600 / 300 Hz: model {model[1] / model[0]:.3f}, lines {measured:.3f}")
+    assert measured == pytest.approx(model[1] / model[0], rel=0.1)
