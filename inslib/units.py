@@ -13,6 +13,9 @@ MEV_PER_INVERSE_CM = sc.h * sc.c * 100.0 / sc.e * 1e3
 MEV_PER_THZ = sc.h * 1e12 / sc.e * 1e3
 #: E = NEUTRON_E_PER_K2 * k^2 with E in meV and k in 1/Angstrom (hbar^2 / 2 m_n).
 NEUTRON_E_PER_K2 = sc.hbar**2 / (2.0 * sc.m_n) / sc.e * 1e3 * 1e20
+#: Neutron speed per sqrt(energy): v (m/s) = NEUTRON_V_PER_SQRT_MEV sqrt(E / meV) (437.393,
+#: PyChop's E2V).
+NEUTRON_V_PER_SQRT_MEV = float(np.sqrt(2e-3 * sc.e / sc.m_n))
 
 _TO_MEV = {
     "meV": 1.0,

@@ -30,13 +30,10 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.constants as sc
 
 from inslib.instruments import Instrument
-from inslib.units import NEUTRON_E_PER_K2
+from inslib.units import NEUTRON_E_PER_K2, NEUTRON_V_PER_SQRT_MEV
 
-#: Neutron speed per sqrt(energy): v (m/s) = E2V sqrt(E / meV) (437.393, PyChop's E2V).
-E2V = float(np.sqrt(2e-3 * sc.e / sc.m_n))
 #: FWHM^2 / sigma^2 of a Gaussian (PyChop's widths are squared FWHM).
 FWHM2_PER_VAR = 8.0 * np.log(2.0)
 #: Height of a detector pixel (m): not in the resins data. 25 mm assumed (a square pixel as
@@ -315,7 +312,7 @@ def jacobian(*, geometry: DirectGeometry, k_i: np.ndarray, k_f: np.ndarray,
     ki, kf = np.linalg.norm(k_i, axis=-1), np.linalg.norm(k_f, axis=-1)
     n_i, n_f = k_i / ki[:, None], k_f / kf[:, None]
     e_i, e_f = NEUTRON_E_PER_K2 * ki**2, NEUTRON_E_PER_K2 * kf**2
-    v_i, v_f = E2V * np.sqrt(e_i), E2V * np.sqrt(e_f)
+    v_i, v_f = NEUTRON_V_PER_SQRT_MEV * np.sqrt(e_i), NEUTRON_V_PER_SQRT_MEV * np.sqrt(e_f)
     alpha, beta = time_coefficients(geometry=g, v_i=v_i, v_f=v_f)
     rel_i, rel_f = alpha * (v_i / g.x0)[:, None], beta * (v_f / g.x2)[:, None]  # dv / v
     dn_i, dn_f = direction_changes(geometry=g, n_i=n_i, n_f=n_f, vertical=vertical)

@@ -18,7 +18,6 @@ import pytest
 
 from inslib.instruments import load_instrument
 from inslib.instruments.covariance import (
-    E2V,
     conditional_energy,
     direct_geometry,
     jacobian,
@@ -31,10 +30,10 @@ from inslib.instruments.resolution import (
     resolved_settings,
     width_factor,
 )
-from inslib.units import NEUTRON_E_PER_K2, wavevector
+from inslib.units import NEUTRON_E_PER_K2, NEUTRON_V_PER_SQRT_MEV, wavevector
 
 UP = np.array([0.0, 0.0, 1.0])
-K_PER_V = 1.0 / (E2V * np.sqrt(NEUTRON_E_PER_K2))  # k (1/Angstrom) per speed (m/s)
+K_PER_V = 1.0 / (NEUTRON_V_PER_SQRT_MEV * np.sqrt(NEUTRON_E_PER_K2))  # 1/Angstrom per m/s
 SETTINGS = [("MERLIN", 45.0), ("ARCS", 100.0)]  # the issue's cut; ARCS has a width factor
 
 
@@ -55,7 +54,7 @@ def _frame(direction):
 
 def _chopper_shifts(g, y_aperture, y_sample):
     """(emission, chopper) time shifts (s) of the Fermi slit crossed at these positions (m)."""
-    v_i = E2V * np.sqrt(g.ei)
+    v_i = NEUTRON_V_PER_SQRT_MEV * np.sqrt(g.ei)
     span = g.omega * (g.xa + g.x1)
     g1 = 1 - g.omega * g.tan_theta / v_i * (g.xa + g.x1)
     g2 = 1 - g.omega * g.tan_theta / v_i * (g.x0 - g.xa)
@@ -86,10 +85,10 @@ def event_errors(g, k_i0, k_f0, energy, rng):
     t_m = g.time_scale * (t_m + rng.normal(0, np.sqrt(g.var_moderator), n))
     t_c = g.time_scale * (t_c + rng.normal(0, np.sqrt(g.var_chopper), n))
     depth = g.time_scale * rng.normal(0, np.sqrt(g.depth_variance(energy)), n)
-    v_i0 = E2V * np.sqrt(g.ei)
+    v_i0 = NEUTRON_V_PER_SQRT_MEV * np.sqrt(g.ei)
     at_chopper = g.x0 / v_i0 + t_c
     v_i = g.x0 / (at_chopper - t_m)
-    v_f = np.sqrt(v_i**2 - energy * E2V**2)
+    v_f = np.sqrt(v_i**2 - energy * NEUTRON_V_PER_SQRT_MEV**2)
     sample = y_s * across_i + z_s * up_i
     aperture = -(g.xa + g.x1) * n_i0 + y_a * across_i + z_a * up_i
     pixel = ((g.x2 + depth)[:, None] * n_f0 + uniform(g.pixel_width) * across_f
@@ -99,7 +98,8 @@ def event_errors(g, k_i0, k_f0, energy, rng):
     detected = at_chopper + g.x1 / v_i + (g.x2 + depth) / v_f
     v_rec = g.x2 / (detected - (g.x0 + g.x1) / v_i0)
     q_rec = k_i0 - K_PER_V * v_rec[:, None] * n_f0
-    return np.column_stack([q_true - q_rec, energy - (g.ei - (v_rec / E2V) ** 2)])
+    e_rec = g.ei - (v_rec / NEUTRON_V_PER_SQRT_MEV) ** 2
+    return np.column_stack([q_true - q_rec, energy - e_rec])
 
 
 def _vectors(q, energy, ei):
