@@ -12,6 +12,7 @@ WARNINGS = "Warnings"  # "; "-joined notes a user should read before trusting th
 LOWEST_MODE_ENERGY = "LowestModeEnergy"  # meV, lowest mode on the mesh (negative: imaginary)
 MULTIPHONON_ORDER = "MultiphononOrder"  # highest n-phonon term included
 RESOLUTION_FWHM = "ResolutionFWHM"  # meV per energy bin (templates, indirect spectra)
+RESOLUTION_WIDTH_FACTOR = "ResolutionWidthFactor"  # calibrated factor in that FWHM (ARCS.yaml)
 KINEMATIC_MASK = "KinematicMask"  # instrument and fixed energy of a single-crystal mask
 SAMPLES_PER_BIN = "SamplesPerBin"  # random points per bin and Q dimension (grids)
 Q_RESOLUTION = "QResolution"  # 1/Angstrom, Gaussian Q FWHM (grids)

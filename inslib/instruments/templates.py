@@ -18,8 +18,9 @@ from inslib.instruments.resolution import (
     resolved_settings,
     transmission_note,
     transmitting_settings,
+    width_factor,
 )
-from inslib.logs import RESOLUTION_FWHM
+from inslib.logs import RESOLUTION_FWHM, RESOLUTION_WIDTH_FACTOR
 from inslib.simulation.requests import (
     TemplateRequest,
     energy_edges,
@@ -90,6 +91,7 @@ def _metadata(request, instrument, fixed, settings, fwhm) -> Metadata:
     direct = instrument.geometry == "direct"
     logs = dict(base.logs)
     logs[RESOLUTION_FWHM] = Log(fwhm, "meV")
+    logs[RESOLUTION_WIDTH_FACTOR] = Log(width_factor(instrument, fixed, settings))
     logs.update({name: Log(value) if isinstance(value, str) else Log(float(value), "Hz")
                  for name, value in settings.items()})
     description = ", ".join(f"{k}={v}" for k, v in settings.items())

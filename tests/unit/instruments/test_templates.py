@@ -32,6 +32,22 @@ def test_arcs_template_grid_mask_and_resolution():
     assert out.metadata.emode == "Direct"
 
 
+@pytest.mark.parametrize(("frequency", "below", "above"), [
+    (300, (70.1, 1.1992), (80.2, 1.2072)), (600, (79.8, 1.0704), (89.9, 1.0307))])
+def test_template_logs_the_calibrated_width_factor(frequency, below, above):
+    """The ARCS template logs its setting's calibrated width factor.
+
+    ARCS-100-1.5-AST at Ei = 80 meV: linear in log Ei between the measured vanadium settings
+    either side (instruments/ARCS.yaml table rows, copied here).
+    """
+    out = run_algorithm("CreateSQETemplate", OutputWorkspace="t", ChopperFrequency=frequency,
+                        **ARCS80)["OutputWorkspace"]
+    (e0, r0), (e1, r1) = below, above
+    t = np.log(80.0 / e0) / np.log(e1 / e0)
+    expected = np.exp((1 - t) * np.log(r0) + t * np.log(r1))
+    assert out.metadata.logs["ResolutionWidthFactor"].value == pytest.approx(expected, rel=1e-9)
+
+
 def test_tosca_template_covers_two_lines():
     out = run_algorithm("CreateSQETemplate", Instrument="TOSCA", QBinning="0,0.25,20",
                         EBinning="5,5,400", OutputWorkspace="t")["OutputWorkspace"]
