@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/bench_md.py --case harmonic   # 6x6x6 Al 30 K vs harmonic (~4 min)
     .venv/bin/python benchmarks/bench_md.py --case anharmonic # 4x4x4 Al 50/300/600 K (~3 min)
     .venv/bin/python benchmarks/bench_md.py --case measured   # 6x6x6 Al 300 K vs ARCS (~5 min)
+    .venv/bin/python benchmarks/bench_md.py --case outputs    # QPath, TOSCA IndirectSE (~5 min)
 
 Run with OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 (one core). Each case prints one JSON line;
 ``harmonic`` and ``measured`` write docs/figures/md_*.png.
@@ -25,6 +26,13 @@ Run with OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 (one core). Each case prints one 
 - anharmonic: 4 x 4 x 4 Al (64 atoms), 3,000 NVE steps after NVT (50 K) or zero-pressure
   NPT (300 K, 600 K) thermalisation; per first-zone q-point the strongest mode's energy and
   FWHM (inslib.md.peaks, 0.52 meV grid, taper FWHM 1.2 meV); the median shift against 50 K.
+- outputs: the 6 x 6 x 6 cell at 30 K (NVE after NVT); Output=QPath along seekpath's path on
+  ARCS Ei = 80 (1 meV bins) against SimulateSingleCrystalSQE with EMT force constants on the
+  same path bins: the peak energy above 3 meV in every bin the MD fills; Output=IndirectSE on
+  TOSCA (1 meV bins, 3-45 meV) against SimulatePowderSQE's TOSCA S(E): Pearson r per bank,
+  incoherent approximation (Coherent off, the harmonic route's treatment) and coherent +
+  incoherent. Writes docs/figures/md_Al_30K_qpath_vs_harmonic.png and
+  md_Al_30K_TOSCA_vs_harmonic.png.
 - measured: the 6 x 6 x 6 cell at 300 K, thermalised at zero pressure (NPT) then NVE, on the bins of
   tests/data/Al-iqe.h5, fitted with inslib.compare (scale, flat background, the default energy
   cut) beside the harmonic route with the same EMT force constants.
@@ -43,7 +51,7 @@ from inslib.compare import compare
 from inslib.io.histogram_h5 import read_histogram_h5
 from inslib.io.plot import plot_comparison
 from inslib.md.correlation import correlate
-from inslib.md.harmonic import emt_force_constants, relaxed_structure
+from inslib.md.harmonic import md_force_constants, relaxed_structure
 from inslib.md.peaks import strongest_mode
 from inslib.md.qpoints import powder_qpoints
 from inslib.md.run import MDRun, run_md
@@ -144,7 +152,7 @@ def _r_above(model, reference, e_min: float) -> float:
 
 def case_harmonic(folder: Path) -> dict:
     structure, trajectory = _al_run(folder, 30.0, "NVT")
-    fc = emt_force_constants(str(structure), np.diag([4, 4, 4]), folder / "phonopy_params.yaml")
+    fc = md_force_constants(str(structure), np.diag([4, 4, 4]), folder / "phonopy_params.yaml")
     template = {"Instrument": "ARCS", "Ei": "80", "Temperature": "30",
                 "QBinning": "0,0.1,10", "EBinning": "-20,1,70"}
     start = time.perf_counter()
@@ -192,7 +200,7 @@ def case_measured(folder: Path) -> dict:
                        Incoherent="0", QPointsPerBin="60", OutputWorkspace="md",
                        **template)["OutputWorkspace"]
     seconds = time.perf_counter() - start
-    fc = emt_force_constants(str(structure), np.diag([4, 4, 4]), folder / "phonopy_params.yaml")
+    fc = md_force_constants(str(structure), np.diag([4, 4, 4]), folder / "phonopy_params.yaml")
     harmonic = run_algorithm("SimulatePowderSQE", ForceConstantsFile=str(fc),
                              OutputWorkspace="h", **template)["OutputWorkspace"]
     out = {"md_map_seconds": seconds}
@@ -236,8 +244,123 @@ def case_anharmonic(folder: Path) -> dict:
     return out
 
 
+def _timed(name: str, **properties):
+    start = time.perf_counter()
+    result = run_algorithm(name, OutputWorkspace="out", **properties)["OutputWorkspace"]
+    return result, time.perf_counter() - start
+
+
+def _path_peaks(md, harmonic) -> np.ndarray:
+    """|peak energy difference| (meV) above 3 meV in every path bin the MD fills."""
+    e = md.axes[1].centres
+    above = np.where(e > 3, 0.0, -np.inf)
+    rows = np.flatnonzero(~md.mask.all(axis=1))
+    return np.abs(e[np.nanargmax(md.signal[rows] + above, axis=1)]
+                  - e[np.nanargmax(harmonic.signal[rows] + above, axis=1)])
+
+
+def _bank_r(md, harmonic) -> list:
+    out = []
+    for ours, theirs in zip(md.signal, harmonic.signal, strict=True):
+        kept = np.isfinite(ours)
+        out.append(round(float(np.corrcoef(ours[kept], theirs[kept])[0, 1]), 3))
+    return out
+
+
+def case_outputs(folder: Path) -> dict:
+    structure, trajectory = _al_run(folder, 30.0, "NVT")
+    fc = md_force_constants(str(structure), np.diag([4, 4, 4]), folder / "phonopy_params.yaml")
+    md_source = {"TrajectoryFile": str(trajectory), "TimeStep": "10", "Temperature": "30"}
+    path = {"QPath": "auto", "PathStep": "0.02", "Instrument": "ARCS", "Ei": "80"}
+    md_path, path_s = _timed("SimulateMDSQE", **md_source, **path, Output="QPath",
+                             StructureFile=str(structure), EBinning="-20,1,60",
+                             Incoherent="0")
+    harmonic_path, _ = _timed("SimulateSingleCrystalSQE", ForceConstantsFile=str(fc),
+                              Temperature="30", Dimension3Binning="-20,1,60",
+                              SamplesPerBin="4", **path)
+    _side_by_side_path({"harmonic route (SimulateSingleCrystalSQE, EMT)": harmonic_path,
+                        "MD (SimulateMDSQE Output=QPath, EMT, 30 K)": md_path},
+                       FIGURES / "md_Al_30K_qpath_vs_harmonic.png")
+    tosca = {"Instrument": "TOSCA", "EBinning": "3,1,45"}
+    harmonic_tosca, _ = _timed("SimulatePowderSQE", ForceConstantsFile=str(fc),
+                               Temperature="30", **tosca)
+    out = {"qpath_seconds": path_s}
+    shifts = _path_peaks(md_path, harmonic_path)
+    out |= {"qpath_bins_filled": len(shifts), "qpath_max_peak_shift_meV": float(shifts.max()),
+            "qpath_mean_peak_shift_meV": float(shifts.mean())}
+    banks = {}
+    for label, coherent in (("incoherent_approximation", "0"), ("coherent_incoherent", "1")):
+        md_tosca, seconds = _timed("SimulateMDSQE", **md_source, **tosca, Output="IndirectSE",
+                                   Coherent=coherent, QPointsPerBin="60")
+        banks[label] = md_tosca
+        out |= {f"tosca_{label}_r_per_bank": _bank_r(md_tosca, harmonic_tosca),
+                f"tosca_{label}_seconds": seconds}
+    _banks_plot(banks, harmonic_tosca, FIGURES / "md_Al_30K_TOSCA_vs_harmonic.png")
+    return out
+
+
+def _side_by_side_path(maps: dict, path: Path) -> None:
+    """Harmonic q-path map beside the MD one (same bins); MD columns drawn 0.08 1/A wide.
+
+    The MD fills only the bins of its commensurate points; each is widened for the eye, and
+    its peak above 3 meV is marked (white) on the harmonic map.
+    """
+    import matplotlib as mpl
+
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+
+    harmonic, md = maps.values()
+    x, e = harmonic.axes[0].edges, harmonic.axes[1].edges
+    centres, energies = 0.5 * (x[1:] + x[:-1]), 0.5 * (e[1:] + e[:-1])
+    top = energies > 3
+    filled = np.flatnonzero(~md.mask.all(axis=1))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    axes[0].pcolormesh(x, e, harmonic.signal.T, vmin=0,
+                       vmax=np.nanpercentile(harmonic.signal[:, top], 99))
+    peaks = energies[top][np.nanargmax(md.signal[filled][:, top], axis=1)]
+    axes[0].plot(centres[filled], peaks, "wo", markersize=4, label="MD peak")
+    axes[0].legend(loc="lower right", fontsize=8)
+    vmax = np.nanpercentile(md.signal[filled][:, top], 99)
+    for index in filled:
+        axes[1].pcolormesh([centres[index] - 0.04, centres[index] + 0.04], e,
+                           md.signal[index][:, None], vmin=0, vmax=vmax)
+    for ax, (title, hist) in zip(axes, maps.items(), strict=True):
+        ticks = hist.axes[0].ticks
+        ax.set_xticks([t for t, _ in ticks], [label for _, label in ticks])
+        ax.set(title=title, xlim=(x[0], x[-1]), ylim=(0, 45))
+    axes[0].set_ylabel("Energy transfer (meV)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _banks_plot(banks: dict, harmonic, path: Path) -> None:
+    """S(E) per TOSCA bank: the harmonic route, and MD scaled to it (least squares)."""
+    import matplotlib as mpl
+
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+
+    e = harmonic.axes[1].centres
+    fig, axes = plt.subplots(1, len(harmonic.signal), figsize=(12, 4), sharey=True)
+    for bank, ax in enumerate(axes):
+        reference = harmonic.signal[bank]
+        ax.plot(e, reference, "k", label="harmonic route (SimulatePowderSQE)")
+        for label, md in banks.items():
+            row = np.nan_to_num(md.signal[bank])
+            ax.plot(e, row * (row @ reference) / (row @ row), label=f"MD, {label}")
+        ax.set(title=f"TOSCA {harmonic.axes[0].values[bank]:.0f} deg",
+               xlabel="Energy transfer (meV)")
+    axes[0].set_ylabel("S(E) (mbarn/meV per atom, MD scaled)")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 CASES = {"speed": case_speed, "anharmonic": case_anharmonic, "memory": case_memory,
-         "harmonic": case_harmonic, "measured": case_measured}
+         "harmonic": case_harmonic, "measured": case_measured, "outputs": case_outputs}
 
 
 def main():

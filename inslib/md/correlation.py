@@ -6,7 +6,9 @@ per q-point the classical dynamic structure factors
     S(q, w) = int dt exp(-i w t) F(q, t),  F(q, t) = (1 / N) sum_ij b_i b_j <exp(-i q.r_i(0))
               exp(i q.r_j(t))>
 
-(coherent, b = b_coh; incoherent: the self part i = j with b_inc^2 = sigma_inc / 4 pi). Before
+(coherent, b = b_coh; incoherent: the self part i = j with b_inc^2 = sigma_inc / 4 pi, or in
+the incoherent approximation b^2 = (sigma_coh + sigma_inc) / 4 pi, the total cross-section, as
+the harmonic route with its coherent term off). Before
 the Fourier transform F(q, t) is tapered by dynasor's Gaussian decay exp(-t^2 / 2 tau^2),
 tau = W dt / :data:`TAPER_FRACTION`: the window's truncation then rings by < 1.2 % instead of
 a sinc, and S is convolved with a Gaussian of sigma_E = hbar / tau, which the instrument
@@ -66,15 +68,17 @@ class MDSpectra:
     bragg: np.ndarray
 
 
-def scattering_lengths(info: TrajectoryInfo) -> tuple[dict, dict]:
-    """Return ({symbol: b_coh}, {symbol: b_inc}) in fm, from the tables of the harmonic route.
+def scattering_lengths(info: TrajectoryInfo, total: bool = False) -> tuple[dict, dict]:
+    """Return ({symbol: b_coh}, {symbol: b_self}) in fm, from the tables of the harmonic route.
 
-    b_inc = sqrt(sigma_inc / 4 pi) (sigma_inc in barn = 100 fm^2).
+    b_self = sqrt(sigma / 4 pi) (barn = 100 fm^2), sigma = sigma_inc, or with ``total``
+    sigma_coh + sigma_inc (the incoherent approximation).
     """
     crystal = Crystal(info.cell, np.linalg.solve(info.cell.T, info.positions.T).T,
                       list(info.symbols))
     data = crystal.scattering
-    b_inc = np.sqrt(data["sigma_inc"] * 100.0 / (4 * np.pi))
+    sigma = data["sigma_inc"] + (data["sigma_coh"] if total else 0.0)
+    b_inc = np.sqrt(sigma * 100.0 / (4 * np.pi))
     coherent, incoherent = {}, {}
     for index, symbol in enumerate(info.symbols):
         coherent[symbol] = float(data["b_coh"][index])
@@ -97,7 +101,7 @@ def _progress_trajectory(report, n_frames: int):
 
 def correlate(path: str, info: TrajectoryInfo, *, q_points: np.ndarray, frame_time: float,
               window: int, window_step: int, incoherent: bool, elastic: bool,
-              report=None) -> MDSpectra:
+              total: bool = False, report=None) -> MDSpectra:
     """Run dynasor over a trajectory; weight and convert its S(q, w) (see the module docstring).
 
     Parameters
@@ -114,6 +118,8 @@ def correlate(path: str, info: TrajectoryInfo, *, q_points: np.ndarray, frame_ti
         Also compute the self part (costs W + 1 position differences per window).
     elastic : bool
         Keep the static part of F(q, t) (Bragg peaks, incoherent elastic line).
+    total : bool
+        Weight the self part with the total cross-section (incoherent approximation).
     report : callable, optional
         Called with the fraction of frames read.
     """
@@ -121,7 +127,7 @@ def correlate(path: str, info: TrajectoryInfo, *, q_points: np.ndarray, frame_ti
 
     sample = _dynasor_sample(path, info, q_points, frame_time, window, window_step, incoherent,
                              report or (lambda _f: None))
-    b_coh, b_inc = scattering_lengths(info)
+    b_coh, b_inc = scattering_lengths(info, total)
     weighted = get_weighted_sample(sample, Weights(b_coh, b_inc if incoherent else None,
                                                    supports_currents=False))
     tau = window * frame_time / TAPER_FRACTION

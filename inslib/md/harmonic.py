@@ -1,20 +1,24 @@
-"""The harmonic reference of an MD run: phonopy finite displacements with the same potential (EMT).
+"""The harmonic reference of an MD run: phonopy finite displacements with the same potential.
 
-Writes a phonopy_params.yaml that SimulatePowderSQE (the harmonic route) reads, so that the MD
-and harmonic maps of one potential can be compared on one template.
+EMT or a NEP model (:func:`inslib.md.run.calculator`), forces through
+:func:`inslib.phonons.mlff.supercell_forces`. Writes a phonopy_params.yaml that the harmonic
+routes read, so that the MD and harmonic results of one potential share a template.
 """
 
 from pathlib import Path
 
 import numpy as np
 
+from inslib.md.run import calculator
+from inslib.phonons.mlff import supercell_forces
 from inslib.structure import load_structure
 
 DISPLACEMENT = 0.01  # Angstrom, phonopy's default finite displacement
 
 
-def emt_force_constants(structure: str, supercell: np.ndarray, path: str | Path) -> Path:
-    """Compute EMT force constants by phonopy finite displacements; save phonopy_params.yaml.
+def md_force_constants(structure: str, supercell: np.ndarray, path: str | Path,
+                       potential: str = "") -> Path:
+    """Compute force constants by phonopy finite displacements; save phonopy_params.yaml.
 
     Parameters
     ----------
@@ -24,24 +28,18 @@ def emt_force_constants(structure: str, supercell: np.ndarray, path: str | Path)
         Supercell matrix of the displacements.
     path : str or Path
         Where the phonopy_params.yaml (with force constants) is written.
+    potential : str
+        The MD run's potential: a NEP model file, or "" for ASE's EMT.
     """
-    from ase import Atoms
-    from ase.calculators.emt import EMT
     from phonopy import Phonopy
     from phonopy.structure.atoms import PhonopyAtoms
 
     crystal = load_structure(structure)
     phonon = Phonopy(PhonopyAtoms(symbols=crystal.symbols, cell=crystal.cell,
-                                  scaled_positions=crystal.positions),
+                                  scaled_positions=crystal.positions, masses=crystal.masses),
                      supercell_matrix=np.asarray(supercell, dtype=int))
     phonon.generate_displacements(distance=DISPLACEMENT)
-    forces = []
-    for cell in phonon.supercells_with_displacements:
-        atoms = Atoms(cell.symbols, cell=cell.cell, scaled_positions=cell.scaled_positions,
-                      pbc=True)
-        atoms.calc = EMT()
-        forces.append(atoms.get_forces())
-    phonon.forces = forces
+    phonon.forces = supercell_forces(phonon, calculator(potential))
     phonon.produce_force_constants()
     phonon.save(str(path), settings={"force_constants": True})
     return Path(path)

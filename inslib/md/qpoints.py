@@ -11,6 +11,14 @@ from dataclasses import dataclass
 import numpy as np
 
 
+class SamplingError(ValueError):
+    """q-points an output cannot be built from; ``prop`` names the property to change."""
+
+    def __init__(self, message: str, *, prop: str):
+        super().__init__(message)
+        self.prop = prop
+
+
 @dataclass(frozen=True)
 class PowderQPoints:
     """Commensurate q-points grouped by |Q| bin.

@@ -1,7 +1,8 @@
 """SimulateMDSQE's request and its validation (once per request, as every simulation request).
 
 Uses the shared template and temperature checks of :mod:`inslib.simulation.requests`; adds the
-trajectory (or MD run), frame count, Nyquist energy and the |Q| bins the supercell represents.
+output (PowderSQE, IndirectSE, QPath) against the instrument, the trajectory (or MD run), frame
+count, Nyquist energy and the q-points the supercell represents (:mod:`inslib.md.sampling`).
 Every message names the property, the bad value and what is valid.
 """
 
@@ -11,10 +12,18 @@ from pathlib import Path
 
 import numpy as np
 
-from inslib.histogram import Histogram
-from inslib.md.qpoints import powder_qpoints, reciprocal_spacing
+from inslib.md.qpoints import SamplingError
 from inslib.md.quantum import CORRECTIONS
-from inslib.md.run import ENSEMBLES, THERMOSTATS, MDRun, emt_elements, supercell_atoms
+from inslib.md.run import (
+    ENSEMBLES,
+    THERMOSTATS,
+    MDRun,
+    emt_elements,
+    nep_elements,
+    supercell_atoms,
+)
+from inslib.md.sampling import md_qpoints
+from inslib.md.setting import OUTPUTS, EnergySetting, energy_setting
 from inslib.md.trajectory import (
     TrajectoryError,
     TrajectoryInfo,
@@ -36,8 +45,8 @@ from inslib.simulation.requests import (
 from inslib.structure import StructureError
 
 MAX_MD_TIME_STEP = 20.0  # fs; metals and light molecules need 0.5-5 fs, 20 fs is far beyond
-MAX_EMPTY_FRACTION = 0.5  # a map with more |Q| bins empty than this is refused
 MAX_Q_POINTS_PER_BIN = 100_000
+MAX_PATH_STEP = 1.0  # 1/Angstrom: wider than half a Brillouin zone of most crystals
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,14 @@ class MDRequest:
     time_step : float
         TimeStep: fs between the trajectory's frames (0 = not given).
     template : TemplateRequest
-        Instrument, Ei, binning or InputWorkspace, Temperature.
+        Instrument, Ei or EFixed, binning or InputWorkspace, Temperature.
+    output : str
+        Output: "PowderSQE" (direct-geometry map), "IndirectSE" (S(E) per analyser bank) or
+        "QPath" (single crystal along a path).
+    path : str
+        QPath: labels or [h,k,l] of the StructureFile's cell, as SimulateSingleCrystalSQE.
+    path_step : float
+        PathStep: bin width along the path, 1/Angstrom.
     coherent, incoherent : bool
         Coherent, Incoherent.
     correction : str
@@ -65,7 +81,9 @@ class MDRequest:
     seed : int
         Seed (q-point choice, MD velocities and Langevin noise).
     structure, supercell : str
-        StructureFile and SupercellMatrix of an MD run here (EMT).
+        StructureFile and SupercellMatrix of an MD run here.
+    potential : str
+        PotentialFile: a NEP model file (calorine) for the MD run here; "" = ASE's EMT.
     md_time_step : float
         MDTimeStep, fs.
     md_steps, thermalisation_steps, frame_interval : int
@@ -82,6 +100,9 @@ class MDRequest:
     trajectory: str = ""
     time_step: float = 0.0
     template: TemplateRequest = field(default_factory=TemplateRequest)
+    output: str = "PowderSQE"
+    path: str = ""
+    path_step: float = 0.02
     coherent: bool = True
     incoherent: bool = True
     correction: str = "StokesRaman"
@@ -98,6 +119,7 @@ class MDRequest:
     thermostat: str = "VelocityVerlet"
     ensemble: str = "NVT"
     output_trajectory: str = ""
+    potential: str = ""
 
     @property
     def frame_time(self) -> float:
@@ -110,7 +132,7 @@ def md_run(request: MDRequest) -> MDRun:
     return MDRun(request.structure, parse_supercell_matrix(request.supercell or "1,1,1"),
                  float(md_temperature(request) or 0.0), request.md_time_step, request.md_steps,
                  request.thermalisation_steps, request.frame_interval, request.thermostat,
-                 request.ensemble, request.seed)
+                 request.ensemble, request.seed, request.potential)
 
 
 def md_temperature(request: MDRequest):
@@ -118,14 +140,8 @@ def md_temperature(request: MDRequest):
     return powder_temperature(request)
 
 
-def trajectory_info(request: MDRequest, path: str | None = None) -> TrajectoryInfo:
-    """Scan ``path`` (default: the request's TrajectoryFile) once per request; keep the result.
-
-    The validation and the run share one pass over the TrajectoryFile; a file the run wrote
-    itself (``path``) is scanned anew.
-    """
-    if path is not None and path != request.trajectory:
-        return scan_trajectory(path)
+def trajectory_info(request: MDRequest) -> TrajectoryInfo:
+    """Scan the request's TrajectoryFile once per request (validation and run share the pass)."""
     info = request.__dict__.get("_trajectory_info")
     if info is None:
         info = scan_trajectory(request.trajectory)
@@ -133,17 +149,36 @@ def trajectory_info(request: MDRequest, path: str | None = None) -> TrajectoryIn
     return info
 
 
-def md_window(request: MDRequest, template: Histogram) -> tuple[int, float, float]:
-    """(window W in lags, finest energy bin meV, narrowest resolution sigma meV) on a template.
+def md_sampling(request: MDRequest, cell: np.ndarray):
+    """q-points of the request's output for a supercell ((3, 3) rows, Angstrom), chosen once.
 
-    ``template``: :func:`create_sqe_template`'s result for ``request.template``.
+    Kept per cell: the validation's choice is the run's unless an MD run here moved the cell
+    (NPT). Raises :class:`inslib.md.qpoints.SamplingError`.
     """
-    from inslib.simulation.powder import template_resolution
+    cache = request.__dict__.get("_sampling")
+    if cache is None:
+        cache = {}
+        object.__setattr__(request, "_sampling", cache)
+    key = np.asarray(cell, dtype=float).tobytes()
+    if key not in cache:
+        cache[key] = md_qpoints(request, md_setting(request), cell, request.q_points_per_bin)
+    return cache[key]
 
-    e_edges = template.axes[1].edges
-    resolution = template_resolution(request.template, template)
-    centres = 0.5 * (e_edges[1:] + e_edges[:-1])
-    sigma = float(np.interp(centres, resolution.energy, resolution.sigma).min())
+
+def md_setting(request: MDRequest) -> EnergySetting:
+    """Energy bins and resolution of the request's output, built once per request."""
+    setting = request.__dict__.get("_setting")
+    if setting is None:
+        setting = energy_setting(request.template, request.output)
+        object.__setattr__(request, "_setting", setting)
+    return setting
+
+
+def md_window(request: MDRequest) -> tuple[int, float, float]:
+    """(window W in lags, finest energy bin meV, narrowest resolution sigma meV) of a request."""
+    setting = md_setting(request)
+    e_edges = setting.e_edges
+    sigma = float(setting.sigma(0.5 * (e_edges[1:] + e_edges[:-1])).min())
     step = float(np.min(np.diff(e_edges)))
     window = window_size(energy_step=step, frame_time=request.frame_time, sigma=sigma)
     return window, step, sigma
@@ -169,20 +204,55 @@ def _check_md(request: MDRequest) -> dict:
     needs_t = request.correction != "None" or not request.trajectory
     errors |= temperature_errors(md_temperature(request), required=needs_t)
     errors |= _option_errors(request)
+    if "Instrument" not in errors:
+        errors |= _output_errors(request)
     source, cell, n_frames = _source(request)
     errors |= source
     if errors or cell is None:
         return errors
-    instrument = template_instrument(request.template)
-    if instrument.geometry != "direct":
-        return {"Instrument": f"{instrument.name} is an indirect-geometry instrument: "
-                              "SimulateMDSQE gives direct-geometry powder maps only; give a "
-                              "direct-geometry instrument (ARCS, MAPS, MARI...)"}
-    from inslib.instruments.templates import create_sqe_template
+    errors |= _frame_errors(request, n_frames)
+    try:
+        md_sampling(request, cell)
+    except SamplingError as err:
+        errors[err.prop] = str(err)
+    return errors
 
-    template = create_sqe_template(request.template)
-    errors |= _frame_errors(request, template, n_frames)
-    return errors | _q_errors(request, cell, template.axes[0].edges, template.mask)
+
+def _output_errors(request: MDRequest) -> dict:
+    """Output against the instrument's geometry and the properties that output uses."""
+    if request.output not in OUTPUTS:
+        return {"Output": f"{request.output!r} is not one of {' | '.join(OUTPUTS)}"}
+    template = request.template
+    indirect = template_instrument(template).geometry == "indirect"
+    if indirect != (request.output == "IndirectSE"):
+        return {"Output": f"{request.output} on {template_instrument(template).name}: "
+                          "IndirectSE is for indirect-geometry instruments (TOSCA, VISION), "
+                          "PowderSQE and QPath for direct-geometry ones (ARCS, MAPS, MARI...)"}
+    errors = {}
+    if request.output != "PowderSQE" and template.template is not None:
+        errors["InputWorkspace"] = (f"a powder S(|Q|,E) workspace is a PowderSQE template, not "
+                                    f"a {request.output} one: leave it empty, or use "
+                                    "Output=PowderSQE")
+    if request.output == "QPath":
+        errors |= _path_option_errors(request)
+    elif request.path:
+        errors["QPath"] = (f"{request.path!r} is used with Output=QPath only: leave it empty, "
+                           "or set Output=QPath")
+    return errors
+
+
+def _path_option_errors(request: MDRequest) -> dict:
+    errors = {}
+    if not request.path:
+        errors["QPath"] = ("empty: Output=QPath needs a path, 'auto' or labels / points "
+                           "[h,k,l] of the StructureFile's cell, e.g. 'G-X-W-L-G'")
+    if not (math.isfinite(request.path_step) and 0 < request.path_step <= MAX_PATH_STEP):
+        errors["PathStep"] = (f"{request.path_step:g} is not valid: give the bin width along "
+                              f"the path, 0 to {MAX_PATH_STEP:g} 1/Angstrom")
+    if request.template.q_binning:
+        errors["QBinning"] = (f"{request.template.q_binning!r}: Output=QPath bins along the "
+                              "path (PathStep), not in |Q|: leave QBinning empty")
+    return errors
 
 
 def _option_errors(request: MDRequest) -> dict:
@@ -203,9 +273,10 @@ def _option_errors(request: MDRequest) -> dict:
 
 def _source(request: MDRequest) -> tuple[dict, np.ndarray | None, int]:
     """({property: message}, supercell (3, 3) Angstrom or None, frames) of the MD source."""
-    if request.trajectory and request.structure:
+    if request.trajectory and request.structure and request.output != "QPath":
         return ({"StructureFile": f"{request.structure!r} given with TrajectoryFile: give a "
-                                  "trajectory, or a structure to run the MD here, not both"},
+                                  "trajectory, or a structure to run the MD here, not both "
+                                  "(with a trajectory, StructureFile is QPath's cell)"},
                 None, 0)
     if request.trajectory:
         return _trajectory_source(request)
@@ -218,6 +289,9 @@ def _source(request: MDRequest) -> tuple[dict, np.ndarray | None, int]:
 
 def _trajectory_source(request: MDRequest) -> tuple[dict, np.ndarray | None, int]:
     errors = {}
+    if request.potential:
+        errors["PotentialFile"] = (f"{request.potential!r} is for an MD run here: leave it "
+                                   "empty with a TrajectoryFile")
     if not (math.isfinite(request.time_step) and request.time_step > 0):
         errors["TimeStep"] = (f"{request.time_step:g} fs: give the time between the "
                               "trajectory's frames in fs (> 0; MD time step x write interval)")
@@ -243,14 +317,38 @@ def _run_source(request: MDRequest) -> tuple[dict, np.ndarray | None, int]:
         atoms = supercell_atoms(request.structure, matrix)
     except StructureError as err:
         return errors | {"StructureFile": str(err)}, None, 0
-    missing = sorted(set(atoms.get_chemical_symbols()) - emt_elements())
-    if missing:
-        errors["StructureFile"] = (f"{', '.join(missing)}: not covered by ASE's EMT potential "
-                                   f"({', '.join(sorted(emt_elements()))}); run the MD "
-                                   "elsewhere and give TrajectoryFile")
+    errors |= _potential_errors(request, set(atoms.get_chemical_symbols()))
     if errors:
         return errors, None, 0
     return {}, atoms.cell.array, md_run(request).n_frames
+
+
+def _potential_errors(request: MDRequest, elements: set) -> dict:
+    """{property: message} when the potential (EMT, or PotentialFile) misses an element."""
+    import importlib.util
+
+    if not request.potential:
+        missing, known = sorted(elements - emt_elements()), sorted(emt_elements())
+        if missing:
+            return {"StructureFile": f"{', '.join(missing)}: not covered by ASE's EMT "
+                                     f"potential ({', '.join(known)}); give a NEP model as "
+                                     "PotentialFile, or run the MD elsewhere and give "
+                                     "TrajectoryFile"}
+        return {}
+    if importlib.util.find_spec("calorine") is None:
+        return {"PotentialFile": "a NEP model needs calorine: pip install calorine"}
+    if not Path(request.potential).is_file():
+        return {"PotentialFile": f"file not found: {request.potential!r}"}
+    try:
+        covered = nep_elements(request.potential)
+    except (ValueError, OSError, IndexError) as err:
+        return {"PotentialFile": f"{Path(request.potential).name!r} is not a NEP model file "
+                                 f"calorine reads ({err}); give a nep.txt from GPUMD's nep"}
+    missing = sorted(elements - covered)
+    if missing:
+        return {"StructureFile": f"{', '.join(missing)}: not in the NEP model "
+                                 f"{Path(request.potential).name!r} ({', '.join(sorted(covered))})"}
+    return {}
 
 
 def _run_option_errors(request: MDRequest) -> dict:
@@ -272,19 +370,19 @@ def _run_option_errors(request: MDRequest) -> dict:
     return errors
 
 
-def _frame_errors(request: MDRequest, template: Histogram, n_frames: int) -> dict:
-    """Nyquist energy and frame count against the template's energy bins and resolution."""
+def _frame_errors(request: MDRequest, n_frames: int) -> dict:
+    """Nyquist energy and frame count against the output's energy bins and resolution."""
     prop = "TrajectoryFile" if request.trajectory else "MDSteps"
     time_prop = "TimeStep" if request.trajectory else "FrameInterval"
     dt = request.frame_time
-    top = float(np.max(np.abs(template.axes[1].edges)))
+    top = float(np.max(np.abs(md_setting(request).e_edges)))
     nyquist = nyquist_energy(frame_time=dt)
     if top > nyquist:
         return {time_prop: f"frames {dt:g} fs apart resolve energies up to {nyquist:.4g} meV "
                            f"(Nyquist), the template's energy bins reach {top:g} meV: write "
                            f"frames at most {nyquist_energy(frame_time=1.0) / top:.3g} fs "
                            "apart"}
-    window, step, sigma = md_window(request, template)
+    window, step, sigma = md_window(request)
     if n_frames < window + 1:
         return {prop: f"{n_frames} frames ({n_frames * dt / 1000:.3g} ps at {dt:g} fs): energy "
                       f"bins of {step:g} meV and a resolution down to sigma {sigma:.3g} meV "
@@ -292,18 +390,3 @@ def _frame_errors(request: MDRequest, template: Histogram, n_frames: int) -> dic
                       f"frames ({window * dt / 1000:.3g} ps), more for averaging; give a "
                       "longer trajectory"}
     return {}
-
-
-def _q_errors(request: MDRequest, cell: np.ndarray, q_edges, mask) -> dict:
-    """{"QBinning": ...} when the supercell leaves most wanted |Q| bins without a q-point."""
-    wanted = ~mask.all(axis=1)
-    counts = powder_qpoints(cell=cell, q_edges=q_edges, wanted=wanted, max_per_bin=1,
-                            seed=request.seed).counts
-    empty = int(np.count_nonzero(wanted & (counts == 0)))
-    if empty <= MAX_EMPTY_FRACTION * np.count_nonzero(wanted):
-        return {}
-    spacing = reciprocal_spacing(cell)
-    prop = "QBinning" if request.template.template is None else "InputWorkspace"
-    return {prop: f"{empty} of {int(np.count_nonzero(wanted))} |Q| bins hold no q-point the "
-                  f"supercell can represent (its reciprocal lattice spacing is {spacing:.3g} "
-                  "1/Angstrom): use wider |Q| bins, or a larger supercell"}

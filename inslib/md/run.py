@@ -1,7 +1,9 @@
-"""Classical MD here with ASE (EMT potential), written as an ASE trajectory for the MD route.
+"""Classical MD here with ASE, written as an ASE trajectory for the MD route.
 
-Protocol: the structure is repeated to the supercell, velocities are drawn from the
-Maxwell-Boltzmann distribution at 2T (equipartition halves it), thermalised with a Langevin
+The potential is ASE's EMT (metals it has parameters for) or a NEP model file through
+calorine's CPU calculator (``pip install calorine``). Protocol: the structure is repeated to
+the supercell, velocities are drawn from the Maxwell-Boltzmann distribution at 2T
+(equipartition halves it), thermalised with a Langevin
 thermostat (friction :data:`THERMALISE_FRICTION`) for ``thermalisation_steps`` at the
 structure's cell (``ensemble`` "NVT"), or ("NPT") with ASE's Berendsen thermostat and barostat
 at zero pressure, after which the cell is set to the mean cell of the second half of the
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from inslib.md.trajectory import TrajectoryInfo
 from inslib.structure import load_structure
 
 THERMOSTATS = ("VelocityVerlet", "Langevin")
@@ -52,6 +55,8 @@ class MDRun:
         Thermalisation at the structure's cell ("NVT") or at zero pressure ("NPT").
     seed : int
         Seed of the initial velocities and of the Langevin noise.
+    potential : str
+        PotentialFile: a NEP model file (calorine's CPUNEP); "" = ASE's EMT.
     """
 
     structure: str
@@ -64,6 +69,7 @@ class MDRun:
     thermostat: str = "VelocityVerlet"
     ensemble: str = "NVT"
     seed: int = 0
+    potential: str = ""
 
     @property
     def frame_time(self) -> float:
@@ -83,24 +89,42 @@ def emt_elements() -> set:
     return set(parameters)
 
 
+def nep_elements(path: str) -> set:
+    """Elements a NEP model file covers (calorine reads it; ValueError if it cannot)."""
+    from calorine.nep import read_model
+
+    return set(read_model(path).types)
+
+
+def calculator(potential: str = ""):
+    """ASE calculator: calorine's CPUNEP for a NEP model file, else ASE's EMT."""
+    if potential:
+        from calorine.calculators import CPUNEP
+
+        return CPUNEP(potential)
+    from ase.calculators.emt import EMT
+
+    return EMT()
+
+
 def supercell_atoms(structure: str, supercell: np.ndarray):
-    """ASE Atoms of a structure file repeated by an integer (3, 3) supercell matrix."""
+    """ASE Atoms (masses included) of a structure file repeated by an integer (3, 3) matrix."""
     from ase import Atoms
     from ase.build import make_supercell
 
     crystal = load_structure(structure)
     atoms = Atoms(crystal.symbols, scaled_positions=crystal.positions, cell=crystal.cell,
-                  pbc=True)
+                  masses=crystal.masses, pbc=True)
     return make_supercell(atoms, np.asarray(supercell, dtype=int))
 
 
-def run_md(run: MDRun, path: str | Path, report=None) -> Path:
-    """Run the MD of ``run`` with EMT and write its production frames to an ASE .traj file.
+def run_md(run: MDRun, path: str | Path, report=None) -> TrajectoryInfo:
+    """Run the MD of ``run`` and write its production frames to an ASE .traj file.
 
-    ``report(fraction)`` is called every frame. Returns the path written.
+    ``report(fraction)`` is called every frame. Returns what :func:`scan_trajectory` would
+    find in the file written (no second pass over it).
     """
     from ase import units
-    from ase.calculators.emt import EMT
     from ase.constraints import FixCom
     from ase.io.trajectory import Trajectory
     from ase.md.langevin import Langevin
@@ -109,7 +133,7 @@ def run_md(run: MDRun, path: str | Path, report=None) -> Path:
     report = report or (lambda _fraction: None)
     rng = np.random.default_rng(run.seed)
     atoms = supercell_atoms(run.structure, run.supercell)
-    atoms.calc = EMT()
+    atoms.calc = calculator(run.potential)
     atoms.set_constraint(FixCom())  # no drift of the centre of mass (Langevin noise)
     thermalize_momenta(atoms, 2 * run.temperature, rng=rng)
     Stationary(atoms)
@@ -121,14 +145,17 @@ def run_md(run: MDRun, path: str | Path, report=None) -> Path:
                  friction=THERMALISE_FRICTION / units.fs, rng=rng).run(run.thermalisation_steps)
     dynamics = _production(atoms, run, step, rng)
     total = run.steps + run.thermalisation_steps
+    frames = []  # the first frame's positions, then one entry per frame written
     with Trajectory(str(path), "w", atoms, properties=["energy"]) as trajectory:
         def write():
             trajectory.write()
+            frames.append(None if frames else atoms.get_positions())
             report((run.thermalisation_steps + dynamics.nsteps) / total)
 
         dynamics.attach(write, interval=run.frame_interval)
         dynamics.run(run.steps)
-    return Path(path)
+    return TrajectoryInfo(len(frames), atoms.cell.array.copy(),
+                          tuple(atoms.get_chemical_symbols()), frames[0])
 
 
 def _expand(atoms, run: MDRun, step: float) -> None:

@@ -1,8 +1,8 @@
-"""From per-q-point MD spectra to a powder map on a template's bins.
+"""From per-q-point MD spectra to a powder map (or path, or bank spectra) on a template's bins.
 
-Steps: average S(q, E) over the q-points of each |Q| bin; mirror the classical spectrum to
-E < 0 (S_cl is even); multiply by the quantum correction Q(E); then deposit each energy point
-E_k, weight S(E_k) dE, as a Gaussian bin average on the template's energy bins
+Steps: average S(q, E) over the q-points of each |Q| bin (or path bin); mirror the classical
+spectrum to E < 0 (S_cl is even); multiply by the quantum correction Q(E); then deposit each
+energy point E_k, weight S(E_k) dE, as a Gaussian bin average on the template's energy bins
 (:func:`inslib.scattering.binning.bin_kernel`). The Gaussian's variance is the instrument's
 sigma_res(E)^2 less the variance the MD time taper already gave (sigma_taper^2), at least 0.
 """
@@ -78,10 +78,61 @@ def resample(*, energy: np.ndarray, spectrum: np.ndarray, e_edges: np.ndarray,
     return np.nan_to_num(spectrum) @ kernel.T * step
 
 
+def corrected(*, energy: np.ndarray, rows: np.ndarray, temperature: float,
+              correction: str) -> tuple[np.ndarray, np.ndarray]:
+    """Mirror classical rows to E < 0 and apply the quantum correction.
+
+    Parameters
+    ----------
+    energy : numpy.ndarray, shape (n_w,)
+        MD energy grid from 0, meV.
+    rows : numpy.ndarray, shape (n_rows, n_w)
+        Classical S(E), mbarn/meV per atom.
+    temperature : float
+        K (used by the correction).
+    correction : str
+        One of :data:`inslib.md.quantum.CORRECTIONS`.
+
+    Returns
+    -------
+    (numpy.ndarray, shape (2 n_w - 1,), numpy.ndarray, shape (n_rows, 2 n_w - 1))
+        Energies (meV, ascending) and Q(E) S_cl(E), mbarn/meV per atom.
+    """
+    full_e, full = mirror(energy=energy, spectrum=rows)
+    return full_e, full * correction_factor(energy=full_e, temperature=temperature,
+                                            kind=correction)
+
+
+def broadened(*, energy: np.ndarray, rows: np.ndarray, e_edges: np.ndarray, resolution_sigma,
+              taper_sigma: float) -> np.ndarray:
+    """Bin averages on ``e_edges`` with the instrument resolution less the taper's broadening.
+
+    Parameters
+    ----------
+    energy : numpy.ndarray, shape (n_w,)
+        Uniform energy grid, meV.
+    rows : numpy.ndarray, shape (n_rows, n_w)
+        mbarn/meV per atom; NaN counts as 0.
+    e_edges : numpy.ndarray, shape (n_e + 1,)
+        Template energy edges, meV.
+    resolution_sigma : callable
+        Instrument Gaussian sigma (meV) at energies (meV), numpy in and out.
+    taper_sigma : float
+        Broadening already in ``rows`` (meV, Gaussian sigma).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_rows, n_e)
+        mbarn/meV per atom.
+    """
+    sigma = np.sqrt(np.maximum(np.asarray(resolution_sigma(energy)) ** 2 - taper_sigma**2, 0.0))
+    return resample(energy=energy, spectrum=rows, e_edges=e_edges, sigma=sigma)
+
+
 def powder_map(*, energy: np.ndarray, spectra: np.ndarray, bins: np.ndarray, n_bins: int,
                e_edges: np.ndarray, resolution_sigma, taper_sigma: float, temperature: float,
                correction: str) -> np.ndarray:
-    """Powder S(|Q|, E) on a template from per-q-point classical spectra.
+    """Powder S(|Q|, E) (or S along path bins) on a template from per-q-point classical spectra.
 
     Parameters
     ----------
@@ -90,9 +141,9 @@ def powder_map(*, energy: np.ndarray, spectra: np.ndarray, bins: np.ndarray, n_b
     spectra : numpy.ndarray, shape (n_q, n_w)
         Classical S(q, E), mbarn/meV per atom.
     bins : numpy.ndarray of int, shape (n_q,)
-        |Q| bin of each q-point.
+        Row (|Q| bin or path bin) of each q-point.
     n_bins : int
-        |Q| bins of the template.
+        Rows of the template.
     e_edges : numpy.ndarray, shape (n_e + 1,)
         Template energy edges, meV.
     resolution_sigma : callable
@@ -107,13 +158,12 @@ def powder_map(*, energy: np.ndarray, spectra: np.ndarray, bins: np.ndarray, n_b
     Returns
     -------
     numpy.ndarray, shape (n_bins, n_e)
-        mbarn/meV per atom; NaN rows for |Q| bins without q-points.
+        mbarn/meV per atom; NaN rows for bins without q-points.
     """
-    full_e, full = mirror(energy=energy, spectrum=bin_average(values=spectra, bins=bins,
-                                                              n_bins=n_bins))
-    full = full * correction_factor(energy=full_e, temperature=temperature, kind=correction)
-    sigma = np.sqrt(np.maximum(np.asarray(resolution_sigma(full_e)) ** 2 - taper_sigma**2, 0.0))
-    result = resample(energy=full_e, spectrum=full, e_edges=e_edges, sigma=sigma)
-    empty = ~np.isfinite(full).all(axis=1)
-    result[empty] = np.nan
+    full_e, full = corrected(energy=energy, rows=bin_average(values=spectra, bins=bins,
+                                                             n_bins=n_bins),
+                             temperature=temperature, correction=correction)
+    result = broadened(energy=full_e, rows=full, e_edges=e_edges,
+                       resolution_sigma=resolution_sigma, taper_sigma=taper_sigma)
+    result[~np.isfinite(full).all(axis=1)] = np.nan
     return result

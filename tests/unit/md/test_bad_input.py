@@ -89,10 +89,11 @@ def test_too_few_frames_for_the_energy_bins(no_md_work, tmp_path):
     path = _write(tmp_path / "short.traj", _frames(40))
     errors = _refused(TrajectoryFile=path, TimeStep="10")
     message = errors["TrajectoryFile"]
-    # ARCS at Ei = 80 meV: sigma 0.803 meV at 70 meV; 3 hbar / (W 10 fs) <= 0.803 needs 246
+    # ARCS at Ei = 80 meV (calibrated width): sigma 0.852 meV at 69 meV; 3 hbar / (W 10 fs)
+    # <= 0.852 needs 232
     assert message.startswith("40 frames (0.4 ps at 10 fs): energy bins of 2 meV and a "
-                              "resolution down to sigma 0.803 meV need a correlation window "
-                              "of 246 lags, so at least 247 frames (2.46 ps)")
+                              "resolution down to sigma 0.852 meV need a correlation window "
+                              "of 232 lags, so at least 233 frames (2.32 ps)")
     assert "give a longer trajectory" in message
 
 
@@ -114,12 +115,71 @@ def test_q_bins_the_supercell_cannot_represent(no_md_work, tmp_path):
            in errors["QBinning"]
 
 
-def test_an_indirect_geometry_instrument(no_md_work, tmp_path):
+@pytest.mark.parametrize(("output", "instrument", "fragment"), [
+    ("PowderSQE", {"Instrument": "TOSCA", "Ei": "0"}, "PowderSQE on TOSCA: IndirectSE is for"),
+    ("QPath", {"Instrument": "TOSCA", "Ei": "0"}, "QPath on TOSCA: IndirectSE is for"),
+    ("IndirectSE", {}, "IndirectSE on ARCS: IndirectSE is for indirect-geometry instruments"),
+])
+def test_an_output_the_instrument_cannot_give(no_md_work, tmp_path, output, instrument,
+                                              fragment):
     path = _write(tmp_path / "md.traj", _frames(3))
-    errors = _refused(TrajectoryFile=path, TimeStep="10", Instrument="TOSCA", Ei="0",
-                      EBinning="", QBinning="")
-    assert errors["Instrument"].startswith("TOSCA is an indirect-geometry instrument: "
-                                           "SimulateMDSQE gives direct-geometry powder maps")
+    errors = _refused(TrajectoryFile=path, TimeStep="10", Output=output, EBinning="",
+                      QBinning="", **instrument)
+    assert errors["Output"].startswith(fragment), errors
+
+
+def _structure(tmp_path, a: float = 4.05) -> str:
+    """POSCAR of primitive fcc Al: ``_frames`` repeats it 4 x 4 x 4 at a = 4.05 Angstrom."""
+    import ase.io
+    from ase.build import bulk
+
+    path = tmp_path / f"Al_{a:g}.vasp"
+    ase.io.write(path, bulk("Al", "fcc", a=a), format="vasp")
+    return str(path)
+
+
+@pytest.mark.parametrize(("values", "prop", "fragment"), [
+    ({"QPath": ""}, "QPath", "empty: Output=QPath needs a path"),
+    ({"PathStep": "0"}, "PathStep", "0 is not valid: give the bin width along the path"),
+    ({"QBinning": "1,0.1,3"}, "QBinning", "Output=QPath bins along the path (PathStep)"),
+    ({"QPath": "G-Z"}, "QPath", "unknown label(s) ['Z'] for this crystal"),
+    # 4 x 4 x 4: M h = (0.4 t, 0, 0.4 t) is an integer vector only at t = 0 (Gamma)
+    ({"QPath": "G-[0.1,0,0.1]"}, "QPath", "segment G-[0.1,0,0.1] ([0.0, 0.0, 0.0] to [0.1, "
+                                          "0.0, 0.1]) holds no q-point the supercell [[4, 0, "
+                                          "0], [0, 4, 0], [0, 0, 4]] represents"),
+    ({"StructureFile": ""}, "StructureFile", "QPath with a TrajectoryFile needs the "
+                                             "StructureFile"),
+])
+def test_q_path_requests(no_md_work, tmp_path, values, prop, fragment):
+    path = _write(tmp_path / "md.traj", _frames(3))
+    properties = {"TrajectoryFile": path, "TimeStep": "10", "Output": "QPath",
+                  "QPath": "G-X", "StructureFile": _structure(tmp_path), "QBinning": ""}
+    errors = _refused(**{**properties, **values})
+    assert fragment in errors[prop], errors
+
+
+def test_a_structure_the_trajectory_is_not_a_supercell_of(no_md_work, tmp_path):
+    """Lattice constant 3.6 A: 4 x 4.05 / 3.6 = 4.5 primitive cells, 10-12 % off an integer."""
+    path = _write(tmp_path / "md.traj", _frames(3))
+    errors = _refused(TrajectoryFile=path, TimeStep="10", Output="QPath", QPath="G-X",
+                      StructureFile=_structure(tmp_path, a=3.6), QBinning="")
+    assert "is not an integer supercell of the structure's" in errors["StructureFile"]
+    assert "give the StructureFile the trajectory was built from" in errors["StructureFile"]
+
+
+def test_q_path_only_with_output_q_path(no_md_work, tmp_path):
+    path = _write(tmp_path / "md.traj", _frames(3))
+    errors = _refused(TrajectoryFile=path, TimeStep="10", QPath="G-X")
+    assert errors["QPath"] == "'G-X' is used with Output=QPath only: leave it empty, or set " \
+                              "Output=QPath"
+
+
+def test_indirect_q_bins_the_supercell_cannot_represent(no_md_work, tmp_path):
+    """TOSCA: 0.01 1/A |Q| bins along the banks, mostly between the 4 x 4 x 4 shells."""
+    path = _write(tmp_path / "md.traj", _frames(3))
+    errors = _refused(TrajectoryFile=path, TimeStep="2", Output="IndirectSE",
+                      Instrument="TOSCA", Ei="0", EBinning="5,20,45", QBinning="1,0.01,7")
+    assert "|Q| bins hold no q-point the supercell can represent" in errors["QBinning"]
 
 
 def test_a_structure_emt_does_not_cover(no_md_work, tmp_path):
@@ -161,3 +221,27 @@ def test_nothing_is_written_on_the_command_line(no_md_work, tmp_path, capsys):
     assert status == 2
     assert "TrajectoryFile: the cell changes by" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_potential_file_that_is_not_a_nep_model(no_md_work, tmp_path):
+    """Without calorine the message says how to install it; with it, that calorine refused."""
+    import importlib.util
+
+    model = tmp_path / "nep.txt"
+    model.write_text("not a NEP model\n")
+    errors = _refused(StructureFile=_structure(tmp_path), SupercellMatrix="2,2,2",
+                      PotentialFile=str(model))
+    if importlib.util.find_spec("calorine") is None:
+        assert errors["PotentialFile"] == "a NEP model needs calorine: pip install calorine"
+    else:
+        assert errors["PotentialFile"].startswith("'nep.txt' is not a NEP model file calorine "
+                                                  "reads")
+
+
+def test_a_potential_file_with_a_trajectory(no_md_work, tmp_path):
+    model = tmp_path / "nep.txt"
+    model.write_text("nep4 1 Al\n")
+    errors = _refused(TrajectoryFile=_write(tmp_path / "md.traj", _frames(3)), TimeStep="10",
+                      PotentialFile=str(model))
+    assert errors["PotentialFile"].endswith("is for an MD run here: leave it empty with a "
+                                            "TrajectoryFile")

@@ -23,14 +23,27 @@ def test_md_run_here_writes_its_trajectory(al_structure, tmp_path):
                         OutputTrajectoryFile=str(trajectory), Instrument="ARCS", Ei="80",
                         EBinning="-30,5,70", QBinning="1.5,0.5,6",
                         OutputWorkspace="md")["OutputWorkspace"]
-    # steps 0, 2, ..., 520; a window of 243 lags needs 244
+    # steps 0, 2, ..., 520; a window of 232 lags (ARCS sigma 0.85 meV) needs 233
     assert scan_trajectory(trajectory).n_frames == 261
     assert out.metadata.logs["MDFrames"].value == 261
-    assert "EMT MD run here" in out.metadata.provenance[-1]
+    assert "MD run here (EMT)" in out.metadata.provenance[-1]
     assert np.isfinite(out.signal[~out.mask]).all()
     assert np.nansum(out.signal) > 0
     assert seen[-1] == pytest.approx(1.0)
     assert np.all(np.diff(seen) >= 0)
+
+
+def test_the_run_reports_what_a_scan_of_its_file_finds(al_structure, tmp_path):
+    """run_md's TrajectoryInfo (no second pass) is scan_trajectory's of the file it wrote."""
+    from inslib.md.run import MDRun, run_md
+
+    path = tmp_path / "short.traj"
+    info = run_md(MDRun(al_structure, np.diag([2, 2, 2]), 100.0, time_step=5.0, steps=20,
+                        thermalisation_steps=5, frame_interval=4, seed=3), path)
+    scanned = scan_trajectory(path)
+    assert (info.n_frames, info.symbols) == (scanned.n_frames, scanned.symbols) == (6, ("Al",) * 8)
+    np.testing.assert_allclose(info.cell, scanned.cell)
+    np.testing.assert_allclose(info.positions, scanned.positions)
 
 
 def _synthetic(path, n_frames: int) -> str:
