@@ -317,7 +317,8 @@ def path_request(request: PredictRequest, model: str, e_binning: str) -> SingleC
     return SingleCrystalRequest(
         force_constants=model, structure=structure, e_binning=e_binning,
         temperature=powder_temperature(powder_request(request, model)),
-        instrument=template.instrument, ei=template.ei, grid=request.grid,
+        instrument=template.instrument, ei=template.ei, settings=template.settings,
+        grid=request.grid,
         path=request.q_path, path_step=request.path_step, device=request.device)
 
 

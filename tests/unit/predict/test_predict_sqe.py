@@ -202,3 +202,25 @@ def test_force_field_q_path_has_the_fcc_labels(al_cif, ensemble_cache):
     assert [label for _, label in out.axes[0].ticks] == ["G", "X", "W"]
     assert out.axes[1].edges[0] == 0.0
     assert np.nanmax(out.signal) > 0
+
+
+def test_folder_q_path_takes_the_chopper_setting():
+    """PredictSQE's q-path is SimulateSingleCrystalSQE's at the same ChopperFrequency.
+
+    It once dropped the template's chopper setting (the instrument default whatever given).
+    """
+    common = {"Instrument": "ARCS", "Ei": 100, "ChopperFrequency": 600, "QPath": "G-X",
+              "Temperature": 10, "MeshSize": 8}
+    predicted = run_algorithm("PredictSQE", Method="Folder", PhononFolder=str(AL_FOLDER),
+                              Output="QPath", EBinning="0,0.5,45", OutputWorkspace="p",
+                              **common)["OutputWorkspace"]
+    simulated = run_algorithm("SimulateSingleCrystalSQE", Dimension3Binning="0,0.5,45",
+                              ForceConstantsFile=str(AL_FOLDER / "phonopy.yaml"),
+                              OutputWorkspace="s", **common)["OutputWorkspace"]
+    np.testing.assert_allclose(np.nan_to_num(predicted.signal.reshape(simulated.signal.shape)),
+                               np.nan_to_num(simulated.signal), rtol=1e-10, atol=1e-12)
+    default = run_algorithm("SimulateSingleCrystalSQE", Dimension3Binning="0,0.5,45",
+                            ForceConstantsFile=str(AL_FOLDER / "phonopy.yaml"),
+                            OutputWorkspace="s", **{**common, "ChopperFrequency": 0})
+    assert not np.allclose(np.nan_to_num(default["OutputWorkspace"].signal),
+                           np.nan_to_num(simulated.signal))
