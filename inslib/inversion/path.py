@@ -25,7 +25,7 @@ zone 0,0,0, its path in the model's own cell, without images.
 """
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -61,6 +61,8 @@ class PathRequest:
     fwhm : float or callable or None
         EnergyResolution: FWHM (meV) of the fold's energy resolution, a constant or a function
         of energy; None = the instrument and Ei of the workspace.
+    settings : dict
+        ChopperPackage / ChopperFrequency -> value for that instrument (empty = its default).
     symmetry, space_group : str
         The fold's StructureFile or SpaceGroup (with the workspace's lattice); both empty =
         the model's crystal.
@@ -88,6 +90,7 @@ class PathRequest:
     supercell: str = ""
     path: str = "auto"
     fwhm: object = None
+    settings: dict = field(default_factory=dict)
     symmetry: str = ""
     space_group: str = ""
     zones: str = ""
@@ -411,10 +414,10 @@ def _resolution(request: PathRequest):
                    "the fold's energy resolution FWHM in meV")
             raise ValueError(msg)
         from inslib.instruments import load_instrument
-        from inslib.instruments.resolution import fwhm_function
+        from inslib.instruments.resolution import fwhm_function, resolved_settings
 
         instrument = load_instrument(meta.instrument)
-        fwhm = fwhm_function(instrument, meta.ei)
+        fwhm = fwhm_function(instrument, meta.ei, resolved_settings(instrument, request.settings))
     return Resolution.of(fwhm, request.measured.axes[1].edges)
 
 

@@ -230,7 +230,8 @@ def path_request(request: InversionRequest):
     return PathRequest(
         request.measured, simulation.force_constants, simulation.structure,
         supercell=simulation.supercell, path=request.path,
-        fwhm=request.energy_resolution or None, zones=request.zones,
+        fwhm=request.energy_resolution or None, settings=simulation.template.settings,
+        zones=request.zones,
         time_reversal=request.time_reversal, shells=request.shells,
         parameters=request.parameters, parameter_range=request.parameter_range,
         e_min=request.e_min, e_max=request.e_max, fit_resolution=request.fit_resolution,
