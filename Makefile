@@ -7,6 +7,7 @@ AL_FC := tests/data/Al_phonopy/phonopy.yaml
 export OMP_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
+export NUMBA_NUM_THREADS ?= 1  # dynasor's numba kernels: 15x slower with 2 threads on 2 loaded cores
 
 .PHONY: demo test lint bench clean
 
