@@ -46,7 +46,9 @@ COVERAGE = (0.47, 0.89)
 # 0.97-1.15 (seed 12: 0.78-1.08).
 REDUCED_CHI2 = (0.75, 1.3)
 # A truth inside the box (fit variables u) on whose noiseless map one L-BFGS-B start from the
-# reference stops on a corner of the box after two evaluations (chi^2 32 at unit errors).
+# reference stops on a corner of the box after two evaluations (chi^2 32 at unit errors). It is
+# dynamically unstable (18 imaginary modes on the 8^3 mesh, down to -4.1 meV; measured), as is
+# the one set of benchmarks/bench_inversion.py's default 20 that a fit does not recover.
 CORNER_CASE = (0.223, 0.057, -0.249, 0.205, 0.242)
 
 
@@ -206,26 +208,31 @@ def test_count_unit_reads_the_normalisation_back():
 
 
 def test_poisson_weights_remove_the_low_count_bias(coarse):
-    """At ~25 counts per bin sqrt(observed) errors make sigmas too small; model errors do not.
+    """At ~25 counts per bin sqrt(observed) errors bias the fit low; model errors do not.
 
     Six maps at COUNTS_LOW, each fitted with the observed-count errors and refitted with
-    ErrorModel=Poisson's: the mean squared normalised error of the 30 estimates must fall and
-    land near 1 (honest sigmas: 1 +- 3 x sqrt(2/30) = 1 +- 0.77). Measured at seed 21: 1.23
-    (Data) and 0.80 (Poisson); at 3e3 counts (~8 per bin) both are ~2.1 (the Gaussian misfit
-    itself fails there; a Poisson likelihood would be needed) and at 3e4 both ~1.07.
+    ErrorModel=Poisson's. Weights 1/observed favour downward fluctuations (Neyman's chi^2), so
+    the fitted map's total falls ~1 count per bin (~4 %) short of the measured counts;
+    with the model's variance (Pearson's chi^2, scale profiled) the totals agree. Measured
+    (seeds 21, 22, 24): 0.924-0.955 with Data, 1.0000 with Poisson. The refit's sigmas are
+    honest: mean squared normalised error of the 30 estimates 1 +- 3 x sqrt(2/30) = 1 +- 0.77
+    (measured 1.30 at seed 21; a comparison of the two means is not kept: with 30 estimates
+    it goes either way, 0.47-1.91 over seeds).
     """
     truth = np.random.default_rng(17).uniform(-0.2, 0.2, (6, 5))
     generator = torch.Generator().manual_seed(21)
-    z2 = {"data": [], "poisson": []}
+    totals, z2 = {"data": [], "poisson": []}, []
     for true, clean in zip(truth, coarse.clean(truth), strict=True):
         problem = coarse.noisy(clean, generator, counts=COUNTS_LOW)
         fit = fit_gradient(problem, starts=1)
         again = reweighted_fit(problem, fit, True, lambda p, u: fit_gradient(p, 1, u))
+        use, signal = problem.data.use, problem.data.signal
         for name, f in (("data", fit), ("poisson", again)):
-            z2[name].append((f.u[:5] - true) ** 2 / np.diag(f.covariance_u)[:5])
-    data, poisson = np.mean(z2["data"]), np.mean(z2["poisson"])
-    assert poisson < data
-    assert 0.23 < poisson < 1.77
+            totals[name].append(f.model[use].sum() / signal[use].sum())
+        z2.append((again.u[:5] - true) ** 2 / np.diag(again.covariance_u)[:5])
+    assert np.all(np.array(totals["data"]) < 0.97)  # ~1 count in 25 short: 0.96
+    np.testing.assert_allclose(totals["poisson"], 1.0, atol=0.005)
+    assert 0.23 < np.mean(z2) < 1.77
 
 
 def test_a_corner_of_the_box_is_not_a_converged_minimum():
