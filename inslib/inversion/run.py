@@ -21,6 +21,7 @@ from inslib.inversion.outputs import (
 )
 from inslib.inversion.request import InversionRequest, inversion_temperature, validate_inversion
 from inslib.inversion.weights import reweighted_fit
+from inslib.phonons.sampling import UNSTABLE_MEV, check_mesh, lowest_modes
 from inslib.simulation.errors import raise_errors
 
 EXPECTED_EVALUATIONS = 60  # forward + backward passes a start typically takes (progress only)
@@ -144,11 +145,26 @@ def start_variables(request: InversionRequest, problem):
 
 
 def _fit_warnings(fit: GradientFit) -> list:
-    """Return what a user should know about the optimum: parameters on their bounds."""
+    """Return what a user should know about the optimum: bounds reached, instability."""
     names = [*fit.problem.names, "ResolutionFactor"]
     on_bound = [names[i] for i in range(len(fit.u)) if fit.at_bound[i]]
-    if not on_bound:
+    warnings = [f"{', '.join(on_bound)} ended on the bound of ParameterRange: the data pull "
+                "them further (their sigma is a local curvature only); widen ParameterRange, "
+                "add shells or check the model's missing physics"] if on_bound else []
+    return warnings + _stability_warnings(fit)
+
+
+def _stability_warnings(fit: GradientFit) -> list:
+    """Warn where the fitted force constants have imaginary modes on the 4x4x4 check mesh.
+
+    Such a set is no crystal: near it modes soften through zero, which walls off minima of the
+    misfit (docs/validation.md, force-constant inversion), so the fit may be a false minimum.
+    """
+    problem = fit.problem
+    lowest = float(lowest_modes(problem.basis, fit.params[None], problem.model,
+                                check_mesh())[0])
+    if lowest >= -UNSTABLE_MEV:
         return []
-    return [f"{', '.join(on_bound)} ended on the bound of ParameterRange: the data pull them "
-            "further (their sigma is a local curvature only); widen ParameterRange, add shells "
-            "or check the model's missing physics"]
+    return [f"the fitted force constants are dynamically unstable (lowest mode {lowest:.2f} meV "
+            "on a 4x4x4 q-mesh): the fit may sit in a false minimum; refit with more Starts, "
+            "a narrower ParameterRange, or check the model"]

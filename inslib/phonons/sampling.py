@@ -95,12 +95,20 @@ def stable_mask(basis, params, model, q, tolerance: float = UNSTABLE_MEV) -> np.
     -------
     numpy.ndarray of bool, shape (n_sets,)
     """
+    return lowest_modes(basis, params, model, q) >= -tolerance
+
+
+def lowest_modes(basis, params, model, q) -> np.ndarray:
+    """Lowest mode energy of each parameter set on ``q``, meV (negative: imaginary).
+
+    Parameters as :func:`stable_mask`; returns shape (n_sets,).
+    """
     import torch
 
     with torch.no_grad():
         fc = basis.to_force_constants(np.asarray(params, dtype=float))
         lowest = model.modes(q, fc=fc.to(model.opts["device"])).frequencies.amin(dim=(1, 2))
-    return lowest.cpu().numpy() >= -tolerance
+    return lowest.cpu().numpy()
 
 
 def sample_stable(basis, reference, n_sets: int, model, lower: float = 0.5,
