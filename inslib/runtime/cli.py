@@ -194,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     from inslib.inversion.cli import add_parser as add_train_inversion  # argparse only
 
     add_train_inversion(commands)
+    from inslib.ml.cli import add_parser as add_datagen_predictor  # argparse only
+
+    add_datagen_predictor(commands)
     return parser
 
 
