@@ -204,32 +204,19 @@ def _run_local(todo, args, report) -> list[dict]:
 
 
 def _run_dask(todo, args, scheduler: str, n_workers, report) -> list[dict]:
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import as_completed
+
+    from inslib.runtime.cluster import dask_client
 
     config_data, folder, meta = args
-    cluster = None
-    if scheduler == "local":
-        import dask
-
-        # dask sets MALLOC_TRIM_THRESHOLD_=65536 for its workers; setting it switches off glibc's
-        # dynamic mmap threshold, so every large tensor is mmapped and unmapped again (measured:
-        # half the CPU time in the kernel, 2 workers at half the speed of one process)
-        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_":
-                              None}):
-            cluster = LocalCluster(n_workers=n_workers or os.cpu_count(), threads_per_worker=1,
-                                   processes=True, dashboard_address=None)
     results = []
-    try:
-        with Client(cluster if cluster is not None else scheduler) as client:
-            futures = [client.submit(make_shard, config_data, i, folder, meta, pure=False,
-                                     key=f"datagen-{meta['config_hash'][:12]}-{i}")
-                       for i in todo]
-            for future in as_completed(futures):
-                results.append(future.result())
-                report(results)
-    finally:
-        if cluster is not None:
-            cluster.close()
+    with dask_client(scheduler, n_workers or os.cpu_count()) as client:
+        futures = [client.submit(make_shard, config_data, i, folder, meta, pure=False,
+                                 key=f"datagen-{meta['config_hash'][:12]}-{i}")
+                   for i in todo]
+        for future in as_completed(futures):
+            results.append(future.result())
+            report(results)
     return results
 
 

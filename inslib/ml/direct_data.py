@@ -59,7 +59,7 @@ def to_sample(record, part: str, cutoff: float) -> Sample:
                   np.asarray(record.pdos, dtype=float) * widths / n_modes)
 
 
-def load_samples(manifest, labels, cutoff: float, log=print) -> tuple[list, str]:
+def load_samples(manifest, labels, cutoff: float, ids=None, log=print) -> tuple[list, str]:
     """Usable records of a label folder as samples, and the SHA-256 of the files read.
 
     Parameters
@@ -70,20 +70,30 @@ def load_samples(manifest, labels, cutoff: float, log=print) -> tuple[list, str]
         The label folder (``records/``).
     cutoff : float
         Graph radius, Angstrom.
+    ids : collection of str, optional
+        Read only these records (a trained model's card lists the ones it was trained on);
+        all when None.
 
     Returns
     -------
     samples : list of Sample
     data_hash : str
-        SHA-256 over the sorted (record name, file SHA-256) pairs of every record read.
+        SHA-256 over the sorted (record name, file SHA-256) pairs of the samples' records.
+
+    Raises
+    ------
+    FileNotFoundError
+        A record of ``ids`` is not in the folder.
     """
     parts = split(read_manifest(manifest))
-    paths = sorted(Path(labels, "records").glob(f"*{SUFFIX}"))
+    folder = Path(labels, "records")
+    paths = (sorted(folder.glob(f"*{SUFFIX}")) if ids is None
+             else [folder / f"{i}{SUFFIX}" for i in sorted(ids)])
     samples, digest = [], hashlib.sha256()
     for path in paths:
-        digest.update(f"{path.name}:{file_digest(path)}\n".encode())
         record = load_record(path)
         if usable(record.meta) and record.id in parts:
+            digest.update(f"{path.name}:{file_digest(path)}\n".encode())
             samples.append(to_sample(record, parts[record.id], cutoff))
     counts = {p: sum(s.part == p for s in samples) for p in ("train", "val", "test")}
     log(f"{len(paths)} records, {len(samples)} usable: {counts}")

@@ -139,7 +139,7 @@ def train_predictor(manifest, labels, out, seeds=(0, 1, 2), epochs: int = 60,
 
     torch.set_num_threads(1)
     config = config or DirectConfig()
-    samples, data_hash = load_samples(manifest, labels, config.cutoff, log)
+    samples, data_hash = load_samples(manifest, labels, config.cutoff, log=log)
     config = DirectConfig(**{**config.to_dict(), "avg_neighbours": average_neighbours(samples)})
     members, summaries = [], []
     for seed in seeds:
@@ -149,6 +149,7 @@ def train_predictor(manifest, labels, out, seeds=(0, 1, 2), epochs: int = 60,
                           "val_loss": min(history["val"]), "seconds": history["seconds"]})
     card = {"name": "inslib Direct DOS ensemble", "config": config.to_dict(),
             "training_data": {"labels": str(labels), "sha256": data_hash,
+                              "records": sorted(s.id for s in samples),
                               "split": "inslib.ml.structures.split (prototype-disjoint, "
                                        "80/10/10, seed 0)",
                               "counts": {p: sum(s.part == p for s in samples)

@@ -197,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     from inslib.ml.cli import add_parser as add_datagen_predictor  # argparse only
 
     add_datagen_predictor(commands)
+    from inslib.ml.batch import add_parser as add_predict_batch  # argparse only
+
+    add_predict_batch(commands)
     return parser
 
 

@@ -119,7 +119,7 @@ def test_partial_occupancy_is_refused_and_nothing_written(tmp_path, cache):
 
 @pytest.mark.parametrize(("properties", "prop", "fragment"), [
     ({"ForceField": "mace-mp"}, "ForceField", "unknown force field 'mace-mp'; valid: 7net-0"),
-    ({"Method": "Direct"}, "Method", "not trained yet: see issue 12 / docs/predict.md"),
+    ({"Method": "Direct"}, "Output", "Method=Direct predicts DOS, PartialDOS, IndirectSE"),
     ({"Output": "IndirectSE"}, "Output", "needs an indirect-geometry instrument"),
     ({"SupercellMatrix": "9,9,9"}, "SupercellMatrix", "2916 atoms: at most 400"),
     ({"QPath": "G-Q", "Output": "QPath"}, "QPath", "unknown label(s) ['Q']"),
@@ -148,7 +148,7 @@ def test_an_element_the_force_field_lacks_is_refused(tmp_path, cache):
 
 
 def test_a_missing_empty_structure_or_folder_is_named(tmp_path):
-    assert "StructureFile: empty: Method=ForceField needs" in _refusal(**ARCS, **FAST)
+    assert "StructureFile: empty: Methods ForceField and Direct need" in _refusal(**ARCS, **FAST)
     empty = tmp_path / "empty.cif"
     empty.touch()
     assert "is empty" in _refusal(StructureFile=str(empty), **ARCS, **FAST)
