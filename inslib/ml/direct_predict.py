@@ -1,10 +1,14 @@
 """PredictSQE Method=Direct: spectra from the partial DOS an e3nn ensemble predicts.
 
 The networks (:mod:`inslib.ml.equivariant`) give each atom's partial DOS. The DOS and partial
-DOS outputs are those densities on the requested bins; the indirect-geometry S(E) is the
-simulations' own incoherent forward model (:func:`inslib.simulation.indirect.indirect_histogram`)
-run on them, with the isotropic mean-square displacement each atom's predicted DOS implies in
-place of the force constants' Debye-Waller matrices. No second physics implementation: only
+DOS outputs are those densities on the requested bins; the indirect-geometry S(E) and the
+powder map are the simulations' own incoherent-approximation forward models
+(:func:`inslib.simulation.indirect.indirect_histogram`,
+:func:`inslib.simulation.powder.powder_from_mesh` with the coherent term off: every order with
+the total cross-section, OCLIMAX TASK=0) run on them, with the isotropic mean-square
+displacement each atom's predicted DOS implies in place of the force constants' Debye-Waller
+matrices. The powder map therefore has no coherent (Q-dependent, dispersive) structure; it
+lies exactly on the template's bins and mask. No second physics implementation: only
 the DOS is learned. Each member of the ensemble gives one spectrum; their spread is the error.
 """
 
@@ -16,7 +20,7 @@ import numpy as np
 from inslib.ml.direct_model import MODEL_FOLDER, DirectModelError, load_ensemble
 from inslib.scattering.mesh import MeshResults
 
-DIRECT_OUTPUTS = ("DOS", "PartialDOS", "IndirectSE")
+DIRECT_OUTPUTS = ("DOS", "PartialDOS", "IndirectSE", "PowderSQE")
 
 
 @dataclass(frozen=True)
@@ -62,8 +66,8 @@ def direct_errors(folder: str, crystal, output: str, save_to: str, phonon_folder
     errors = {}
     if output not in DIRECT_OUTPUTS:
         errors["Output"] = (f"Output={output!r}: Method=Direct predicts {', '.join(DIRECT_OUTPUTS)}"
-                            " (the powder map's latent route is not trained): use "
-                            "Method=ForceField for PowderSQE and QPath")
+                            " (a q-path needs the modes' eigenvectors): use "
+                            "Method=ForceField for QPath")
     if save_to:
         errors["OutputForceConstantsFile"] = (f"{save_to!r}: Method=Direct predicts spectra, "
                                               "not force constants: leave it empty, or use "

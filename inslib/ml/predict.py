@@ -13,6 +13,7 @@ property, the bad value and what is valid.
 """
 
 import shutil
+from copy import deepcopy
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -46,7 +47,7 @@ from inslib.phonons.readers.phonopy import parse_supercell_matrix
 from inslib.scattering.powder import PowderSampling
 from inslib.simulation.errors import SimulationError, raise_errors
 from inslib.simulation.indirect import indirect_histogram
-from inslib.simulation.powder import run_powder
+from inslib.simulation.powder import covered_template, powder_from_mesh, run_powder
 from inslib.simulation.qpath import PathError, parse_path
 from inslib.simulation.requests import (
     PowderRequest,
@@ -398,14 +399,8 @@ def direct_prediction(request: PredictRequest, report) -> Histogram:
     name = (f"{ensemble.card['name']} (training data "
             f"{ensemble.card['training_data']['sha256'][:12]})")
     source = f"partial DOS predicted by {name}, {len(partial)} members"
-    if request.output == "IndirectSE":
-        powder = powder_request(request, PREDICTED)
-        temperature = float(powder_temperature(powder))
-        members = [indirect_histogram(
-            PredictedModel.of(crystal),
-            predicted_mesh(p, ensemble.edges(), crystal.masses, temperature),
-            request.template, temperature, powder.multiphonon_order, powder.creation_only,
-            source, {}) for p in partial]
+    if request.output in ("IndirectSE", "PowderSQE"):
+        members = direct_spectra(request, ensemble, crystal, partial, source)
     else:
         edges = energy_edges(request, density_top(partial, ensemble.edges()))
         fine = ensemble.edges()
@@ -421,6 +416,28 @@ def direct_prediction(request: PredictRequest, report) -> Histogram:
                        "variance = spread"]
     report(1.0, "done")
     return result
+
+
+def direct_spectra(request: PredictRequest, ensemble, crystal, partial: np.ndarray,
+                   source: str) -> list:
+    """S(E) per bank or the powder map (incoherent approximation) of each member's DOS.
+
+    Parameters
+    ----------
+    partial : numpy.ndarray, shape (n_members, n_atoms, n_bins)
+        Predicted partial DOS per atom, states/meV, on ``ensemble.edges()``.
+    """
+    powder = replace(powder_request(request, PREDICTED), coherent=False)
+    temperature = float(powder_temperature(powder))
+    model = PredictedModel.of(crystal)
+    meshes = [predicted_mesh(p, ensemble.edges(), crystal.masses, temperature) for p in partial]
+    if request.output == "IndirectSE":
+        return [indirect_histogram(model, mesh, request.template, temperature,
+                                   powder.multiphonon_order, powder.creation_only, source, {})
+                for mesh in meshes]
+    template = covered_template(powder)
+    return [powder_from_mesh(powder, replace(template, metadata=deepcopy(template.metadata)),
+                             model, mesh, source, {}) for mesh in meshes]
 
 
 def model_files(request: PredictRequest, progress) -> dict:

@@ -45,6 +45,21 @@ def simulate_powder(request: PowderRequest, progress=None) -> Histogram:
     require_valid(request)
     report = progress or (lambda _fraction, _message: None)
     temperature = float(powder_temperature(request))
+    template = covered_template(request)
+    setup = cached_setup(*model_source(request), temperature, request.grid, request.device)
+    report(0.1, "modes on the grid, Debye-Waller, DOS")
+    logs = setup_logs(setup)
+    # most negative (imaginary) mode energy; 0 when every mode is real
+    logs[LOWEST_MODE_ENERGY] = Log(min(float(setup.mesh.lowest[0]), 0.0), "meV")
+    result = powder_from_mesh(request, template, setup.model, setup.mesh,
+                              f"mesh {request.grid}^3, force constants {setup.source}", logs,
+                              lambda f: report(0.1 + 0.8 * f, "coherent powder average"))
+    report(1.0, "done")
+    return result
+
+
+def covered_template(request: PowderRequest) -> Histogram:
+    """Return the request's (|Q|, E) template; SimulationError when no bin is reachable."""
     template = create_sqe_template(request.template)
     if template.mask.all():
         q, e = template.axes[0].edges, template.axes[1].edges
@@ -52,17 +67,39 @@ def simulate_powder(request: PowderRequest, progress=None) -> Histogram:
                f"{e[0]:g}-{e[-1]:g} meV is reachable on {template.metadata.instrument} at this "
                "setting; choose bins inside the kinematic range (CreateSQETemplate shows it)")
         raise SimulationError(msg)
-    setup = cached_setup(*model_source(request), temperature, request.grid, request.device)
-    report(0.1, "modes on the grid, Debye-Waller, DOS")
-    forward = powder_forward(request, template, setup.model, temperature)
-    result = forward(mesh=setup.mesh,
-                     progress=lambda f: report(0.1 + 0.8 * f, "coherent powder average"))
-    logs = {}
+    return template
+
+
+def powder_from_mesh(request: PowderRequest, template: Histogram, model, mesh, source: str,
+                     logs: dict, progress=None) -> Histogram:
+    """Compute the powder map of a model and its mesh results on a template (a histogram).
+
+    Parameters
+    ----------
+    request : PowderRequest
+        Terms, multiphonon order, sampling, temperature.
+    template : Histogram
+        :func:`covered_template`'s result.
+    model : PhononModel
+        Only ``crystal`` and ``opts`` are read when ``request.coherent`` is off.
+    mesh : inslib.scattering.mesh.MeshResults
+        One set.
+    source : str
+        Where the model comes from (provenance).
+    logs : dict
+        Logs of the model.
+    progress : callable, optional
+        progress(fraction) of the coherent powder average.
+    """
+    temperature = float(powder_temperature(request))
+    forward = powder_forward(request, template, model, temperature)
+    result = forward(mesh=mesh, progress=progress)
+    logs = dict(logs)
     if result.halves is not None:
         halves = result.halves[0].cpu().numpy()
         logs[POWDER_CONVERGENCE] = Log(float(convergence(halves, template.mask)))
-    report(1.0, "done")
-    return _result(template, result.signal[0].cpu().numpy(), request, temperature, setup, logs)
+    return _result(template, result.signal[0].cpu().numpy(), request, temperature, source,
+                   logs)
 
 
 def powder_forward(request: PowderRequest, template: Histogram, model,
@@ -105,7 +142,7 @@ def _mode(request) -> str:
     return "creation only" if request.creation_only else "complete"
 
 
-def _result(template, signal, request, temperature, setup, logs) -> Histogram:
+def _result(template, signal, request, temperature, source: str, logs: dict) -> Histogram:
     meta = template.metadata
     meta.temperature = temperature
     terms = [name for name, on in (("coherent", request.coherent),
@@ -113,11 +150,8 @@ def _result(template, signal, request, temperature, setup, logs) -> Histogram:
     meta.title = f"Simulated S(|Q|,E): {Path(request.force_constants).name}, {temperature:g} K"
     meta.provenance = [*meta.provenance,
                        f"SimulatePowderSQE: {' + '.join(terms)}, multiphonon order "
-                       f"{request.multiphonon_order} ({_mode(request)}), mesh {request.grid}^3, "
-                       f"force constants {setup.source}"]
-    meta.logs.update(logs | setup_logs(setup))
-    # most negative (imaginary) mode energy; 0 when every mode is real
-    meta.logs[LOWEST_MODE_ENERGY] = Log(min(float(setup.mesh.lowest[0]), 0.0), "meV")
+                       f"{request.multiphonon_order} ({_mode(request)}), {source}"]
+    meta.logs.update(logs)
     meta.logs[MULTIPHONON_ORDER] = Log(float(request.multiphonon_order))
     signal = np.where(template.mask, np.nan, signal)
     return Histogram(template.axes, signal, np.zeros(signal.shape), template.mask.copy(), meta,
