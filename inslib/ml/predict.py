@@ -28,6 +28,7 @@ from inslib.ml.direct_predict import (
     density_top,
     direct_errors,
     predicted_mesh,
+    regularised,
 )
 from inslib.phonons.errors import ForceConstantsError
 from inslib.phonons.force_constants import load_force_constants
@@ -395,15 +396,14 @@ def direct_prediction(request: PredictRequest, report) -> Histogram:
     ensemble = cached_ensemble(request.direct_model)
     crystal = load_structure(request.structure)
     report(0.1, "Direct: partial DOS from the networks")
-    partial = ensemble.predict(crystal)
+    partial, fine = regularised(ensemble.predict(crystal), ensemble.edges())
     name = (f"{ensemble.card['name']} (training data "
             f"{ensemble.card['training_data']['sha256'][:12]})")
     source = f"partial DOS predicted by {name}, {len(partial)} members"
     if request.output in ("IndirectSE", "PowderSQE"):
-        members = direct_spectra(request, ensemble, crystal, partial, source)
+        members = direct_spectra(request, crystal, partial, fine, source)
     else:
-        edges = energy_edges(request, density_top(partial, ensemble.edges()))
-        fine = ensemble.edges()
+        edges = energy_edges(request, density_top(partial, fine))
         members = [density_histogram(p, 0.5 * (fine[1:] + fine[:-1]), fine[1] - fine[0],
                                      crystal, edges, request.output == "PartialDOS",
                                      request.template.temperature, source, {})
@@ -418,19 +418,19 @@ def direct_prediction(request: PredictRequest, report) -> Histogram:
     return result
 
 
-def direct_spectra(request: PredictRequest, ensemble, crystal, partial: np.ndarray,
+def direct_spectra(request: PredictRequest, crystal, partial: np.ndarray, edges: np.ndarray,
                    source: str) -> list:
     """S(E) per bank or the powder map (incoherent approximation) of each member's DOS.
 
     Parameters
     ----------
     partial : numpy.ndarray, shape (n_members, n_atoms, n_bins)
-        Predicted partial DOS per atom, states/meV, on ``ensemble.edges()``.
+        Predicted partial DOS per atom, states/meV, on uniform bins ``edges`` (meV).
     """
     powder = replace(powder_request(request, PREDICTED), coherent=False)
     temperature = float(powder_temperature(powder))
     model = PredictedModel.of(crystal)
-    meshes = [predicted_mesh(p, ensemble.edges(), crystal.masses, temperature) for p in partial]
+    meshes = [predicted_mesh(p, edges, crystal.masses, temperature) for p in partial]
     if request.output == "IndirectSE":
         return [indirect_histogram(model, mesh, request.template, temperature,
                                    powder.multiphonon_order, powder.creation_only, source, {})

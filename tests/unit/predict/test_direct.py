@@ -50,6 +50,25 @@ def test_each_atom_holds_its_three_modes(ensemble):
     np.testing.assert_allclose((partial * width).sum(axis=-1), 3.0, rtol=1e-5)
 
 
+def test_the_outputs_take_the_mesh_dos_regularisation(ensemble):
+    """On 0.05 meV bins, below E_max / 16 the DOS is a Debye law a E^2; the states are kept."""
+    from inslib.ml.direct_predict import highest_energy, regularised
+
+    partial = ensemble.predict(_rock_salt())
+    edges = ensemble.edges()
+    smooth, fine = regularised(partial, edges)
+    assert np.diff(fine) == pytest.approx(0.05)
+    np.testing.assert_allclose((smooth * np.diff(fine)).sum(-1),
+                               (partial * np.diff(edges)).sum(-1), rtol=1e-9)
+    centres = 0.5 * (fine[1:] + fine[:-1])
+    for member, raw in zip(smooth, partial, strict=True):
+        below = centres < highest_energy(raw.sum(axis=0), edges) / 16
+        assert below.sum() >= 20
+        ratio = member[:, below] / centres[below] ** 2
+        np.testing.assert_allclose(ratio, np.repeat(ratio[:, :1], below.sum(), axis=1),
+                                   rtol=1e-9)
+
+
 def test_rotation_translation_and_atom_order_do_not_change_the_prediction(ensemble):
     from scipy.spatial.transform import Rotation
 

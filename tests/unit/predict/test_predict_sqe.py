@@ -119,7 +119,8 @@ def test_partial_occupancy_is_refused_and_nothing_written(tmp_path, cache):
 
 @pytest.mark.parametrize(("properties", "prop", "fragment"), [
     ({"ForceField": "mace-mp"}, "ForceField", "unknown force field 'mace-mp'; valid: 7net-0"),
-    ({"Method": "Direct"}, "Output", "Method=Direct predicts DOS, PartialDOS, IndirectSE"),
+    ({"Method": "Direct", "Output": "QPath"}, "Output",
+     "Method=Direct predicts DOS, PartialDOS, IndirectSE, PowderSQE"),
     ({"Output": "IndirectSE"}, "Output", "needs an indirect-geometry instrument"),
     ({"SupercellMatrix": "9,9,9"}, "SupercellMatrix", "2916 atoms: at most 400"),
     ({"QPath": "G-Q", "Output": "QPath"}, "QPath", "unknown label(s) ['Q']"),
