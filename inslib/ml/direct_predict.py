@@ -164,18 +164,23 @@ def regularised(partial: np.ndarray, edges: np.ndarray, grid: int = 16,
     return smooth * states / (smooth.sum(axis=-1, keepdims=True) * width), fine_edges
 
 
-def highest_energy(total: np.ndarray, edges: np.ndarray) -> float:
-    """Upper edge (meV) of the last bin holding 0.1 % of the peak of a DOS (n_bins,)."""
-    return float(edges[np.flatnonzero(total > 1e-3 * total.max())[-1] + 1])
+def highest_energy(total: np.ndarray, edges: np.ndarray, fraction: float = 0.99) -> float:
+    """Energy (meV) below which ``fraction`` of the states of a DOS (n_bins,) on ``edges`` lie.
+
+    A predicted DOS has a thin tail up to the grid's top where a mesh DOS ends at its highest
+    mode: the quantile stands for that mode (linear within the bin that reaches it).
+    """
+    cumulative = np.concatenate([[0.0], np.cumsum(total * np.diff(edges))])
+    return float(np.interp(fraction * cumulative[-1], cumulative, edges))
 
 
 def density_top(partial: np.ndarray, edges: np.ndarray) -> float:
-    """1.05 x the upper edge of the last bin holding 0.1 % of any member's peak DOS, meV.
+    """1.05 x the energy below which 99.9 % of any member's states lie, meV (at most the top).
 
     Parameters
     ----------
     partial : numpy.ndarray, shape (n_members, n_atoms, n_bins)
     edges : numpy.ndarray, shape (n_bins + 1,)
     """
-    top = max(highest_energy(member.sum(axis=0), edges) for member in partial)
+    top = max(highest_energy(member.sum(axis=0), edges, 0.999) for member in partial)
     return float(min(1.05 * top, edges[-1]))
