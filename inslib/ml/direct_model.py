@@ -82,7 +82,71 @@ class DirectEnsemble:
                                 for k, d in enumerate(digests)]
         with atomic_path(folder / CARD) as tmp:
             tmp.write_text(json.dumps(self.card, indent=1))
+        with atomic_path(folder / "README.md") as tmp:
+            tmp.write_text(card_markdown(self.card))
         return folder / CARD
+
+
+def _pair(figure: dict, a: str, b: str, digits: int) -> str:
+    """'x / y' of two entries of a metrics figure."""
+    return f"{figure[a]:.{digits}f} / {figure[b]:.{digits}f}"
+
+
+def metric_rows(metrics: dict) -> str:
+    """Markdown table rows of the test metrics of a card."""
+    rows = [("total DOS, normalised MSE (median / mean)",
+             _pair(metrics["dos_mse"], "median", "mean", 4)),
+            ("structure-blind baseline: training mean DOS (median / mean)",
+             _pair(metrics["baseline_dos_mse"], "median", "mean", 4)),
+            ("partial DOS per element, normalised MSE (median)",
+             f"{metrics['pdos_mse']['median']:.4f}"),
+            ("highest-peak shift, meV (median / 90th percentile)",
+             _pair(metrics["peak_shift_mev"], "median", "p90", 2)),
+            ("first moment of the DOS, relative error (median)",
+             f"{metrics['mean_energy_error']['median']:.3f}")]
+    return "\n".join(f"| {label} | {value} |" for label, value in rows)
+
+
+def card_markdown(card: dict) -> str:
+    """Return the model card for people (README.md), from card.json's content."""
+    data, metrics = card["training_data"], card["metrics"]
+    members = "\n".join(f"| {m['seed']} | {m['best_epoch']} | {m['val_loss']:.3f} | "
+                         f"{m['seconds']:.0f} |" for m in card["members_training"])
+    return f"""# {card['name']}
+
+PredictSQE `Method=Direct` (docs/prediction.md, "The Direct route"). Written by
+`inslib train-predictor` with card.json, which holds the same facts for programs and the
+SHA-256 of each member's weights (checked at every load).
+
+- **Output**: {card['output']}, on {card['config']['n_bins']} bins from 0 to
+  {card['config']['e_max']:g} meV.
+- **Intended use**: a first look at the DOS, partial DOS, indirect-geometry S(E) and
+  incoherent powder map of an ordered crystal of at most 10 atoms in the primitive cell made
+  of the {len(card['elements'])} elements below, in well under a second. Not for coherent
+  maps, dispersion, or quantitative fits: use the ForceField route or DFT.
+- **Labels**: {card['labels_licence']}. They inherit 7net-0's softness (15-35 % on Al, Si,
+  Ge; docs/validation.md).
+- **Training data**: {len(data['records'])} records of {data['labels']} (SHA-256 of their
+  files {data['sha256']}), split {data['split']}: {data['counts']}.
+- **Elements**: {', '.join(card['elements'])}.
+- **Architecture**: {json.dumps(card['config'])}.
+- **Licence of the weights**: BSD-3-Clause (this repository's).
+
+## Test metrics ({metrics['n']} held-out structures, no prototype shared with training)
+
+| figure | value |
+|---|---|
+{metric_rows(metrics)}
+
+Normalised MSE: each spectrum divided by its maximum, mean over the bins of the squared
+difference. The labels are the ForceField route's own spectra (not measurements).
+
+## Members
+
+| seed | kept epoch | validation loss | training seconds |
+|---|---|---|---|
+{members}
+"""
 
 
 def load_ensemble(folder=MODEL_FOLDER) -> DirectEnsemble:
