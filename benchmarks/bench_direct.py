@@ -10,8 +10,9 @@ spectra (7net-0), on the test part of its card's records (no prototype shared wi
   structure-blind baseline (the training part's mean DOS); highest-peak shift; first-moment
   error; partial DOS per element;
 - VISION S(E) per bank at 10 K on the labels' grid (0-150 meV, 1.25 meV bins, multiphonon
-  order 10): the Direct route's S(E) (the indirect forward model on the predicted DOS) against
-  the labels' (the same forward model on the force constants);
+  order 10): the Direct route's S(E) (the indirect forward model on the members' mean DOS,
+  regularised as PredictSQE does) against the labels' (the same forward model on the force
+  constants);
 - seconds per structure: the networks alone and the whole PredictSQE DOS call, after a first.
 """
 
@@ -33,7 +34,7 @@ LABELS = ROOT / "data" / "predict" / "7net-0"
 
 def indirect_errors(ensemble, samples: list) -> list:
     """Per test structure and bank: normalised MSE and peak shift (meV) of the Direct S(E)."""
-    from inslib.ml.direct_predict import PredictedModel, predicted_mesh
+    from inslib.ml.direct_predict import PredictedModel, predicted_mesh, regularised
     from inslib.simulation.indirect import indirect_histogram
     from inslib.simulation.requests import TemplateRequest
 
@@ -42,8 +43,8 @@ def indirect_errors(ensemble, samples: list) -> list:
     for sample in samples:
         record = load_record(LABELS / "records" / f"{sample.id}{SUFFIX}")
         crystal = record.crystal
-        partial = ensemble.predict(crystal).mean(axis=0)
-        mesh = predicted_mesh(partial, ensemble.edges(), crystal.masses, 10.0)
+        partial, fine = regularised(ensemble.predict(crystal), ensemble.edges())
+        mesh = predicted_mesh(partial.mean(axis=0), fine, crystal.masses, 10.0)
         direct = indirect_histogram(PredictedModel.of(crystal), mesh, template, 10.0, 10, False,
                                     "bench", {}).signal
         centres = 0.5 * (record.edges[1:] + record.edges[:-1])

@@ -116,27 +116,33 @@ def validate(crystal: Crystal, min_distance: float = MIN_DISTANCE) -> None:
         raise StructureError(msg)
     for symbol in crystal.symbols:
         _element(symbol)
-    i, j, dist = _closest_pair(crystal)
+    i, j, dist = _closest_pair(crystal, min_distance)
     if dist < min_distance:
+        other = f"{j} ({crystal.symbols[j]})" if j != i else "its own periodic image"
         msg = (
-            f"atoms {i} ({crystal.symbols[i]}) and {j} ({crystal.symbols[j]}) are "
+            f"atoms {i} ({crystal.symbols[i]}) and {other} are "
             f"{dist:.3f} A apart (< {min_distance} A): overlapping or duplicated sites; "
             "remove duplicates or check the symmetry expansion of the file"
         )
         raise StructureError(msg)
 
 
-def _closest_pair(crystal: Crystal) -> tuple[int, int, float]:
-    shifts = np.array(np.meshgrid(*[[-1, 0, 1]] * 3, indexing="ij")).reshape(3, -1).T
-    diff = crystal.positions[:, None, :] - crystal.positions[None, :, :]
-    diff -= np.round(diff)
-    cart = (diff[:, :, None, :] + shifts[None, None]) @ crystal.cell
-    dist = np.linalg.norm(cart, axis=-1).min(axis=-1)
-    dist[np.diag_indices(crystal.n_atoms)] = np.inf
-    if crystal.n_atoms == 1:
+def _closest_pair(crystal: Crystal, cutoff: float) -> tuple[int, int, float]:
+    """Closest pair of atoms (periodic images included) within ``cutoff`` A; inf if none.
+
+    ASE's neighbour list (cell lists): time and memory linear in the atoms, where all pairs
+    times 27 image shifts took 11 GB for 4096 atoms.
+    """
+    from ase import Atoms
+    from ase.neighborlist import neighbor_list
+
+    atoms = Atoms(numbers=np.ones(crystal.n_atoms, int), scaled_positions=crystal.positions,
+                  cell=crystal.cell, pbc=True)
+    first, second, dist = neighbor_list("ijd", atoms, cutoff)
+    if len(dist) == 0:
         return 0, 0, np.inf
-    i, j = np.unravel_index(np.argmin(dist), dist.shape)
-    return int(i), int(j), float(dist[i, j])
+    k = int(np.argmin(dist))
+    return int(first[k]), int(second[k]), float(dist[k])
 
 
 def load_structure(path) -> Crystal:

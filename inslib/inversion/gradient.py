@@ -99,7 +99,7 @@ class GradientFit:
         return factor, float(np.sqrt(var) / (2 * factor))
 
 
-class _Misfit:
+class Misfit:
     """chi^2(u) and its gradient for scipy, counting evaluations."""
 
     def __init__(self, problem, background: bool, progress):
@@ -109,6 +109,7 @@ class _Misfit:
         self.evaluations = 0
 
     def __call__(self, u: np.ndarray) -> tuple[float, np.ndarray]:
+        """Return chi^2 and its gradient (shape (n_vars,)) at fit variables u (n_vars,)."""
         import torch
 
         variables = torch.tensor(u[None], dtype=torch.float64, requires_grad=True)
@@ -150,7 +151,7 @@ def fit_gradient(problem, starts: int = 3, initial=None, background: bool = True
     """
     from scipy.optimize import minimize
 
-    misfit = _Misfit(problem, background, progress or (lambda _n, _chi2: None))
+    misfit = Misfit(problem, background, progress or (lambda _n, _chi2: None))
     bounds = np.asarray(problem.bounds, float)
     rng = np.random.default_rng(seed)
     first = np.zeros(len(bounds)) if initial is None else np.clip(initial, *bounds.T)
@@ -168,7 +169,7 @@ def fit_gradient(problem, starts: int = 3, initial=None, background: bool = True
                           bounds=bounds * d[:, None],
                           options={"maxiter": MAX_ITERATIONS, "ftol": F_TOLERANCE})
         found.append(float(result.fun))
-        if best is not None and _same(result.fun, best[1]) and not _on_corner(
+        if best is not None and same_minimum(result.fun, best[1]) and not on_corner(
                 result.x / d, bounds):
             break
         if best is None or result.fun < best[1]:
@@ -176,7 +177,7 @@ def fit_gradient(problem, starts: int = 3, initial=None, background: bool = True
     return finish_fit(problem, best[0], background, found, misfit.evaluations)
 
 
-def _on_corner(u: np.ndarray, bounds: np.ndarray) -> bool:
+def on_corner(u: np.ndarray, bounds: np.ndarray) -> bool:
     """Tell a start that ended with every free variable on a bound (a corner of the box).
 
     Two starts stopped on the same corner have not found a minimum of chi^2 but the box's
@@ -187,7 +188,8 @@ def _on_corner(u: np.ndarray, bounds: np.ndarray) -> bool:
     return bool(free.any() and on[free].all())
 
 
-def _same(a: float, b: float) -> bool:
+def same_minimum(a: float, b: float) -> bool:
+    """Tell two chi^2 values of the same minimum (within :data:`SAME_MINIMUM`, relative)."""
     return abs(a - b) <= SAME_MINIMUM * max(abs(a), abs(b), 1.0)
 
 

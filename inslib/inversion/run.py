@@ -70,26 +70,32 @@ class InversionResult:
 
 def invert(request: InversionRequest, progress=None) -> InversionResult:
     """Run an inversion; ``progress(fraction, message)`` is called along the way."""
-    from inslib.phonons.force_constants import to_primitive
-    from inslib.simulation.setup import read_force_constants
-
     raise_errors(validate_inversion(request))
     report = progress or (lambda _fraction, _message: None)
     report(0.02, "parameter basis and forward model")
     problem = build_problem(request)
     fit, method, warnings = _fit(request, problem, report)
     report(0.92, "outputs: maps, force constants")
+    result = inversion_result(request, fit, method, warnings)
+    report(1.0, "done")
+    return result
+
+
+def inversion_result(request: InversionRequest, fit: GradientFit, method: str,
+                     warnings: list) -> InversionResult:
+    """Return the outputs of a fit of the request's map: figures, table, maps, force constants."""
+    from inslib.phonons.force_constants import to_primitive
+    from inslib.simulation.setup import read_force_constants
+
     found = figures(fit)
     fitted, residual = fitted_maps(request.measured, fit)
     simulation = request.simulation
     like = to_primitive(read_force_constants(simulation.force_constants, simulation.structure,
                                              simulation.supercell))
-    result = InversionResult(fit, found, table_rows(fit, found), fitted, residual,
-                             inverted_force_constants(fit, like), method,
-                             warnings + _fit_warnings(fit), inversion_temperature(request),
-                             request.seed)
-    report(1.0, "done")
-    return result
+    return InversionResult(fit, found, table_rows(fit, found), fitted, residual,
+                           inverted_force_constants(fit, like), method,
+                           warnings + _fit_warnings(fit), inversion_temperature(request),
+                           request.seed)
 
 
 def _fit(request: InversionRequest, problem, report):

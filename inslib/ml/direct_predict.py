@@ -21,6 +21,7 @@ from inslib.ml.direct_model import MODEL_FOLDER, DirectModelError, load_ensemble
 from inslib.scattering.mesh import MeshResults
 
 DIRECT_OUTPUTS = ("DOS", "PartialDOS", "IndirectSE", "PowderSQE")
+MAX_ATOMS = 200  # per cell; IndirectSE at 200 atoms: 41 s, 2.8 GB (per-atom multiphonon)
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,11 @@ def direct_errors(folder: str, crystal, output: str, save_to: str, phonon_folder
         ensemble = cached_ensemble(folder)
     except DirectModelError as err:
         return errors | {"DirectModel": str(err)}
+    if crystal is not None and crystal.n_atoms > MAX_ATOMS:
+        errors["StructureFile"] = (f"{crystal.n_atoms} atoms in the cell: Method=Direct takes "
+                                   f"at most {MAX_ATOMS} (its per-atom DOS and multiphonon "
+                                   "terms); give the primitive or a smaller cell")
+        return errors
     known = set(ensemble.card.get("elements", []))
     missing = sorted(set(crystal.symbols) - known) if crystal is not None else []
     if missing:
@@ -121,10 +127,10 @@ def predicted_mesh(partial: np.ndarray, edges: np.ndarray, masses: np.ndarray,
 
 
 def regularised(partial: np.ndarray, edges: np.ndarray, grid: int = 16,
-                fine: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+                fine: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
     """Smooth and Debye-extrapolate predicted partial DOS as a grid^3 mesh DOS is.
 
-    The networks' bins are split into bins of about ``fine`` meV (the mesh DOS's own width)
+    The networks' bins (1.25 meV) are split into bins of about ``fine`` meV
     and given the forward model's regularisation (:func:`inslib.scattering.dos.regularise`):
     a Gaussian of E_max / (4 grid) and, below E_max / grid, the Debye law a E^2 holding the
     states there, E_max being the top of each member's DOS (:func:`highest_energy`). The

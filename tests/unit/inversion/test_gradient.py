@@ -236,12 +236,12 @@ def test_poisson_weights_remove_the_low_count_bias(coarse):
 
 
 def test_a_corner_of_the_box_is_not_a_converged_minimum():
-    from inslib.inversion.gradient import _on_corner
+    from inslib.inversion.gradient import on_corner
 
     bounds = np.array([[-0.5, 0.5], [-0.5, 0.5], [0.0, 0.0]])  # the third variable is fixed
-    assert _on_corner(np.array([-0.5, 0.5, 0.0]), bounds)
-    assert not _on_corner(np.array([-0.5, 0.2, 0.0]), bounds)
-    assert not _on_corner(np.zeros(3), np.zeros((3, 2)))  # nothing free: no corner
+    assert on_corner(np.array([-0.5, 0.5, 0.0]), bounds)
+    assert not on_corner(np.array([-0.5, 0.2, 0.0]), bounds)
+    assert not on_corner(np.zeros(3), np.zeros((3, 2)))  # nothing free: no corner
 
 
 def test_an_unstable_optimum_is_reported(coarse):
