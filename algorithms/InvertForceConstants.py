@@ -5,12 +5,15 @@ inslib's built-in host (``inslib run InvertForceConstants ...``).
 """
 
 import math
+from dataclasses import replace
 
 from inslib.runtime.compat import (
+    IN_MANTID,
     AlgorithmFactory,
     Direction,
     FileAction,
     FileProperty,
+    FloatArrayProperty,
     FloatBoundedValidator,
     IntBoundedValidator,
     ITableWorkspaceProperty,
@@ -45,6 +48,7 @@ TABLE_COLUMNS = (("str", "Name"), ("double", "Distance"), ("double", "Value"),
 FIT_SETTINGS = ("Shells", "FittedParameters", "Method", "AmortizedModel", "Starts", "EMin",
                 "EMax", "ParameterRange", "SpectrumType", "FitBackground", "FitElasticTail",
                 "FitResolution", "ErrorModel", "Seed", "InitialParameterTable")
+SERIES_SETTINGS = ("SeriesWorkspaces", "SeriesTemperatures", "SeriesFit", "OutputSeriesTable")
 PATH_SETTINGS = ("QPath", "Zones", "TimeReversal", "EnergyResolution", "SamplesPerBin")
 SAMPLING = ("MeshSize", "ShellsPerBin", "DirectionsPerShell", "MultiphononOrder",
             "QResolution", "Device")
@@ -91,7 +95,8 @@ class InvertForceConstants(PythonAlgorithm):
         self._declare_path_settings()
         self._declare_sampling()
         self._declare_outputs()
-        self._requests = ValidatedRequest(self._request, _validate)
+        self._declare_series()
+        self._requests = ValidatedRequest(self._series, _validate)
 
     def _declare_fit_settings(self):
         self.declareProperty("Shells", 2, IntBoundedValidator(lower=1, upper=10),
@@ -187,6 +192,52 @@ class InvertForceConstants(PythonAlgorithm):
                              doc="phonopy.yaml of the inverted force constants (loads in phonopy "
                                  "and SimulatePowderSQE).")
 
+    def _declare_series(self):
+        self.declareProperty("SeriesWorkspaces", "",
+                             doc="Temperature series: more maps of the same sample besides "
+                                 "InputWorkspace, comma-separated workspace names or files "
+                                 "(same bins not required); empty = InputWorkspace alone.")
+        self.declareProperty(FloatArrayProperty("SeriesTemperatures", []),
+                             doc="Temperatures (K) of the SeriesWorkspaces, one each in the "
+                                 "same order (-1 = that workspace's log); empty = every log.")
+        self.declareProperty("SeriesFit", "Sequential",
+                             StringListValidator(["Sequential", "Joint"]),
+                             doc="Sequential: each map fitted alone, in order of temperature, "
+                                 "from the previous optimum. Joint: one set of force constants "
+                                 "fitted to every map at once (each its own scale, background, "
+                                 "tail and resolution factor); needs SeriesWorkspaces.")
+        self.declareProperty(ITableWorkspaceProperty(
+            "OutputSeriesTable", "", Direction.Output, PropertyMode.Optional),
+            doc="Table over temperature. Sequential: Temperature, each parameter and its _Error, "
+                "ChiSquaredPerDoF per map. Joint: Name, Temperature, Distance, Value, Error, "
+                "Reference: the shared parameters once (Temperature NaN), each map's Scale, "
+                "Background, ..., ChiSquaredPerDoF, then the joint ChiSquaredPerDoF.")
+        for name in SERIES_SETTINGS:
+            self.setPropertyGroup(name, "Temperature series")
+
+    def _series(self) -> tuple:
+        """Return (requests, SeriesFit, errors): InputWorkspace's request first."""
+        first = self._request()
+        names = [n.strip() for n in self._value("SeriesWorkspaces").split(",") if n.strip()]
+        temperatures = [float(t) for t in self._value("SeriesTemperatures")]
+        fit = self._value("SeriesFit")
+        if temperatures and len(temperatures) != len(names):
+            return [first], fit, {"SeriesTemperatures": (
+                f"{len(temperatures)} temperatures for {len(names)} SeriesWorkspaces: give one "
+                "per workspace (-1 = its log), or none to take every workspace's log")}
+        requests = [first]
+        for k, name in enumerate(names):
+            try:
+                workspace = _workspace(name)
+            except (ValueError, KeyError, RuntimeError) as error:
+                return [first], fit, {"SeriesWorkspaces": f"{name!r}: {error}"}
+            given = temperatures[k] if temperatures else -1.0
+            template = replace(first.simulation.template, template=workspace,
+                               temperature=None if given == -1.0 else given)
+            requests.append(replace(first, simulation=replace(first.simulation,
+                                                              template=template)))
+        return requests, fit, {}
+
     def _request(self):
         from inslib.inversion.request import InversionRequest
         from inslib.scattering.powder import PowderSampling
@@ -226,10 +277,9 @@ class InvertForceConstants(PythonAlgorithm):
         return self._requests.errors()
 
     def PyExec(self):
-        from inslib.inversion.run import invert
-
-        progress = Progress(self, start=0.0, end=1.0, nreports=40)
-        result = invert(self._requests.take(), progress=fraction_reporter(progress, 40))
+        requests, fit, _ = self._requests.take()
+        progress = fraction_reporter(Progress(self, start=0.0, end=1.0, nreports=40), 40)
+        result, series = _run(requests, fit, progress)
         for warning in result.warnings:
             self.log().warning(f"InvertForceConstants: {warning}")
         found = result.figures
@@ -239,6 +289,8 @@ class InvertForceConstants(PythonAlgorithm):
             f"{result.fit.evaluations} evaluations")
         self.setProperty("OutputWorkspace", to_workspace(result.fitted))
         self._optional_outputs(result)
+        if self.getPropertyValue("OutputSeriesTable"):
+            self.setProperty("OutputSeriesTable", _columns_table(*series))
 
     def _optional_outputs(self, result):
         if self.getPropertyValue("OutputResidualWorkspace"):
@@ -252,10 +304,46 @@ class InvertForceConstants(PythonAlgorithm):
             result.force_constants.save_phonopy_yaml(path)
 
 
-def _validate(request) -> dict:
+def _validate(series) -> dict:
     from inslib.inversion.request import validate_inversion
+    from inslib.inversion.series import validate_series
 
-    return validate_inversion(request)
+    requests, fit, errors = series
+    if errors:
+        return errors
+    if len(requests) == 1 and fit == "Sequential":
+        return validate_inversion(requests[0])
+    return validate_series(requests, fit=fit)
+
+
+def _run(requests: list, fit: str, progress) -> tuple:
+    """Fit the maps; return InputWorkspace's InversionResult and (columns, rows) over them."""
+    from inslib.inversion.request import inversion_temperature
+    from inslib.inversion.run import invert
+    from inslib.inversion.series import invert_joint, invert_series, joint_table, series_table
+
+    if len(requests) == 1 and fit == "Sequential":
+        result = invert(requests[0], progress=progress)
+        return result, series_table([result])
+    order = sorted(range(len(requests)), key=lambda k: inversion_temperature(requests[k]))
+    first = order.index(0)  # InputWorkspace's place in order of temperature
+    if fit == "Joint":
+        joint = invert_joint(requests, progress=progress)
+        result = joint.results[first]
+        return replace(result, warnings=joint.warnings), joint_table(joint)
+    results = invert_series(requests, progress=progress)
+    return results[first], series_table(results)
+
+
+def _workspace(name: str):
+    """Return the histogram of a workspace name (or, on the built-in host, a file)."""
+    if IN_MANTID:  # pragma: no cover - Mantid only
+        from mantid.api import AnalysisDataService
+
+        return from_workspace(AnalysisDataService.retrieve(name))
+    holder = MatrixWorkspaceProperty("SeriesWorkspaces", "", Direction.Input)
+    holder.set(name)
+    return holder.value
 
 
 def _initial(table) -> tuple:
@@ -274,6 +362,16 @@ def _table(rows):
         table.addColumn(kind, name)
     for row in rows:
         table.addRow(list(row))
+    return table
+
+
+def _columns_table(columns: list, rows: list):
+    """Table of named columns: text where the first row holds text, else double."""
+    table = WorkspaceFactory.createTable()
+    for k, name in enumerate(columns):
+        table.addColumn("str" if isinstance(rows[0][k], str) else "double", name)
+    for row in rows:
+        table.addRow([value if isinstance(value, str) else float(value) for value in row])
     return table
 
 

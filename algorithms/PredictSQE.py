@@ -73,7 +73,8 @@ class PredictSQE(PythonAlgorithm):
                                  "kept.")
         declare_supercell_property(
             self, "Supercell of the finite displacements: '3,3,3' (diagonal) or 9 integers "
-                  "(rows, in StructureFile's cell); empty = from MinSupercellLength.")
+                  "(phonopy's supercell_matrix: the supercell vectors are its columns, in "
+                  "StructureFile's cell); empty = from MinSupercellLength.")
         self.declareProperty("MinSupercellLength", DEFAULT_MIN_LENGTH,
                              FloatBoundedValidator(lower=0.0),
                              doc="Smallest face-to-face width (Angstrom) of the automatic "

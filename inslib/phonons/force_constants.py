@@ -124,7 +124,8 @@ class ForceConstants:
         """
         import phonopy
 
-        phonon = phonopy.Phonopy(phonopy_atoms(self.crystal), supercell_matrix=self.sc_matrix,
+        # phonopy's supercell rows are M^T @ cell, ours sc_matrix @ cell: M = sc_matrix^T
+        phonon = phonopy.Phonopy(phonopy_atoms(self.crystal), supercell_matrix=self.sc_matrix.T,
                                  primitive_matrix=np.eye(3), log_level=0)
         phonon.force_constants = _full_force_constants(self, phonon)
         if self.has_born:

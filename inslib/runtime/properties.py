@@ -49,7 +49,8 @@ def declare_force_constants_properties(algorithm, fc_doc: str, structure_doc: st
 
 
 SUPERCELL_DOC = ("Supercell of a bare FORCE_CONSTANTS file (phonopy's DIM): '2,2,2' (diagonal) "
-                 "or 9 integers (rows); empty = from SPOSCAR beside it, else the cube root of "
+                 "or 9 integers (phonopy's order: the supercell vectors are the columns); empty = "
+                 "from SPOSCAR beside it, else the cube root of "
                  "the atom-count ratio.")
 
 

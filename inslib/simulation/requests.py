@@ -118,7 +118,7 @@ class PowderRequest:
         Device: "Auto" (the GPU where torch sees one), "CPU" or "GPU".
     supercell : str
         SupercellMatrix of a bare FORCE_CONSTANTS file: "" (from SPOSCAR or the atom counts),
-        "n1,n2,n3" (diagonal) or nine integers (rows).
+        "n1,n2,n3" (diagonal) or nine integers (phonopy's DIM, row by row).
     """
 
     force_constants: str

@@ -424,7 +424,8 @@ def parse_supercell_matrix(text: str):
     Parameters
     ----------
     text : str
-        "" (from SPOSCAR or the atom counts), "n1,n2,n3" (diagonal) or nine integers (rows).
+        "" (from SPOSCAR or the atom counts), "n1,n2,n3" (diagonal) or nine integers, row
+        by row, of phonopy's supercell_matrix M (supercell rows = M^T @ unit-cell rows).
 
     Raises
     ------
@@ -442,7 +443,7 @@ def parse_supercell_matrix(text: str):
     if (matrix is None or not np.all(np.isfinite(matrix)) or np.any(matrix != np.round(matrix))
             or round(abs(np.linalg.det(matrix))) == 0):
         msg = (f"SupercellMatrix={text!r} is not a supercell matrix: give 3 integers (the "
-               "diagonal, e.g. '4,4,4') or 9 integers (the rows of the 3x3 matrix), with a "
+               "diagonal, e.g. '4,4,4') or 9 integers (phonopy's DIM, row by row), with a "
                "non-zero determinant")
         raise ForceConstantsError(msg)
     return np.rint(matrix).astype(int)
@@ -450,7 +451,7 @@ def parse_supercell_matrix(text: str):
 
 def _supercell_matrix(path: Path, crystal: Crystal, supercell, n_super: int | None
                       ) -> np.ndarray:
-    """Supercell matrix: SupercellMatrix, else SPOSCAR beside ``path``, else a cube.
+    """Phonopy's supercell matrix: SupercellMatrix, else SPOSCAR beside ``path``, else a cube.
 
     ``n_super`` (supercell atoms of the file) is checked against; None when not known.
     """
@@ -467,7 +468,8 @@ def _supercell_matrix(path: Path, crystal: Crystal, supercell, n_super: int | No
     sposcar = path.parent / "SPOSCAR"
     if sposcar.is_file():  # phonopy's own supercell beside the force constants
         cell = load_structure(sposcar).cell
-        return np.rint(np.linalg.solve(crystal.cell.T, cell.T).T).astype(int)
+        # phonopy's matrix M: supercell rows = M^T @ unit-cell rows
+        return np.rint(np.linalg.solve(crystal.cell.T, cell.T)).astype(int)
     if n_super is None:
         msg = (f"ForceConstantsFile {path.name!r} does not give its supercell atom count: "
                "give SupercellMatrix (phonopy's DIM: 3 integers such as '2,2,3', or 9), or put "

@@ -69,3 +69,23 @@ def test_phonopy_yaml_round_trip(al, tmp_path):
 
     mapped = [order[tuple(reduce_into_supercell(o, back.sc_matrix))] for o in al.cell_origins]
     np.testing.assert_allclose(back.fc[mapped], al.fc, atol=1e-8 * np.abs(al.fc).max())
+
+
+def test_phonopy_yaml_round_trip_with_a_sheared_supercell(tmp_path):
+    """A supercell matrix that is not symmetric survives the round trip (phonopy's M is ours^T).
+
+    The record's monoclinic FeKO2 (C2/c) has sc_matrix [[-2,0,-2],[0,-2,-2],[0,0,4]]; written
+    with the matrix untransposed, phonopy built another supercell and 11 of its 16 cells got
+    the wrong force constants (1692 imaginary modes on an 8^3 mesh).
+    """
+    from inslib.ml.records import load_record
+    from inslib.phonons.model import PhononModel
+
+    record = load_record("data/predict/7net-0/records/0cbcfb99cff11cd7.npz.xz")
+    fcs = record.force_constants
+    assert not np.array_equal(fcs.sc_matrix, fcs.sc_matrix.T)
+    back = load_force_constants(fcs.save_phonopy_yaml(tmp_path / "phonopy.yaml"))
+    np.testing.assert_array_equal(back.sc_matrix, fcs.sc_matrix)
+    q = np.random.default_rng(0).random((20, 3))
+    np.testing.assert_allclose(PhononModel(back).modes(q).frequencies,
+                               PhononModel(fcs).modes(q).frequencies, atol=1e-6)
