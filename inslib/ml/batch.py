@@ -327,11 +327,11 @@ def template_of(args):
 
 def run(args) -> int:
     """Run ``inslib predict-batch``; 0 on success."""
-    from inslib.runtime.cli import _progress_bar
+    from inslib.runtime.progress import progress_bar
 
     summary = predict_batch(structure_list(args.source), template_of(args), args.out,
                             scheduler=args.scheduler, n_workers=args.workers,
-                            progress=_progress_bar, overwrite=args.overwrite)
+                            progress=progress_bar, overwrite=args.overwrite)
     for structure, path in summary.items():
         print(f"{structure}: saved {path}")
     return 0

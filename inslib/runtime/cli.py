@@ -21,6 +21,7 @@ from inslib.runtime.host import (
     load_algorithms,
     run_algorithm,
 )
+from inslib.runtime.progress import end_progress_line, progress_bar
 
 _DIRECTIONS = {Direction.Input: "in", Direction.Output: "out", Direction.InOut: "in/out"}
 
@@ -54,20 +55,6 @@ def _describe_property(prop) -> None:
     if prop.allowed():
         print(f"    allowed: {prop.allowed()}")
     print(f"    {prop.doc}")
-
-
-_BAR = {"open": False}  # a progress line without its newline yet
-
-
-def _progress_bar(fraction: float, message: str) -> None:
-    width = 30
-    filled = round(width * fraction)
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {100 * fraction:5.1f}% "
-                     f"{message:40.40s}")
-    _BAR["open"] = fraction < 1.0
-    if not _BAR["open"]:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
 
 
 def _check_outputs(name: str, properties: dict, plot) -> None:
@@ -127,7 +114,7 @@ def _run(args) -> int:
 
     properties = _parse_assignments(args.properties)
     _check_outputs(args.name, properties, args.plot)
-    outputs = run_algorithm(args.name, progress=_progress_bar, **properties)
+    outputs = run_algorithm(args.name, progress=progress_bar, **properties)
     saved = {prop: workspace for prop, workspace in outputs.items()
              if workspace is not None and prop in properties}
     for prop, workspace in saved.items():
@@ -213,9 +200,7 @@ def main(argv=None) -> int:
         sys.stderr.close()
         return 0
     except (InvalidArgumentsError, KeyError, ValueError, OSError) as err:
-        if _BAR["open"]:  # end the progress line so that the error gets its own
-            sys.stderr.write("\n")
-            _BAR["open"] = False
+        end_progress_line()
         message = str(err)
         if isinstance(err, KeyError):  # str(KeyError) quotes its message
             message = message.strip(chr(39))
