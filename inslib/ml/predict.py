@@ -21,7 +21,7 @@ import numpy as np
 
 from inslib.axes import Axis, energy_axis, parse_binning
 from inslib.histogram import Histogram, Log, Metadata
-from inslib.logs import DIRECT_MODEL, FORCE_FIELDS_USED, PREDICT_METHOD
+from inslib.logs import DIRECT_MODEL, FORCE_FIELDS_USED, PREDICT_METHOD, WARNINGS
 from inslib.ml.direct_predict import (
     PredictedModel,
     cached_ensemble,
@@ -68,6 +68,9 @@ from inslib.units import to_mev
 
 METHODS = ("ForceField", "Folder", "Direct")
 OUTPUTS = ("PowderSQE", "IndirectSE", "QPath", "DOS", "PartialDOS")
+HYDROGEN_WARNING = ("Method=Direct: hydrogen is rare in the training structures, and the "
+                    "networks put every mode below 150 meV (O-H, N-H, C-H stretches lie "
+                    "above): check with Method=ForceField")
 PREDICTED = "<force-field prediction>"  # stands for a file not computed yet, in checks only
 DOS_BINS = 250  # energy bins of a DOS or q-path without EBinning, 0 to the highest mode
 MODEL_PROPERTIES = ("ForceConstantsFile", "StructureFile", "SupercellMatrix")
@@ -412,6 +415,8 @@ def direct_prediction(request: PredictRequest, report) -> Histogram:
     meta = result.metadata
     meta.logs[PREDICT_METHOD] = Log("Direct")
     meta.logs[DIRECT_MODEL] = Log(name)
+    if "H" in crystal.symbols:
+        meta.logs[WARNINGS] = Log(HYDROGEN_WARNING)
     meta.provenance = [*meta.provenance, f"PredictSQE: Direct, {len(members)} member(s); "
                        "variance = spread"]
     report(1.0, "done")

@@ -284,6 +284,17 @@ def test_a_cell_too_large_or_with_overlapping_atoms_is_refused(tmp_path):
     assert "0.250 A apart (< 0.5 A): overlapping or duplicated sites" in message
 
 
+def test_a_hydrogen_compound_carries_a_warning(tmp_path):
+    import ase.io
+    from ase.build import bulk
+
+    path = tmp_path / "NaH.cif"
+    ase.io.write(path, bulk("NaH", "rocksalt", a=4.88))
+    result = run_algorithm("PredictSQE", StructureFile=str(path), Method="Direct",
+                           Output="DOS", OutputWorkspace="nah")["OutputWorkspace"]
+    assert "hydrogen is rare in the training structures" in result.metadata.logs["Warnings"].value
+
+
 def test_direct_model_needs_method_direct(nacl_cif):
     with pytest.raises(InvalidArgumentsError, match=r"DirectModel: .* is read with Method=Direct"):
         run_algorithm("PredictSQE", OutputWorkspace="p", StructureFile=str(nacl_cif),
