@@ -149,8 +149,6 @@ def fit_gradient(problem, starts: int = 3, initial=None, background: bool = True
     progress : callable, optional
         progress(evaluations, chi2) after each forward + backward pass.
     """
-    from scipy.optimize import minimize
-
     misfit = Misfit(problem, background, progress or (lambda _n, _chi2: None))
     bounds = np.asarray(problem.bounds, float)
     rng = np.random.default_rng(seed)
@@ -158,6 +156,41 @@ def fit_gradient(problem, starts: int = 3, initial=None, background: bool = True
     warm = None if initial is None else gauss_newton(problem, first, background, misfit.count)
     best, found = (None, []) if warm is None else ((warm.u, warm.chi2), [warm.chi2])
     d = variable_scales(warm or linearise(problem, first, background))
+
+    best = multi_start(misfit, bounds, first, d, starts, rng, best, found)
+    return finish_fit(problem, best[0], background, found, misfit.evaluations)
+
+
+def multi_start(misfit, bounds: np.ndarray, first: np.ndarray, d: np.ndarray, starts: int,
+                rng, best=None, found: list | None = None) -> tuple:
+    """L-BFGS-B from ``first`` then uniform random starts, stopping at a repeated minimum.
+
+    Parameters
+    ----------
+    misfit : callable
+        u -> (chi^2, gradient) in the unscaled variables u, shape (n,).
+    bounds : numpy.ndarray, shape (n, 2)
+    first : numpy.ndarray, shape (n,)
+        The first start (used when ``found`` is empty).
+    d : numpy.ndarray, shape (n,)
+        Variable scales: the optimiser works on x = u d.
+    starts : int
+        Starts in all, those already in ``found`` included.
+    rng : numpy.random.Generator
+        Draws the random starts.
+    best : (numpy.ndarray, float), optional
+        Best (u, chi^2) so far.
+    found : list of float, optional
+        chi^2 of each start so far; appended to in place.
+
+    Returns
+    -------
+    (numpy.ndarray, float)
+        The best u (clipped to the bounds) and its chi^2.
+    """
+    from scipy.optimize import minimize
+
+    found = [] if found is None else found
 
     def scaled(x):
         value, gradient = misfit(x / d)
@@ -174,7 +207,7 @@ def fit_gradient(problem, starts: int = 3, initial=None, background: bool = True
             break
         if best is None or result.fun < best[1]:
             best = (np.clip(result.x / d, *bounds.T), float(result.fun))
-    return finish_fit(problem, best[0], background, found, misfit.evaluations)
+    return best
 
 
 def on_corner(u: np.ndarray, bounds: np.ndarray) -> bool:

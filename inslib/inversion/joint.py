@@ -15,14 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from inslib.inversion.gradient import (
-    F_TOLERANCE,
-    MAX_ITERATIONS,
-    Misfit,
-    finish_fit,
-    on_corner,
-    same_minimum,
-)
+from inslib.inversion.gradient import Misfit, finish_fit, multi_start
 from inslib.inversion.linear import linearise, variable_scales
 
 
@@ -152,31 +145,15 @@ def fit_joint(problems: list, *, starts: int = 3, initial=None, background: bool
     progress : callable, optional
         progress(evaluations, chi2) after each joint forward + backward pass.
     """
-    from scipy.optimize import minimize
-
     layout = joint_layout(problems)
     bounds = layout.bounds
     misfit = JointMisfit(problems, layout, background, progress or (lambda _n, _chi2: None))
     first = np.zeros(len(bounds)) if initial is None else np.clip(initial, *bounds.T)
     d = joint_scales(problems, layout, first, background)
 
-    def scaled(x):
-        value, gradient = misfit(x / d)
-        return value, gradient / d
-
-    rng = np.random.default_rng(seed)
-    best, found = None, []
-    for k in range(starts):
-        start = first if k == 0 else rng.uniform(bounds[:, 0], bounds[:, 1])
-        result = minimize(scaled, start * d, jac=True, method="L-BFGS-B",
-                          bounds=bounds * d[:, None],
-                          options={"maxiter": MAX_ITERATIONS, "ftol": F_TOLERANCE})
-        found.append(float(result.fun))
-        if best is not None and same_minimum(result.fun, best[1]) and not on_corner(
-                result.x / d, bounds):
-            break
-        if best is None or result.fun < best[1]:
-            best = (np.clip(result.x / d, *bounds.T), float(result.fun))
+    found = []
+    best = multi_start(misfit, bounds, first, d, starts, np.random.default_rng(seed),
+                       found=found)
     return finish_joint(problems, best[0], background=background, found=found,
                         evaluations=misfit.evaluations)
 
