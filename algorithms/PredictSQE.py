@@ -88,6 +88,11 @@ class PredictSQE(PythonAlgorithm):
         self.declareProperty("Output", "PowderSQE", StringListValidator(list(OUTPUTS)),
                              doc="PowderSQE (direct geometry), IndirectSE (TOSCA, VISION), "
                                  "QPath, DOS or PartialDOS (per element).")
+        self.declareProperty("Coherent", True,
+                             doc="Output=PowderSQE: the coherent one-phonon term (powder "
+                                 "average; Method=Direct: the map networks of "
+                                 "DirectModel/map). False = incoherent approximation with the "
+                                 "total cross-section for every term.")
         for name in ("StructureFile", "Method", "ForceField", "Relax", "SupercellMatrix",
                      "MinSupercellLength", "PhononFolder", "DirectModel"):
             self.setPropertyGroup(name, "Model")
@@ -131,7 +136,7 @@ class PredictSQE(PythonAlgorithm):
                                     seed=int(get("Seed").value)),
             q_path=get("QPath").value, path_step=float(get("PathStep").value),
             device=get("Device").value, save_to=self.getPropertyValue("OutputForceConstantsFile"),
-            direct_model=get("DirectModel").value)
+            direct_model=get("DirectModel").value, coherent=bool(get("Coherent").value))
 
     def validateInputs(self):
         return self._requests.errors()

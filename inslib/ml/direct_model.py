@@ -66,20 +66,12 @@ class DirectEnsemble:
 
     def save(self, folder) -> Path:
         """Write member-K.pt and card.json (with the weights' SHA-256) atomically."""
-        import torch
-
         from inslib.io.atomic import atomic_path
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        digests = []
-        for k, member in enumerate(self.members):
-            path = folder / f"member-{k}.pt"
-            with atomic_path(path) as tmp:
-                torch.save(member.state_dict(), tmp)
-            digests.append(file_digest(path))
-        self.card["members"] = [{"file": f"member-{k}.pt", "sha256": d}
-                                for k, d in enumerate(digests)]
+        self.card["members"] = [save_weights(folder, f"member-{k}.pt", member)
+                                for k, member in enumerate(self.members)]
         with atomic_path(folder / CARD) as tmp:
             tmp.write_text(json.dumps(self.card, indent=1))
         with atomic_path(folder / "README.md") as tmp:
@@ -158,8 +150,6 @@ def load_ensemble(folder=MODEL_FOLDER) -> DirectEnsemble:
         No card, an unreadable card, a missing member, or weights whose SHA-256 is not the
         card's.
     """
-    import torch
-
     from inslib.ml.equivariant import DirectNet
 
     folder = Path(folder)
@@ -174,12 +164,36 @@ def load_ensemble(folder=MODEL_FOLDER) -> DirectEnsemble:
         raise DirectModelError(msg) from err
     members = []
     for entry in entries:
-        path = folder / entry["file"]
-        if not path.is_file() or file_digest(path) != entry["sha256"]:
-            msg = (f"{path}: the weights are missing or not those its card {card_path} "
-                   "describes (SHA-256 differs); restore the folder or retrain")
-            raise DirectModelError(msg)
         net = DirectNet(config)
-        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        net.load_state_dict(checked_weights(folder, entry, card_path))
         members.append(net.eval())
     return DirectEnsemble(members, card)
+
+
+def save_weights(folder: Path, name: str, module) -> dict:
+    """Write a module's state dict atomically; return its card entry {"file", "sha256"}."""
+    import torch
+
+    from inslib.io.atomic import atomic_path
+
+    with atomic_path(folder / name) as tmp:
+        torch.save(module.state_dict(), tmp)
+    return {"file": name, "sha256": file_digest(folder / name)}
+
+
+def checked_weights(folder: Path, entry: dict, card_path: Path) -> dict:
+    """State dict of a card's weights entry ({"file", "sha256"}), read only if the hash matches.
+
+    Raises
+    ------
+    DirectModelError
+        The file is missing or its SHA-256 is not the card's.
+    """
+    import torch
+
+    path = folder / entry["file"]
+    if not path.is_file() or file_digest(path) != entry["sha256"]:
+        msg = (f"{path}: the weights are missing or not those its card {card_path} "
+               "describes (SHA-256 differs); restore the folder or retrain")
+        raise DirectModelError(msg)
+    return torch.load(path, map_location="cpu", weights_only=True)

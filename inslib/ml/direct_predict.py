@@ -12,7 +12,8 @@ lies exactly on the template's bins and mask. No second physics implementation: 
 the DOS is learned. Each member of the ensemble gives one spectrum; their spread is the error.
 """
 
-from dataclasses import dataclass
+from copy import deepcopy
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -190,3 +191,91 @@ def density_top(partial: np.ndarray, edges: np.ndarray) -> float:
     """
     top = max(highest_energy(member.sum(axis=0), edges, 0.999) for member in partial)
     return float(min(1.05 * top, edges[-1]))
+
+
+@lru_cache(maxsize=4)
+def cached_map_ensemble(folder: str = ""):
+    """Return the map networks of a DirectModel folder ("" = shipped), loaded once per process."""
+    from inslib.ml.map_model import load_map_ensemble
+
+    return load_map_ensemble(folder or MODEL_FOLDER)
+
+
+def map_model_errors(folder: str) -> dict:
+    """{"DirectModel": message} when the folder's map networks cannot be loaded, else {}."""
+    try:
+        cached_map_ensemble(folder)
+    except DirectModelError as err:
+        return {"DirectModel": str(err)}
+    return {}
+
+
+def coherent_msd(mesh: MeshResults, crystal) -> float:
+    """Mean-square displacement along one direction (Angstrom^2), sigma_coh-weighted mean."""
+    from inslib.scattering.incoherent import isotropic_msd
+
+    msd = isotropic_msd(mesh.dw)[0].numpy()
+    weights = np.asarray(crystal.scattering["sigma_coh"], dtype=float)
+    return float(msd @ weights / weights.sum()) if weights.sum() > 0 else float(msd.mean())
+
+
+def coherent_direct_maps(powder, template, crystal, dos: tuple, maps, source: str) -> list:
+    """Powder map of each member: predicted coherent one-phonon term + the incoherent terms.
+
+    The coherent one-phonon term is a map member's intrinsic map put on the template
+    (:func:`inslib.ml.map_decode.coherent_on_template`); the incoherent one-phonon and
+    multiphonon terms are the powder forward model's on a DOS member's mesh. Beyond the
+    intrinsic grid's |Q| range the incoherent approximation holds for every term (the
+    coherent term tends to it at large |Q|).
+
+    Parameters
+    ----------
+    powder : inslib.simulation.requests.PowderRequest
+        With ``coherent`` on.
+    template : inslib.histogram.Histogram
+        :func:`inslib.simulation.powder.covered_template`'s result.
+    crystal : inslib.structure.Crystal
+    dos : tuple
+        (partial DOS per member and atom, states/meV, shape (n_members, n_atoms, n_bins);
+        bin edges, meV).
+    maps : inslib.ml.map_model.MapEnsemble
+    source : str
+        Provenance of the DOS.
+
+    Returns
+    -------
+    list of inslib.histogram.Histogram
+        One per map member (DOS members reused in turn).
+    """
+    import torch
+
+    from inslib.ml.map_decode import coherent_on_template
+    from inslib.simulation.forward import q_broadening
+    from inslib.simulation.powder import powder_forward, powder_histogram, template_resolution
+    from inslib.simulation.requests import powder_temperature
+
+    partial, edges = dos
+    temperature = float(powder_temperature(powder))
+    model = PredictedModel.of(crystal)
+    terms = powder_forward(powder, template, model, temperature)
+    approximation = powder_forward(replace(powder, coherent=False), template, model,
+                                   temperature)
+    resolution = template_resolution(powder.template, template)
+    inside = (template.axes[0].centres <= maps.edges()[0][-1])[:, None]
+    name = f"{maps.card['name']} (training data {maps.card['training_data']['sha256'][:12]})"
+    out = []
+    for k, intrinsic in enumerate(maps.predict(crystal)):
+        member = partial[k % len(partial)]
+        mesh = predicted_mesh(member, edges, crystal.masses, temperature)
+        extra = coherent_msd(mesh, crystal) - coherent_msd(
+            predicted_mesh(member, edges, crystal.masses, 0.0), crystal)
+        coherent = coherent_on_template(intrinsic[None], maps.edges(), template, resolution,
+                                        temperature, np.array([extra]))[0]
+        signal = np.where(inside, coherent + terms.incoherent_terms(mesh)[0].numpy(),
+                          approximation.incoherent_terms(mesh)[0].numpy())
+        signal = q_broadening(torch.as_tensor(signal[None]), template.axes[0].edges,
+                              powder.q_resolution)[0].numpy()
+        copy = replace(template, metadata=deepcopy(template.metadata))
+        out.append(powder_histogram(copy, signal, powder, temperature,
+                                    f"{source}; coherent term from {name}", {}))
+    return out

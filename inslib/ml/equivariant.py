@@ -146,9 +146,12 @@ class DirectNet(nn.Module):
     Parameters
     ----------
     config : DirectConfig
+    n_out : int, optional
+        Outputs of the per-atom head (default ``config.n_bins``, the DOS bins); another count
+        makes the network a feature extractor (:meth:`atom_features`).
     """
 
-    def __init__(self, config: DirectConfig):
+    def __init__(self, config: DirectConfig, n_out: int | None = None):
         super().__init__()
         self.config = config
         c = config.channels
@@ -167,7 +170,7 @@ class DirectNet(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.last = Convolution(irreps, self.irreps_sh, o3.Irreps(f"{2 * c}x0e"), config)
         self.head = nn.Sequential(nn.SiLU(), nn.Linear(2 * c, 4 * c), nn.SiLU(),
-                                  nn.Linear(4 * c, config.n_bins))
+                                  nn.Linear(4 * c, n_out or config.n_bins))
 
     @property
     def bin_width(self) -> float:
@@ -193,6 +196,10 @@ class DirectNet(nn.Module):
         ----------
         graphs : inslib.ml.graph.Batch
         """
+        return 3.0 * torch.softmax(self.atom_features(graphs), dim=1) / self.bin_width
+
+    def atom_features(self, graphs) -> torch.Tensor:
+        """Per-atom head outputs (invariant scalars), shape (n_nodes, n_out)."""
         sh = o3.spherical_harmonics(self.irreps_sh, graphs.vectors, normalize=True,
                                     normalization="component")
         radial = self.edge_basis(graphs)
@@ -201,4 +208,4 @@ class DirectNet(nn.Module):
         for convolution, gate in self.blocks:
             x = gate(convolution(x, graphs.src, graphs.dst, sh, radial))
         x = self.last(x, graphs.src, graphs.dst, sh, radial)
-        return 3.0 * torch.softmax(self.head(x), dim=1) / self.bin_width
+        return self.head(x)

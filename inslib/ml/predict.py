@@ -25,8 +25,11 @@ from inslib.logs import DIRECT_MODEL, FORCE_FIELDS_USED, PREDICT_METHOD, WARNING
 from inslib.ml.direct_predict import (
     PredictedModel,
     cached_ensemble,
+    cached_map_ensemble,
+    coherent_direct_maps,
     density_top,
     direct_errors,
+    map_model_errors,
     predicted_mesh,
     regularised,
 )
@@ -112,6 +115,9 @@ class PredictRequest:
         OutputForceConstantsFile ("" = none).
     direct_model : str
         DirectModel: folder of a trained Direct ensemble ("" = the shipped models/direct).
+    coherent : bool
+        Coherent: the coherent one-phonon term of a powder map (Method=Direct: from the map
+        networks of ``<DirectModel>/map``); False = incoherent approximation for every order.
     """
 
     structure: str = ""
@@ -130,6 +136,7 @@ class PredictRequest:
     device: str = "Auto"
     save_to: str = ""
     direct_model: str = ""
+    coherent: bool = True
 
 
 def mlff_settings(request: PredictRequest) -> MLFFSettings:
@@ -177,6 +184,8 @@ def _direct_errors(request: PredictRequest) -> dict:
                             request.folder)
     if "Output" in errors:
         return errors
+    if request.output == "PowderSQE" and request.coherent and "DirectModel" not in errors:
+        errors |= map_model_errors(request.direct_model)
     return errors | _output_errors(request, errors)
 
 
@@ -338,7 +347,8 @@ def powder_request(request: PredictRequest, model: str) -> PowderRequest:
     """SimulatePowderSQE's request for one model (a phonopy file or folder)."""
     structure = request.structure if request.method == "Folder" else ""
     return PowderRequest(force_constants=model, structure=structure, template=request.template,
-                         grid=request.grid, sampling=request.sampling, device=request.device)
+                         grid=request.grid, sampling=request.sampling, device=request.device,
+                         coherent=request.coherent)
 
 
 def path_request(request: PredictRequest, model: str, e_binning: str) -> SingleCrystalRequest:
@@ -441,6 +451,10 @@ def direct_spectra(request: PredictRequest, crystal, partial: np.ndarray, edges:
                                    powder.multiphonon_order, powder.creation_only, source, {})
                 for mesh in meshes]
     template = covered_template(powder)
+    if request.coherent:
+        return coherent_direct_maps(replace(powder, coherent=True), template, crystal,
+                                    (partial, edges), cached_map_ensemble(request.direct_model),
+                                    source)
     return [powder_from_mesh(powder, replace(template, metadata=deepcopy(template.metadata)),
                              model, mesh, source, {}) for mesh in meshes]
 

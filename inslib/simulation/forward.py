@@ -203,12 +203,13 @@ class PowderForward:
                                      shells=self.shells)
             signal = signal + halves.mean(dim=1)
         if self.incoherent:
-            signal = signal + self._incoherent(mesh)
+            signal = signal + self.incoherent_terms(mesh)
         signal = q_broadening(signal, self.q_edges, self.q_resolution)
         mask = torch.as_tensor(self.mask, device=signal.device)
         return PowderResult(torch.where(mask, 0.0, signal), halves, mesh)
 
-    def _incoherent(self, mesh: MeshResults):
+    def incoherent_terms(self, mesh: MeshResults):
+        """Incoherent one-phonon and multiphonon terms (torch, (n_sets, n_q, n_e)), unmasked."""
         import torch
 
         opts = self.model.opts

@@ -98,8 +98,8 @@ def powder_from_mesh(request: PowderRequest, template: Histogram, model, mesh, s
     if result.halves is not None:
         halves = result.halves[0].cpu().numpy()
         logs[POWDER_CONVERGENCE] = Log(float(convergence(halves, template.mask)))
-    return _result(template, result.signal[0].cpu().numpy(), request, temperature, source,
-                   logs)
+    return powder_histogram(template, result.signal[0].cpu().numpy(), request, temperature,
+                            source, logs)
 
 
 def powder_forward(request: PowderRequest, template: Histogram, model,
@@ -142,7 +142,13 @@ def _mode(request) -> str:
     return "creation only" if request.creation_only else "complete"
 
 
-def _result(template, signal, request, temperature, source: str, logs: dict) -> Histogram:
+def powder_histogram(template: Histogram, signal: np.ndarray, request: PowderRequest,
+                     temperature: float, source: str, logs: dict) -> Histogram:
+    """Return a powder map (signal (n_q, n_e), mbarn/meV per atom) on its template.
+
+    NaN where the template is masked; the template's metadata gain the temperature (K),
+    title, provenance and ``logs``.
+    """
     meta = template.metadata
     meta.temperature = temperature
     terms = [name for name, on in (("coherent", request.coherent),
