@@ -73,7 +73,7 @@ def intrinsic_rows(maps, samples: list) -> tuple[list, list, np.ndarray]:
     """Test MapSamples, their predicted mean shapes and r (predicted, baseline) per structure."""
     test = [s for s in samples if s.part == "test"]
     baseline = np.mean([s.shape for s in samples if s.part == "train"], axis=0)
-    predicted = [maps.shapes(s.graph)[0].mean(axis=0) for s in test]
+    predicted = [maps.shapes(s.graph).mean(axis=0) for s in test]
     r = np.array([[pearson(p, s.shape), pearson(baseline, s.shape)]
                   for p, s in zip(predicted, test, strict=True)])
     return test, predicted, r
@@ -85,7 +85,7 @@ def speed(maps, samples: list) -> float:
     for sample in samples[:11]:
         record = load_record(LABELS / "records" / f"{sample.id}{SUFFIX}")
         start = time.perf_counter()
-        maps.predict(record.crystal)
+        maps.predict(record.crystal, 1.0)
         times.append(time.perf_counter() - start)
     return float(np.median(times[1:]))
 

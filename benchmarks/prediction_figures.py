@@ -6,8 +6,9 @@ Run with OMP_NUM_THREADS=1 (about a minute; sevenn installed, ``pip install -e '
 Silicon (diamond, a = 5.431 A): the phonon DOS, partial DOS and VISION S(E) at 10 K from the
 three PredictSQE methods, ForceField (7net-0), Direct (the shipped e3nn ensemble, band = its
 members' spread) and Folder (the DFT phonopy example, the reference). Aluminium: the measured
-ARCS Ei = 80 meV map at 300 K next to PredictSQE's ForceField and Direct maps on its bins and
-mask, with the Pearson r of each (E > 8 meV, scale + flat background).
+ARCS Ei = 80 meV map at 300 K next to PredictSQE's ForceField and Direct maps (with the
+predicted coherent term, and with Coherent=False: the incoherent approximation of the predicted
+DOS) on its bins and mask, with the Pearson r of each (E > 8 meV, scale + flat background).
 """
 
 import sys
@@ -26,6 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SI_DFT = ROOT / "tests" / "data" / "shared" / "force_constants" / "phonopy_example_Si"
 METHODS = {"ForceField (7net-0)": {"Method": "ForceField"},
            "Direct (e3nn ensemble)": {"Method": "Direct"}}
+MAP_METHODS = {"ForceField (7net-0)": {"Method": "ForceField"},
+               "Direct (map networks)": {"Method": "Direct"},
+               "Direct, Coherent=False": {"Method": "Direct", "Coherent": False}}
 
 
 def predictions(cif: Path, output: str, extra: dict) -> dict:
@@ -77,10 +81,10 @@ def al_figure(folder: Path, out: Path) -> None:
     ase.io.write(cif, bulk("Al", "fcc", a=4.05, cubic=True))
     setting = {"InputWorkspace": measured, "Instrument": "ARCS", "Ei": 80, "Temperature": 300}
     maps = {"measured": measured}
-    for label, method in METHODS.items():
+    for label, method in MAP_METHODS.items():
         maps[label] = run_algorithm("PredictSQE", StructureFile=str(cif), OutputWorkspace="m",
                                     **method, **setting)["OutputWorkspace"]
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    fig, axes = plt.subplots(1, 4, figsize=(18, 3.8))
     for ax, (label, hist) in zip(axes, maps.items(), strict=True):
         q, e = hist.axes[0].values, hist.axes[1].values
         shown = np.where(hist.mask, np.nan, hist.signal)

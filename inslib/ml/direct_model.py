@@ -112,10 +112,11 @@ SHA-256 of each member's weights (checked at every load).
 
 - **Output**: {card['output']}, on {card['config']['n_bins']} bins from 0 to
   {card['config']['e_max']:g} meV.
-- **Intended use**: a first look at the DOS, partial DOS, indirect-geometry S(E) and
-  incoherent powder map of an ordered crystal of at most 10 atoms in the primitive cell made
-  of the {len(card['elements'])} elements below, in well under a second. Not for coherent
-  maps, dispersion, or quantitative fits: use the ForceField route or DFT.
+- **Intended use**: a first look at the DOS, partial DOS, indirect-geometry S(E) and the
+  incoherent terms of a powder map (the coherent term: the map networks in map/) of an
+  ordered crystal of at most 10 atoms in the primitive cell made of the
+  {len(card['elements'])} elements below, in well under a second. Not for dispersion or
+  quantitative fits: use the ForceField route or DFT.
 - **Labels**: {card['labels_licence']}. They inherit 7net-0's softness (15-35 % on Al, Si,
   Ge; docs/validation.md).
 - **Training data**: {len(data['records'])} records of {data['labels']} (SHA-256 of their

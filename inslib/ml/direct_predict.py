@@ -201,6 +201,38 @@ def cached_map_ensemble(folder: str = ""):
     return load_map_ensemble(folder or MODEL_FOLDER)
 
 
+def low_energy_columns(intrinsic: np.ndarray, approximate: np.ndarray, e_edges: np.ndarray,
+                       debye: float) -> np.ndarray:
+    """Give the lowest energies of a predicted intrinsic map the DOS's weight per energy.
+
+    Below ``debye`` (at least the two lowest bins) each energy column keeps the networks'
+    |Q| profile but takes its |Q|-integral from the incoherent approximation of the predicted
+    DOS (the coherent one-phonon sum rule, column by column), whose Debye law a E^2 the DOS
+    regularisation sets. The networks' maps are blurred along energy, and near E = 0 the Bose
+    factor (kT / E) would multiply that blur by tens.
+
+    Parameters
+    ----------
+    intrinsic, approximate : numpy.ndarray, shape (n_q, n_e)
+        Predicted intrinsic map and :func:`inslib.ml.map_data.incoherent_intrinsic` of the
+        predicted DOS, mbarn/meV per atom.
+    e_edges : numpy.ndarray, shape (n_e + 1,)
+        meV.
+    debye : float
+        Top of the Debye region, meV.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_q, n_e)
+    """
+    centres = 0.5 * (e_edges[1:] + e_edges[:-1])
+    low = (centres < debye) | (np.arange(len(centres)) < 2)
+    predicted, wanted = intrinsic[:, low].sum(axis=0), approximate[:, low].sum(axis=0)
+    out = intrinsic.copy()
+    out[:, low] *= np.where(predicted > 0, wanted / np.where(predicted > 0, predicted, 1.0), 0.0)
+    return out
+
+
 def map_model_errors(folder: str) -> dict:
     """{"DirectModel": message} when the folder's map networks cannot be loaded, else {}."""
     try:
@@ -222,8 +254,9 @@ def coherent_msd(mesh: MeshResults, crystal) -> float:
 def coherent_direct_maps(powder, template, crystal, dos: tuple, maps, source: str) -> list:
     """Powder map of each member: predicted coherent one-phonon term + the incoherent terms.
 
-    The coherent one-phonon term is a map member's intrinsic map put on the template
-    (:func:`inslib.ml.map_decode.coherent_on_template`); the incoherent one-phonon and
+    The coherent one-phonon term is a map member's intrinsic map, its integral set by the sum
+    rule from the DOS member (:func:`inslib.ml.map_data.incoherent_intrinsic`), put on the
+    template (:func:`inslib.ml.map_decode.coherent_on_template`); the incoherent one-phonon and
     multiphonon terms are the powder forward model's on a DOS member's mesh. Beyond the
     intrinsic grid's |Q| range the incoherent approximation holds for every term (the
     coherent term tends to it at large |Q|).
@@ -249,6 +282,7 @@ def coherent_direct_maps(powder, template, crystal, dos: tuple, maps, source: st
     """
     import torch
 
+    from inslib.ml.map_data import incoherent_intrinsic
     from inslib.ml.map_decode import coherent_on_template
     from inslib.simulation.forward import q_broadening
     from inslib.simulation.powder import powder_forward, powder_histogram, template_resolution
@@ -263,12 +297,17 @@ def coherent_direct_maps(powder, template, crystal, dos: tuple, maps, source: st
     resolution = template_resolution(powder.template, template)
     inside = (template.axes[0].centres <= maps.edges()[0][-1])[:, None]
     name = f"{maps.card['name']} (training data {maps.card['training_data']['sha256'][:12]})"
+    area = float(np.prod([e[1] - e[0] for e in maps.edges()]))
     out = []
-    for k, intrinsic in enumerate(maps.predict(crystal)):
+    for k, unit in enumerate(maps.predict(crystal, 1.0)):
         member = partial[k % len(partial)]
         mesh = predicted_mesh(member, edges, crystal.masses, temperature)
-        extra = coherent_msd(mesh, crystal) - coherent_msd(
-            predicted_mesh(member, edges, crystal.masses, 0.0), crystal)
+        cold = predicted_mesh(member, edges, crystal.masses, 0.0)
+        approximate = incoherent_intrinsic(model, cold)
+        intrinsic = low_energy_columns(unit * approximate.sum() * area, approximate,
+                                       maps.edges()[1], highest_energy(member.sum(axis=0),
+                                                                       edges) / 16.0)
+        extra = coherent_msd(mesh, crystal) - coherent_msd(cold, crystal)
         coherent = coherent_on_template(intrinsic[None], maps.edges(), template, resolution,
                                         temperature, np.array([extra]))[0]
         signal = np.where(inside, coherent + terms.incoherent_terms(mesh)[0].numpy(),

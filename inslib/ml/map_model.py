@@ -45,26 +45,33 @@ class MapEnsemble:
         grid = self.card["grid"]
         return np.asarray(grid["q_edges"]), np.asarray(grid["e_edges"])
 
-    def shapes(self, graph) -> tuple[np.ndarray, np.ndarray]:
-        """Each member's map shape (mean 1), shape (n_members, n_q, n_e), and ln integral."""
+    def shapes(self, graph) -> np.ndarray:
+        """Each member's map shape (mean 1), shape (n_members, n_q, n_e), of a crystal graph."""
         import torch
 
         from inslib.ml.graph import batch
 
         graphs = batch([graph])
         with torch.no_grad():
-            out = [m(graphs) for m in self.members]
-            shapes = self.autoencoder.decode(torch.cat([codes for codes, _ in out]))
-        return shapes.double().numpy(), np.array([float(lnI[0]) for _, lnI in out])
+            codes = torch.cat([m(graphs) for m in self.members])
+            return self.autoencoder.decode(codes).double().numpy()
 
-    def predict(self, crystal) -> np.ndarray:
-        """Each member's intrinsic map, mbarn/meV per atom, shape (n_members, n_q, n_e)."""
+    def predict(self, crystal, integral: float) -> np.ndarray:
+        """Each member's intrinsic map, mbarn/meV per atom, shape (n_members, n_q, n_e).
+
+        Parameters
+        ----------
+        crystal : inslib.structure.Crystal
+        integral : float
+            The map's integral over the grid, mbarn per atom x 1/Angstrom (the sum rule:
+            that of :func:`inslib.ml.map_data.incoherent_intrinsic`).
+        """
         from inslib.ml.graph import crystal_graph
 
         q_edges, e_edges = self.edges()
-        shapes, log_integral = self.shapes(crystal_graph(crystal, self.config.backbone().cutoff))
+        shapes = self.shapes(crystal_graph(crystal, self.config.backbone().cutoff))
         area = (q_edges[1] - q_edges[0]) * (e_edges[1] - e_edges[0])
-        return shapes * np.exp(log_integral)[:, None, None] / (shapes[0].size * area)
+        return shapes * integral / (shapes[0].size * area)
 
     @property
     def config(self) -> MapConfig:
@@ -111,7 +118,8 @@ every weights file (checked at every load).
 |---|---|---|
 {rows}
 
-ln-integral error, median: {metrics['log_integral_error']:.3f}.
+The maps' intensity is not learned: the coherent one-phonon sum rule sets it from the predicted
+DOS (inslib.ml.map_data.incoherent_intrinsic).
 """
 
 

@@ -5,8 +5,9 @@ the map divided by its sum over the grid, times the number of bins, so its mean 
 ``latent`` numbers with a small convolutional encoder, and decodes them with a linear layer,
 two upsampling convolutions and a softmax over the whole grid (the decoded shape is positive
 and sums to the number of bins by construction). :class:`LatentNet` predicts, from the crystal
-graph, those latent numbers and the logarithm of the map's integral (its absolute intensity):
-the e3nn backbone of :class:`inslib.ml.equivariant.DirectNet` gives invariant features per
+graph, those latent numbers (the map's intensity is not learned: the coherent one-phonon sum
+rule gives it from the predicted DOS, :func:`inslib.ml.map_data.incoherent_intrinsic`): the
+e3nn backbone of :class:`inslib.ml.equivariant.DirectNet` gives invariant features per
 atom, their mean over the cell goes through a small MLP.
 """
 
@@ -88,23 +89,19 @@ class MapAutoencoder(nn.Module):
 
 
 class LatentNet(nn.Module):
-    """Crystal graph -> (latent code, ln of the map's integral) (see the module docstring)."""
+    """Crystal graph -> latent code of its intrinsic map's shape (see the module docstring)."""
 
     def __init__(self, config: MapConfig):
         super().__init__()
         self.config = config
         self.backbone = DirectNet(config.backbone(), n_out=config.features)
         self.head = nn.Sequential(nn.SiLU(), nn.Linear(config.features, 2 * config.features),
-                                  nn.SiLU(), nn.Linear(2 * config.features, config.latent + 1))
+                                  nn.SiLU(), nn.Linear(2 * config.features, config.latent))
 
-    def forward(self, graphs) -> tuple[torch.Tensor, torch.Tensor]:
-        """Latent codes (n_graphs, latent) and ln integrals (n_graphs,) of a graph batch.
-
-        The integral is that of the intrinsic map over the grid, mbarn per atom x 1/Angstrom.
-        """
+    def forward(self, graphs) -> torch.Tensor:
+        """Latent codes (n_graphs, latent) of a graph batch (mean of per-atom features)."""
         per_atom = self.backbone.atom_features(graphs)
         total = torch.zeros((graphs.n_graphs, per_atom.shape[1]), dtype=per_atom.dtype)
         total = total.index_add(0, graphs.graph, per_atom)
         counts = torch.bincount(graphs.graph, minlength=graphs.n_graphs).to(per_atom.dtype)
-        out = self.head(total / counts[:, None])
-        return out[:, :-1], out[:, -1]
+        return self.head(total / counts[:, None])

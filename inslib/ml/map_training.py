@@ -7,7 +7,7 @@ prototype as the DOS networks are:
    error of the decoded shape), the state with the lowest validation loss kept;
 2. one :class:`inslib.ml.map_networks.LatentNet` per seed, on the frozen autoencoder's codes of
    the training maps: the loss is the squared error of the decoded shape (what is used), plus
-   that of the codes (standardised by the training codes' spread) and of the ln integral.
+   that of the codes (standardised by the training codes' spread).
 
 Figures on the held-out test part (:func:`evaluate_maps`): Pearson r of the predicted map
 against the true intrinsic map, next to the autoencoder's own reconstruction (the ceiling) and
@@ -40,20 +40,12 @@ class MapSample:
     graph : inslib.ml.graph.Graph
     shape : numpy.ndarray, shape (n_q, n_e)
         The map over its mean (mean 1).
-    log_integral : float
-        ln of the map's integral over the grid, ln(mbarn per atom x 1/Angstrom).
     """
 
     id: str
     part: str
     graph: object
     shape: np.ndarray
-    log_integral: float
-
-
-def bin_area() -> float:
-    """Area of one bin of the intrinsic grid, meV x 1/Angstrom."""
-    return float(np.diff(Q_EDGES)[0] * np.diff(E_EDGES)[0])
 
 
 def map_samples(samples: list, labels, log=print) -> list:
@@ -67,8 +59,7 @@ def map_samples(samples: list, labels, log=print) -> list:
     for s in (s for s in samples if s.id in maps):
         total = float(maps[s.id].sum())
         if total > 0:
-            out.append(MapSample(s.id, s.part, s.graph, maps[s.id] * maps[s.id].size / total,
-                                 float(np.log(total * bin_area()))))
+            out.append(MapSample(s.id, s.part, s.graph, maps[s.id] * maps[s.id].size / total))
     return out
 
 
@@ -119,7 +110,7 @@ def _autoencoder_loss(autoencoder):
 
 
 def _latent_loss(net, autoencoder, centre, spread):
-    """Loss of a list of MapSamples: decoded-shape, code and ln-integral squared errors."""
+    """Loss of a list of MapSamples: decoded-shape and code squared errors."""
     import torch
 
     from inslib.ml.graph import batch
@@ -128,11 +119,9 @@ def _latent_loss(net, autoencoder, centre, spread):
         shapes = _shapes(chunk)
         with torch.no_grad():
             codes = (autoencoder.encode(shapes) - centre) / spread
-        predicted, log_integral = net(batch([s.graph for s in chunk]))
-        target = torch.as_tensor([s.log_integral for s in chunk], dtype=torch.float32)
+        predicted = net(batch([s.graph for s in chunk]))
         decoded = autoencoder.decode(predicted * spread + centre)
-        return (((decoded - shapes) ** 2).mean() + ((predicted - codes) ** 2).mean()
-                + ((log_integral - target) ** 2).mean())
+        return ((decoded - shapes) ** 2).mean() + ((predicted - codes) ** 2).mean()
 
     return loss_of
 
@@ -185,10 +174,9 @@ def train_latent(samples: list, autoencoder, config, seed: int, epochs: int = 60
                    [s for s in samples if s.part == "val"], epochs, lr, seed, log,
                    f"latent seed {seed}")
     last = net.head[-1]
-    scale = torch.cat([spread, torch.ones(1)])
     with torch.no_grad():
-        last.weight.mul_(scale[:, None])
-        last.bias.mul_(scale).add_(torch.cat([centre, torch.zeros(1)]))
+        last.weight.mul_(spread[:, None])
+        last.bias.mul_(spread).add_(centre)
     return net.eval(), summary | {"seed": seed, "seconds": time.perf_counter() - start}
 
 
@@ -204,7 +192,7 @@ def evaluate_maps(ensemble, samples: list, part: str = "test") -> dict:
     -------
     dict
         ``n``; median and 10th percentile of r for ``predicted``, ``autoencoder`` and
-        ``baseline`` (training mean shape); ``log_integral_error`` (median |error|).
+        ``baseline`` (training mean shape).
     """
     import torch
 
@@ -212,17 +200,15 @@ def evaluate_maps(ensemble, samples: list, part: str = "test") -> dict:
     baseline = np.mean([s.shape for s in samples if s.part == "train"], axis=0)
     with torch.no_grad():
         recon = ensemble.autoencoder.decode(ensemble.autoencoder.encode(_shapes(chosen)))
-    rows = {"predicted": [], "autoencoder": [], "baseline": [], "log_integral_error": []}
+    rows = {"predicted": [], "autoencoder": [], "baseline": []}
     for sample, again in zip(chosen, recon.numpy(), strict=True):
-        shapes, log_integral = ensemble.shapes(sample.graph)
-        rows["predicted"].append(pearson(shapes.mean(axis=0), sample.shape))
+        rows["predicted"].append(pearson(ensemble.shapes(sample.graph).mean(axis=0),
+                                         sample.shape))
         rows["autoencoder"].append(pearson(again, sample.shape))
         rows["baseline"].append(pearson(baseline, sample.shape))
-        rows["log_integral_error"].append(abs(float(log_integral.mean()) - sample.log_integral))
     figures = {name: {"median": float(np.median(v)), "p10": float(np.percentile(v, 10))}
-               for name, v in rows.items() if name != "log_integral_error"}
-    return {"part": part, "n": len(chosen), "r": figures,
-            "log_integral_error": float(np.median(rows["log_integral_error"]))}
+               for name, v in rows.items()}
+    return {"part": part, "n": len(chosen), "r": figures}
 
 
 def train_map_predictor(manifest, labels, out, seeds=(0, 1, 2), epochs: int = 60,
