@@ -159,11 +159,17 @@ def test_training_lowers_the_loss_and_a_saved_model_loads_back(tmp_path):
     from inslib.ml.map_model import MAP_FOLDER, MapEnsemble, load_map_ensemble
     from inslib.ml.map_networks import MapConfig
     from inslib.ml.map_training import map_samples, train_autoencoder, train_latent
+    from inslib.ml.records import SUFFIX
 
     samples, _ = load_samples(MANIFEST, LABELS, 6.0, log=lambda _: None)
     few = [s for s in samples if s.part == "train"][:20] + [s for s in samples
                                                              if s.part == "val"][:4]
-    chosen = map_samples(few, LABELS, log=lambda _: None)
+    labels = tmp_path / "labels"  # the maps' cache goes beside the labels: not the repository
+    (labels / "records").mkdir(parents=True)
+    for sample in few:
+        name = f"{sample.id}{SUFFIX}"
+        shutil.copy(LABELS / "records" / name, labels / "records" / name)
+    chosen = map_samples(few, labels, log=lambda _: None)
     config = MapConfig(latent=4, channels=4, features=8)
     autoencoder, first = train_autoencoder(chosen, config, epochs=1)
     autoencoder, summary = train_autoencoder(chosen, config, epochs=20, lr=1e-2)
@@ -174,8 +180,8 @@ def test_training_lowers_the_loss_and_a_saved_model_loads_back(tmp_path):
             "training_data": {"sha256": "x", "records": [], "split": "none", "counts": {}}}
     ensemble = MapEnsemble(autoencoder, [net], card)
     ensemble.card["metrics"] = {"n": 0, "r": {}}
-    ensemble.save(tmp_path / MAP_FOLDER)
-    again = load_map_ensemble(tmp_path)
+    ensemble.save(tmp_path / "model" / MAP_FOLDER)
+    again = load_map_ensemble(tmp_path / "model")
     graph = samples[0].graph
     np.testing.assert_array_equal(again.shapes(graph), ensemble.shapes(graph))
 
