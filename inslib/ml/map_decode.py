@@ -115,24 +115,3 @@ def coherent_on_template(intrinsic: np.ndarray, grid: tuple, template, resolutio
     kernel = energy_kernel(e_edges0, template.axes[1].edges, resolution)
     return (both * debye_waller) @ kernel.T
 
-
-def coherent_msd(partial: np.ndarray, edges: np.ndarray, crystal, temperature: float) -> float:
-    """Mean-square displacement along one direction, Angstrom^2, weighted by sigma_coh.
-
-    Parameters
-    ----------
-    partial : numpy.ndarray, shape (n_atoms, n_bins)
-        Predicted partial DOS per atom, states/meV, on uniform bins ``edges`` (meV).
-    crystal : inslib.structure.Crystal
-    temperature : float
-        K.
-    """
-    from inslib.ml.direct_predict import predicted_mesh
-    from inslib.scattering.incoherent import isotropic_msd
-
-    mesh = predicted_mesh(partial, edges, crystal.masses, temperature)
-    msd = isotropic_msd(mesh.dw)[0].numpy()
-    weights = np.asarray(crystal.scattering["sigma_coh"], dtype=float)
-    if weights.sum() <= 0:
-        return float(msd.mean())
-    return float(msd @ weights / weights.sum())
