@@ -20,6 +20,7 @@ PATH_HALF_WIDTH = "PathHalfWidth"  # 1/Angstrom, integration around a folded q-p
 PREDICT_METHOD = "PredictMethod"  # ForceField, Folder or Direct (PredictSQE)
 FORCE_FIELDS_USED = "ForceFields"  # comma-separated force fields of a prediction's ensemble
 DIRECT_MODEL = "DirectModel"  # the Direct ensemble (card name, training-data hash) used
+DIRECT_MAP_MODEL = "DirectMapModel"  # the Direct map networks (card name, data hash) used
 MD_Q_POINTS_PER_BIN = "MDQPointsPerBin"  # commensurate q-points averaged per |Q| bin (MD)
 MD_CORRELATION_WINDOW = "MDCorrelationWindow"  # fs, longest time lag of the MD correlations
 MD_ENERGY_SPACING = "MDEnergySpacing"  # meV, energy grid of the MD spectra

@@ -308,6 +308,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--temperature", type=float, help="Temperature, K")
     p.add_argument("--ebinning", default="", help="EBinning start,step,end (meV)")
     p.add_argument("--qbinning", default="", help="QBinning start,step,end (1/Angstrom)")
+    p.add_argument("--incoherent", action="store_true", help="Coherent=False: PowderSQE in the "
+                   "incoherent approximation (Method=Direct: of the predicted DOS)")
     p.set_defaults(func=run)
 
 
@@ -322,6 +324,7 @@ def template_of(args):
     given = {"force_fields": args.force_field, "relax": args.relax,
              "supercell": args.supercell, "grid": args.mesh}
     return PredictRequest(method=args.method, output=args.output, template=template,
+                          coherent=not args.incoherent,
                           **{key: value for key, value in given.items() if value is not None})
 
 

@@ -21,7 +21,13 @@ import numpy as np
 
 from inslib.axes import Axis, energy_axis, parse_binning
 from inslib.histogram import Histogram, Log, Metadata
-from inslib.logs import DIRECT_MODEL, FORCE_FIELDS_USED, PREDICT_METHOD, WARNINGS
+from inslib.logs import (
+    DIRECT_MAP_MODEL,
+    DIRECT_MODEL,
+    FORCE_FIELDS_USED,
+    PREDICT_METHOD,
+    WARNINGS,
+)
 from inslib.ml.direct_predict import (
     PredictedModel,
     cached_ensemble,
@@ -425,6 +431,10 @@ def direct_prediction(request: PredictRequest, report) -> Histogram:
     meta = result.metadata
     meta.logs[PREDICT_METHOD] = Log("Direct")
     meta.logs[DIRECT_MODEL] = Log(name)
+    if request.output == "PowderSQE" and request.coherent:
+        maps = cached_map_ensemble(request.direct_model).card
+        meta.logs[DIRECT_MAP_MODEL] = Log(f"{maps['name']} (training data "
+                                          f"{maps['training_data']['sha256'][:12]})")
     if "H" in crystal.symbols:
         meta.logs[WARNINGS] = Log(HYDROGEN_WARNING)
     meta.provenance = [*meta.provenance, f"PredictSQE: Direct, {len(members)} member(s); "

@@ -172,3 +172,18 @@ def test_the_command_line_runs_a_listed_batch(structures, cache, tmp_path):
     assert main(args) == 2  # the outputs exist now
     with pytest.raises(SystemExit):  # argparse: Method ForceField or Direct only
         main([*args, "--overwrite", "--method", "Folder"])
+
+
+def test_the_command_line_chooses_the_direct_maps_coherent_term(structures, tmp_path):
+    from inslib.io.nexus_processed import read_processed
+    from inslib.runtime.cli import main
+
+    base = ["predict-batch", str(structures), "--scheduler", "none", "--method", "Direct",
+            "--instrument", "ARCS", "--ei", "80", "--temperature", "300"]
+    for flag, folder in (([], "coherent"), (["--incoherent"], "incoherent")):
+        assert main([*base, *flag, "--out", str(tmp_path / folder)]) == 0
+    coherent, incoherent = (read_processed(tmp_path / folder / "Al.nxs")[0]
+                            for folder in ("coherent", "incoherent"))
+    assert "powder-map networks" in coherent.metadata.logs["DirectMapModel"].value
+    assert "DirectMapModel" not in incoherent.metadata.logs
+    assert not np.allclose(coherent.signal[~coherent.mask], incoherent.signal[~incoherent.mask])
