@@ -89,12 +89,28 @@ def load_samples(manifest, labels, cutoff: float, ids=None, log=print) -> tuple[
     folder = Path(labels, "records")
     paths = (sorted(folder.glob(f"*{SUFFIX}")) if ids is None
              else [folder / f"{i}{SUFFIX}" for i in sorted(ids)])
-    samples, digest = [], hashlib.sha256()
+    samples = []
     for path in paths:
         record = load_record(path)
         if usable(record.meta) and record.id in parts:
-            digest.update(f"{path.name}:{file_digest(path)}\n".encode())
             samples.append(to_sample(record, parts[record.id], cutoff))
     counts = {p: sum(s.part == p for s in samples) for p in ("train", "val", "test")}
     log(f"{len(paths)} records, {len(samples)} usable: {counts}")
-    return samples, digest.hexdigest()
+    return samples, records_digest(labels, [s.id for s in samples])
+
+
+def records_digest(labels, ids) -> str:
+    """SHA-256 over the sorted (record file name, file SHA-256) pairs of records of a folder.
+
+    Parameters
+    ----------
+    labels : str or Path
+        The label folder (``records/``).
+    ids : iterable of str
+        Record ids.
+    """
+    digest = hashlib.sha256()
+    for record_id in sorted(ids):
+        path = Path(labels, "records", f"{record_id}{SUFFIX}")
+        digest.update(f"{path.name}:{file_digest(path)}\n".encode())
+    return digest.hexdigest()

@@ -66,17 +66,11 @@ class DirectEnsemble:
 
     def save(self, folder) -> Path:
         """Write member-K.pt and card.json (with the weights' SHA-256) atomically."""
-        from inslib.io.atomic import atomic_path
-
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.card["members"] = [save_weights(folder, f"member-{k}.pt", member)
                                 for k, member in enumerate(self.members)]
-        with atomic_path(folder / CARD) as tmp:
-            tmp.write_text(json.dumps(self.card, indent=1))
-        with atomic_path(folder / "README.md") as tmp:
-            tmp.write_text(card_markdown(self.card))
-        return folder / CARD
+        return write_card(folder, self.card, card_markdown(self.card))
 
 
 def _pair(figure: dict, a: str, b: str, digits: int) -> str:
@@ -169,6 +163,17 @@ def load_ensemble(folder=MODEL_FOLDER) -> DirectEnsemble:
         net.load_state_dict(checked_weights(folder, entry, card_path))
         members.append(net.eval())
     return DirectEnsemble(members, card)
+
+
+def write_card(folder: Path, card: dict, markdown: str) -> Path:
+    """Write card.json and its README.md (the card for people) atomically; return card.json."""
+    from inslib.io.atomic import atomic_path
+
+    with atomic_path(folder / CARD) as tmp:
+        tmp.write_text(json.dumps(card, indent=1))
+    with atomic_path(folder / "README.md") as tmp:
+        tmp.write_text(markdown)
+    return folder / CARD
 
 
 def save_weights(folder: Path, name: str, module) -> dict:

@@ -310,8 +310,9 @@ def coherent_direct_maps(powder, template, crystal, dos: tuple, maps, source: st
         extra = coherent_msd(mesh, crystal) - coherent_msd(cold, crystal)
         coherent = coherent_on_template(intrinsic[None], maps.edges(), template, resolution,
                                         temperature, np.array([extra]))[0]
-        signal = np.where(inside, coherent + terms.incoherent_terms(mesh)[0].numpy(),
-                          approximation.incoherent_terms(mesh)[0].numpy())
+        signal = coherent + terms.incoherent_terms(mesh)[0].numpy()
+        if not inside.all():  # only bins beyond the intrinsic grid need the approximation
+            signal = np.where(inside, signal, approximation.incoherent_terms(mesh)[0].numpy())
         signal = q_broadening(torch.as_tensor(signal[None]), template.axes[0].edges,
                               powder.q_resolution)[0].numpy()
         copy = replace(template, metadata=deepcopy(template.metadata))

@@ -79,34 +79,70 @@ def train_member(samples: list, config: DirectConfig, seed: int, epochs: int = 6
     import torch
 
     torch.manual_seed(seed)
-    train = [s for s in samples if s.part == "train"]
     val = collate([s for s in samples if s.part == "val"])
     net = DirectNet(config)
-    optimiser = torch.optim.Adam(net.parameters(), lr=lr)
+    start = time.perf_counter()
+    history = fit_best(net, lambda chunk: batch_loss(net, collate(chunk)),
+                       [s for s in samples if s.part == "train"], lambda: batch_loss(net, val),
+                       epochs=epochs, lr=lr, seed=seed, batch_size=batch_size, log=log,
+                       label=f"seed {seed}", every=25)
+    history["seconds"] = time.perf_counter() - start
+    return net.eval(), history
+
+
+def fit_best(module, loss_of, train: list, val_loss, *, epochs: int, lr: float, seed: int,
+             batch_size: int, log, label: str, every: int) -> dict:
+    """Train ``module`` with Adam and a cosine learning rate; keep its best validation state.
+
+    The one training loop of the Direct route's networks (DOS and map networks alike).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Its parameters are optimised; its state of lowest validation loss is loaded at the end.
+    loss_of : callable
+        list of training items -> scalar loss (torch) of that batch.
+    train : list
+        Training items, in seeded random order each epoch.
+    val_loss : callable
+        () -> scalar validation loss (torch), evaluated without gradients after each epoch.
+    epochs, lr, seed, batch_size : int, float, int, int
+        Learning rate from ``lr`` to ``lr / 100``; ``seed`` sets the batch order.
+    log : callable
+        Receives a line every ``every`` epochs and at the last, prefixed by ``label``.
+
+    Returns
+    -------
+    dict
+        ``train`` (batch-size-weighted mean loss) and ``val`` per epoch, ``best_epoch``,
+        ``val_loss`` (the lowest).
+    """
+    import torch
+
+    optimiser = torch.optim.Adam(module.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, epochs, eta_min=lr / 100)
     rng = np.random.default_rng(seed)
-    history, best, start = {"train": [], "val": []}, (np.inf, None, -1), time.perf_counter()
+    history, best = {"train": [], "val": []}, (np.inf, None, -1)
     for epoch in range(epochs):
         order, total = rng.permutation(len(train)), 0.0
         for k in range(0, len(order), batch_size):
             chunk = [train[i] for i in order[k:k + batch_size]]
-            loss = batch_loss(net, collate(chunk))
+            loss = loss_of(chunk)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
             total += float(loss.detach()) * len(chunk)
         schedule.step()
         with torch.no_grad():
-            val_loss = float(batch_loss(net, val))
+            current = float(val_loss())
         history["train"].append(total / len(train))
-        history["val"].append(val_loss)
-        if val_loss < best[0]:
-            best = (val_loss, {k: v.clone() for k, v in net.state_dict().items()}, epoch)
-        if epoch % 25 == 0 or epoch == epochs - 1:
-            log(f"seed {seed} epoch {epoch}: train {history['train'][-1]:.4f} val {val_loss:.4f}")
-    net.load_state_dict(best[1])
-    history |= {"best_epoch": best[2], "seconds": time.perf_counter() - start}
-    return net.eval(), history
+        history["val"].append(current)
+        if current < best[0]:
+            best = (current, {k: v.clone() for k, v in module.state_dict().items()}, epoch)
+        if epoch % every == 0 or epoch == epochs - 1:
+            log(f"{label} epoch {epoch}: train {history['train'][-1]:.4f} val {current:.4f}")
+    module.load_state_dict(best[1])
+    return history | {"best_epoch": best[2], "val_loss": best[0]}
 
 
 def training_elements(samples: list) -> list:

@@ -18,11 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from inslib.ml.direct_model import DirectModelError, checked_weights, save_weights
+from inslib.ml.direct_model import (
+    CARD,
+    DirectModelError,
+    checked_weights,
+    save_weights,
+    write_card,
+)
 from inslib.ml.map_networks import MapConfig
 
 MAP_FOLDER = "map"  # inside a DirectModel folder
-CARD = "card.json"
 
 
 @dataclass
@@ -80,18 +85,12 @@ class MapEnsemble:
 
     def save(self, folder) -> Path:
         """Write the weights, card.json and README.md into ``folder`` atomically."""
-        from inslib.io.atomic import atomic_path
-
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.card["autoencoder"] = save_weights(folder, "autoencoder.pt", self.autoencoder)
         self.card["members"] = [save_weights(folder, f"member-{k}.pt", m)
                                 for k, m in enumerate(self.members)]
-        with atomic_path(folder / CARD) as tmp:
-            tmp.write_text(json.dumps(self.card, indent=1))
-        with atomic_path(folder / "README.md") as tmp:
-            tmp.write_text(map_card_markdown(self.card))
-        return folder / CARD
+        return write_card(folder, self.card, map_card_markdown(self.card))
 
 
 def map_card_markdown(card: dict) -> str:

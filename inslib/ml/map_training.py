@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from inslib.ml.direct_training import fit_best
 from inslib.ml.map_data import (
     DIRECTIONS,
     E_EDGES,
@@ -69,34 +70,10 @@ def _shapes(samples: list):
     return torch.as_tensor(np.stack([s.shape for s in samples]), dtype=torch.float32)
 
 
-def _fit(module, loss_of, train: list, val: list, epochs: int, lr: float, seed: int,
-         log, label: str, batch_size: int = 16):
-    """Train ``module`` (Adam, cosine learning rate), keeping its best validation state.
-
-    Returns {``best_epoch``, ``val_loss``}. ``loss_of(list of MapSample)`` is the scalar
-    loss (torch) of a batch.
-    """
-    import torch
-
-    optimiser = torch.optim.Adam(module.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, epochs, eta_min=lr / 100)
-    rng, best = np.random.default_rng(seed), (np.inf, None, -1)
-    for epoch in range(epochs):
-        order = rng.permutation(len(train))
-        for k in range(0, len(order), batch_size):
-            loss = loss_of([train[i] for i in order[k:k + batch_size]])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-        schedule.step()
-        with torch.no_grad():
-            val_loss = float(loss_of(val))
-        if val_loss < best[0]:
-            best = (val_loss, {k: v.clone() for k, v in module.state_dict().items()}, epoch)
-        if epoch % 20 == 0 or epoch == epochs - 1:
-            log(f"{label} epoch {epoch}: val {val_loss:.4f}")
-    module.load_state_dict(best[1])
-    return {"best_epoch": best[2], "val_loss": best[0]}
+def _summary(history: dict, start: float) -> dict:
+    """Return what the card keeps of a training history: best epoch, its loss, seconds."""
+    return {"best_epoch": history["best_epoch"], "val_loss": history["val_loss"],
+            "seconds": time.perf_counter() - start}
 
 
 def _autoencoder_loss(autoencoder):
@@ -138,9 +115,10 @@ def train_autoencoder(samples: list, config, epochs: int = 120, lr: float = 2e-3
     train = [s for s in samples if s.part == "train"]
     val = [s for s in samples if s.part == "val"]
     start = time.perf_counter()
-    summary = _fit(autoencoder, _autoencoder_loss(autoencoder), train, val, epochs, lr, seed,
-                   log, "autoencoder", batch_size=32)
-    return autoencoder.eval(), summary | {"seconds": time.perf_counter() - start}
+    loss_of = _autoencoder_loss(autoencoder)
+    history = fit_best(autoencoder, loss_of, train, lambda: loss_of(val), epochs=epochs, lr=lr,
+                       seed=seed, batch_size=32, log=log, label="autoencoder", every=20)
+    return autoencoder.eval(), _summary(history, start)
 
 
 def code_statistics(autoencoder, samples: list) -> tuple:
@@ -169,15 +147,16 @@ def train_latent(samples: list, autoencoder, config, seed: int, epochs: int = 60
     for p in autoencoder.parameters():
         p.requires_grad_(False)
     start = time.perf_counter()
-    summary = _fit(net, _latent_loss(net, autoencoder, centre, spread),
-                   [s for s in samples if s.part == "train"],
-                   [s for s in samples if s.part == "val"], epochs, lr, seed, log,
-                   f"latent seed {seed}")
+    loss_of = _latent_loss(net, autoencoder, centre, spread)
+    val = [s for s in samples if s.part == "val"]
+    history = fit_best(net, loss_of, [s for s in samples if s.part == "train"],
+                       lambda: loss_of(val), epochs=epochs, lr=lr, seed=seed, batch_size=16,
+                       log=log, label=f"latent seed {seed}", every=20)
     last = net.head[-1]
     with torch.no_grad():
         last.weight.mul_(spread[:, None])
         last.bias.mul_(spread).add_(centre)
-    return net.eval(), summary | {"seed": seed, "seconds": time.perf_counter() - start}
+    return net.eval(), _summary(history, start) | {"seed": seed}
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -232,7 +211,7 @@ def train_map_predictor(manifest, labels, out, seeds=(0, 1, 2), epochs: int = 60
     """
     import torch
 
-    from inslib.ml.direct_data import load_samples
+    from inslib.ml.direct_data import load_samples, records_digest
     from inslib.ml.direct_training import LABEL_LICENCE, average_neighbours
     from inslib.ml.map_model import MAP_FOLDER, MapEnsemble
     from inslib.ml.map_networks import MapConfig
@@ -240,12 +219,11 @@ def train_map_predictor(manifest, labels, out, seeds=(0, 1, 2), epochs: int = 60
     torch.set_num_threads(1)
     config = config or MapConfig()
     samples, _ = load_samples(manifest, labels, config.backbone().cutoff, log=log)
-    ids = [s.id for s in map_samples(samples, labels, log=log)]
-    samples, data_hash = load_samples(manifest, labels, config.backbone().cutoff, ids=ids,
-                                      log=log)
-    graph = {**config.backbone().to_dict(), "avg_neighbours": average_neighbours(samples)}
-    config = MapConfig(**{**config.to_dict(), "graph": graph})
     chosen = map_samples(samples, labels, log=log)
+    ids = [s.id for s in chosen]
+    data_hash = records_digest(labels, ids)
+    graph = {**config.backbone().to_dict(), "avg_neighbours": average_neighbours(chosen)}
+    config = MapConfig(**{**config.to_dict(), "graph": graph})
     autoencoder, summary = train_autoencoder(chosen, config, log=log)
     members, summaries = [], []
     for seed in seeds:

@@ -223,29 +223,6 @@ def test_direct_refuses_what_it_cannot_do(nacl_cif, tmp_path):
     assert not saved.exists()
 
 
-def test_a_direct_powder_map_has_the_measured_bins_and_mask(tmp_path):
-    """Incoherent approximation of the predicted DOS on the measured Al ARCS workspace."""
-    import ase.io
-    from ase.build import bulk
-
-    from inslib.io.histogram_h5 import read_histogram_h5
-
-    measured = read_histogram_h5(ROOT / "tests" / "data" / "Al-iqe.h5")
-    path = tmp_path / "Al.cif"
-    ase.io.write(path, bulk("Al", "fcc", a=4.05, cubic=True))
-    result = run_algorithm("PredictSQE", StructureFile=str(path), Method="Direct",
-                           InputWorkspace=measured, Instrument="ARCS", Ei=80, Coherent=False,
-                           Temperature=300, OutputWorkspace="direct_map")["OutputWorkspace"]
-    for mine, theirs in zip(result.axes, measured.axes, strict=True):
-        np.testing.assert_array_equal(mine.values, theirs.values)
-    np.testing.assert_array_equal(result.mask, measured.mask)
-    covered = result.signal[~result.mask]
-    assert np.all(np.isfinite(covered))
-    assert np.all(covered >= 0)
-    assert "SimulatePowderSQE: incoherent, multiphonon order 10" in " ".join(
-        result.metadata.provenance)
-
-
 def test_an_element_outside_the_training_data_is_refused(ensemble, tmp_path):
     import ase.io
     from ase import Atoms

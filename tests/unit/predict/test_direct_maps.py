@@ -186,31 +186,40 @@ def test_training_lowers_the_loss_and_a_saved_model_loads_back(tmp_path):
     np.testing.assert_array_equal(again.shapes(graph), ensemble.shapes(graph))
 
 
-def test_a_coherent_direct_map_lies_on_the_measured_bins_and_mask(tmp_path):
+def _direct_map_on_measured_al(folder, coherent: bool):
+    """PredictSQE Method=Direct for Al on the measured ARCS workspace: its bins and its mask."""
     import ase.io
     from ase.build import bulk
 
-    from inslib.compare import compare
     from inslib.io.histogram_h5 import read_histogram_h5
 
     measured = read_histogram_h5(ROOT / "tests" / "data" / "Al-iqe.h5")
-    path = tmp_path / "Al.cif"
+    path = folder / "Al.cif"
     ase.io.write(path, bulk("Al", "fcc", a=4.05, cubic=True))
-    common = {"StructureFile": str(path), "Method": "Direct", "InputWorkspace": measured,
-              "Instrument": "ARCS", "Ei": 80, "Temperature": 300}
-    result = run_algorithm("PredictSQE", OutputWorkspace="coherent", **common)["OutputWorkspace"]
+    result = run_algorithm("PredictSQE", StructureFile=str(path), Method="Direct",
+                           InputWorkspace=measured, Instrument="ARCS", Ei=80, Temperature=300,
+                           Coherent=coherent, OutputWorkspace="direct_map")["OutputWorkspace"]
     for mine, theirs in zip(result.axes, measured.axes, strict=True):
         np.testing.assert_array_equal(mine.values, theirs.values)
     np.testing.assert_array_equal(result.mask, measured.mask)
     covered = result.signal[~result.mask]
     assert np.all(np.isfinite(covered))
     assert np.all(covered >= 0)
-    assert result.variance[~result.mask].max() > 0
+    return result
+
+
+def test_both_direct_maps_lie_on_the_measured_bins_and_mask(tmp_path):
+    """Coherent: the map networks' term; Coherent=False: the predicted DOS's approximation."""
+    from inslib.compare import compare
+
+    coherent = _direct_map_on_measured_al(tmp_path, True)
+    assert coherent.variance[~coherent.mask].max() > 0
     assert "coherent term from inslib Direct powder-map networks" in " ".join(
-        result.metadata.provenance)
-    incoherent = run_algorithm("PredictSQE", OutputWorkspace="incoherent", Coherent=False,
-                               **common)["OutputWorkspace"]
-    assert compare(result, incoherent, 8.0).pearson_r < 0.999  # the coherent term differs
+        coherent.metadata.provenance)
+    incoherent = _direct_map_on_measured_al(tmp_path, False)
+    assert "SimulatePowderSQE: incoherent, multiphonon order 10" in " ".join(
+        incoherent.metadata.provenance)
+    assert compare(coherent, incoherent, 8.0).pearson_r < 0.999  # the coherent term differs
 
 
 def test_a_model_folder_without_map_networks_is_named(tmp_path):
