@@ -9,6 +9,8 @@ ABACUS DFT force constants as the reference; prints the parameters next to the D
 projected ones and the figures of merit of the reference and of the fit, on the fitted bins
 (E > 8 meV, E < 0.95 Ei) and on the issue's selection (every covered bin with E > 8 meV);
 writes docs/figures/Al_inversion_maps.png and Al_inversion_dispersion.png (default fit only).
+The DFT file is shown twice: every force constant of the file (SimulatePowderSQE with the fit's
+sampling) and its projection on the fitted shells (the fit's start).
 """
 
 import argparse
@@ -24,6 +26,7 @@ from inslib.inversion.request import InversionRequest
 from inslib.inversion.run import invert
 from inslib.io.histogram_h5 import read_histogram_h5
 from inslib.scattering.powder import PowderSampling
+from inslib.simulation.powder import simulate_powder
 from inslib.simulation.requests import PowderRequest, TemplateRequest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,21 +36,39 @@ FC = SHARED / "force_constants" / "phonopy_example_Al_ABACUS" / "phonopy.yaml"
 MEASURED = SHARED / "powder_Al_ARCS_Ei80" / "Al-iqe.h5"
 
 
-def _request(measured, fit_resolution: bool) -> InversionRequest:
+def default_request(measured, fit_resolution: bool = False, shells: int = 2) -> InversionRequest:
     """Build the request InvertForceConstants makes of its default properties for this map."""
     template = TemplateRequest(instrument="ARCS", ei=80.0, temperature=300.0, template=measured)
     simulation = PowderRequest(str(FC), "", template=template, sampling=PowderSampling(1, 200))
-    return InversionRequest(simulation, fit_resolution=fit_resolution)
+    return InversionRequest(simulation, shells=shells, fit_resolution=fit_resolution)
 
 
-def _reference_map(result):
-    """Return the reference's map after its own best scale and background, and chi^2/dof."""
+def issue_selection(measured, problem) -> np.ndarray:
+    """Bins of the issue's figures: covered, finite, E > 8 meV (the E = 78 meV edge included).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_q, n_e)
+    """
+    energy = measured.axes[1].centres
+    return ~problem.mask & np.isfinite(measured.signal) & (energy[None, :] > 8.0)
+
+
+def _reference_map(result, simulation=None):
+    """Return a DFT map after its own best scale and background, and its chi^2/dof.
+
+    The DFT file's force constants projected on the fit's shells (``simulation`` None), or
+    every force constant of the file (SimulatePowderSQE on ``simulation``, a PowderRequest).
+    """
     import torch
 
     problem = result.fit.problem
-    u = np.zeros((1, len(problem.bounds)))
-    with torch.no_grad():
-        model = problem.spectra(torch.as_tensor(u))[0].numpy()
+    if simulation is None:
+        with torch.no_grad():
+            model = problem.spectra(torch.zeros((1, len(problem.bounds)),
+                                                dtype=torch.float64))[0].numpy()
+    else:
+        model = np.nan_to_num(simulate_powder(simulation).signal)
     data = problem.data
     values = torch.as_tensor(data.signal[data.use])
     weights = torch.as_tensor(1.0 / data.errors[data.use] ** 2)
@@ -124,7 +145,8 @@ def main():
     args = parser.parse_args()
     measured = read_histogram_h5(MEASURED)
     start = time.perf_counter()
-    result = invert(_request(measured, args.fit_resolution))
+    request = default_request(measured, args.fit_resolution)
+    result = invert(request)
     seconds = time.perf_counter() - start
     print(f"InvertForceConstants: {seconds:.1f} s, {result.fit.evaluations} evaluations, "
           f"starts {np.round(result.fit.start_chi2, 1).tolist()}, method {result.method}")
@@ -134,15 +156,16 @@ def main():
     for name, _, value, error, _ in result.table[result.fit.problem.n_params:]:
         print(f"{name:<18} {value:.5g}" + ("" if np.isnan(error) else f" +- {error:.2g}"))
     reference, reference_chi2 = _reference_map(result)
+    dft_file, dft_file_chi2 = _reference_map(result, request.simulation)
     use = result.fit.problem.data.use
-    energy = measured.axes[1].centres
-    issue = (~result.fit.problem.mask & np.isfinite(measured.signal)
-             & (energy[None, :] > 8.0))
+    issue = issue_selection(measured, result.fit.problem)
     print("fitted bins (E > 8 meV, E < 0.95 Ei):")
-    _figures("DFT reference", reference, measured.signal, use, reference_chi2)
+    _figures("DFT file", dft_file, measured.signal, use, dft_file_chi2)
+    _figures("DFT projected", reference, measured.signal, use, reference_chi2)
     _figures("inverted", result.fit.model, measured.signal, use, result.fit.reduced_chi2)
     print("issue's selection (covered, E > 8 meV, incl. the E = 78 meV edge):")
-    _figures("DFT reference", reference, measured.signal, issue)
+    _figures("DFT file", dft_file, measured.signal, issue)
+    _figures("DFT projected", reference, measured.signal, issue)
     _figures("inverted", result.fit.model, measured.signal, issue)
     if args.fit_resolution:  # the figures show the default fit
         return

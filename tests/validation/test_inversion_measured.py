@@ -3,9 +3,9 @@
 The reference is the Al DFT file (phonopy_example_Al_ABACUS) simulated with the same settings
 (SimulatePowderSQE: every force constant of the file, not only the two fitted shells), with its
 own best scale and flat background by the same weighted least squares on the same bins: those
-the fit uses, E > EMin = 8 meV and E < EMax = 0.95 Ei (the last bin, E = 78.8 meV, is a
-reduction artefact 100 x its neighbours). Measured (1 torch thread, the algorithm's
-defaults, Method=Gradient):
+the fit uses, E > EMin = 8 meV and E < EMax = 0.95 Ei (the last covered bins, E = 77.6-78.4
+meV, are a reduction artefact 100 x their neighbours; benchmarks/inversion_nmse_floor.py).
+Measured (1 torch thread, the algorithm's defaults, Method=Gradient):
 
 =================  =========  ======  ======
 map                chi^2/dof  NMSE    r
