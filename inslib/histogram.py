@@ -15,10 +15,16 @@ MDHISTO = "MDHistoWorkspace"
 
 @dataclass
 class Log:
-    """A run log: a value (scalar, string or 1D array) with its unit."""
+    """A run log: a value (scalar, string, 1D array or list of strings) with its unit.
+
+    A time-series log (Mantid's TimeSeriesProperty) also has ``times``: numpy.ndarray, shape
+    (n,), seconds after ``start`` (ISO 8601), one per value.
+    """
 
     value: object
     unit: str = ""
+    times: np.ndarray | None = None
+    start: str = ""
 
 
 @dataclass

@@ -27,8 +27,8 @@ def _encode(text) -> bytes:
     return str(text).encode("ascii", "replace")
 
 
-def write_string(group: h5py.Group, name: str, text: str, **attrs) -> h5py.Dataset:
-    """Write ``text`` as Mantid does: a NULLTERM fixed-length ASCII string of shape (1,).
+def write_string(group: h5py.Group, name: str, text, **attrs) -> h5py.Dataset:
+    """Write ``text`` as Mantid does: NULLTERM fixed-length ASCII strings.
 
     Parameters
     ----------
@@ -36,8 +36,10 @@ def write_string(group: h5py.Group, name: str, text: str, **attrs) -> h5py.Datas
         Parent group.
     name : str
         Dataset name.
-    text : str
-        The string (an empty one is written as " ", as Mantid does).
+    text : str or list of str
+        One string (shape (1,)), or the values of a string time-series log (shape (n, 1), one
+        length for all, as Mantid writes them); an empty string is written as " ", as Mantid
+        does.
     **attrs
         String attributes of the dataset.
 
@@ -46,13 +48,16 @@ def write_string(group: h5py.Group, name: str, text: str, **attrs) -> h5py.Datas
     h5py.Dataset
         The new dataset.
     """
-    data = _encode(text or " ")
-    string_type = nullterm(len(data))
-    space = h5py.h5s.create_simple((1,))
+    texts = [text] if isinstance(text, str) else list(text)
+    data = [_encode(item or " ") for item in texts]
+    string_type = nullterm(max(len(item) for item in data))
+    shape = (1,) if isinstance(text, str) else (len(data), 1)
+    space = h5py.h5s.create_simple(shape)
     dataset_id = h5py.h5d.create(group.id, name.encode(), string_type, space)
     # memory type = file type: no conversion, which would overwrite a full string's last byte
     dataset_id.write(h5py.h5s.ALL, h5py.h5s.ALL,
-                     np.array([data], dtype=f"S{string_type.get_size()}"), mtype=string_type)
+                     np.array(data, dtype=f"S{string_type.get_size()}").reshape(shape),
+                     mtype=string_type)
     dataset = group[name]
     set_string_attrs(dataset, **attrs)
     return dataset

@@ -21,6 +21,7 @@ from inslib.io.hdf import new_group, read_text, set_string_attrs, write_array, w
 from inslib.io.nexus_processed import (
     NexusFormatError,
     open_nexus,
+    read_history,
     read_metadata,
     write_instrument,
     write_logs,
@@ -140,6 +141,7 @@ def read_md_header(f: h5py.File, path) -> tuple:
     n = sum(1 for key in data if key[0] == "D" and key[1:].isdigit())
     axes = tuple(_read_dimension(data[f"D{i}"]) for i in range(n))
     metadata = read_metadata(entry["experiment0"]) if "experiment0" in entry else Metadata()
+    metadata.provenance = read_history(entry.get("process"))
     metadata.logs[Q_CONVENTION] = _q_convention(entry)
     return data, axes, metadata
 

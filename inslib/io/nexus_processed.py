@@ -45,6 +45,7 @@ PATH_UNIT = "Path"  # inslib's q-path axis; written as MomentumTransfer + tick l
 Y_UNIT = "Counts"  # Mantid's YUnit of measured and reduced data (values 'units')
 _LATTICE_NAMES = ("unit_cell_a", "unit_cell_b", "unit_cell_c",
                   "unit_cell_alpha", "unit_cell_beta", "unit_cell_gamma")
+HISTORY_PREFIX = "MantidAlgorithm_"  # the NXnote of each history record: MantidAlgorithm_1, _2...
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _NUMPY_REPR = re.compile(r"\bnp\.\w+\(([^()]*)\)")  # np.float64(0.1) -> 0.1
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/][^\s,;]+")  # /a/b/c.yaml, C:\x\y
@@ -238,13 +239,19 @@ def write_logs(logs_group, metadata: Metadata) -> None:
     for key, log in all_logs(metadata).items():
         group = new_group(logs_group, key, "NXlog")
         units = {"units": log.unit} if log.unit else {}  # Mantid writes no units when unitless
-        if isinstance(log.value, str):
+        series = log.times is not None and len(log.times) == np.size(log.value)
+        if isinstance(log.value, str) and not series:
             write_string(group, "value", log.value, **units)
+        elif isinstance(log.value, str | list) or np.asarray(log.value).dtype.kind in "SU":
+            write_string(group, "value", [str(v) for v in np.atleast_1d(log.value)], **units)
         else:
             value = np.atleast_1d(np.asarray(log.value))
             dataset = group.create_dataset("value", data=value.astype(
                 np.float64 if value.dtype.kind == "f" else value.dtype))
             set_string_attrs(dataset, **units)
+        if series:
+            times = group.create_dataset("time", data=np.asarray(log.times, np.float64))
+            set_string_attrs(times, start=log.start or "1970-01-01T00:00:00")
 
 
 def write_instrument(parent, metadata: Metadata) -> None:
@@ -258,14 +265,50 @@ def write_instrument(parent, metadata: Metadata) -> None:
 
 
 def write_process(entry, metadata: Metadata) -> None:
-    """Write the provenance as an NXprocess of NXnote entries, as Mantid's history."""
+    """Write the provenance as an NXprocess of NXnote entries, as Mantid's history.
+
+    Records read from a file (:func:`read_history`) are written back as they were; the other
+    lines become records dated now (:func:`history_record`).
+    """
     process = new_group(entry, "process", "NXprocess")
     when = datetime.now(UTC)
     for number, line in enumerate(metadata.provenance, start=1):
-        note = new_group(process, f"MantidAlgorithm_{number}", "NXnote")
+        note = new_group(process, f"{HISTORY_PREFIX}{number}", "NXnote")
         write_string(note, "author", "inslib")
-        write_string(note, "data", history_record(line, when))
+        record = line if is_history_record(line) else history_record(line, when)
+        write_string(note, "data", record)
         write_string(note, "description", "Mantid Algorithm data")
+
+
+def read_history(process) -> list:
+    """Read the algorithm-history records of an NXprocess group, in execution order.
+
+    Parameters
+    ----------
+    process : h5py.Group or None
+        The ``process`` group of a workspace entry (None: no history).
+
+    Returns
+    -------
+    list of str
+        The ``data`` text of each ``MantidAlgorithm_N`` note, ordered by N (Mantid numbers
+        them from 1; the keys sort as text otherwise: 1, 10, 11, ..., 2); other notes
+        (MantidEnvironment) are left out.
+    """
+    if process is None:
+        return []
+    numbered = []
+    for key, note in process.items():
+        number = key.removeprefix(HISTORY_PREFIX)
+        if (number != key and number.isdigit() and isinstance(note, h5py.Group)
+                and "data" in note):
+            numbered.append((int(number), read_text(note["data"][()])))
+    return [record for _, record in sorted(numbered)]
+
+
+def is_history_record(line: str) -> bool:
+    """Whether a provenance line is a whole history record read from a file."""
+    return line.startswith("Algorithm: ") and "\nParameters:" in line
 
 
 def history_record(line: str, when: datetime) -> str:
@@ -408,7 +451,7 @@ def _path_axis(axis: Axis, metadata: Metadata) -> Axis:
 
 
 def read_metadata(group) -> Metadata:
-    """Read title, logs, instrument name and oriented lattice of a workspace group.
+    """Read title, logs, instrument name, oriented lattice and history of a workspace group.
 
     Parameters
     ----------
@@ -418,11 +461,12 @@ def read_metadata(group) -> Metadata:
     Returns
     -------
     Metadata
-        What the file records.
+        What the file records; ``provenance`` holds the history records of the group's
+        ``process`` (:func:`read_history`), which :func:`write_process` writes back unchanged.
     """
     logs = read_logs(group["logs"]) if "logs" in group else {}
     metadata = Metadata(title=read_text(group["title"][()]) if "title" in group else "",
-                        logs=logs)
+                        logs=logs, provenance=read_history(group.get("process")))
     metadata.ei = _scalar(logs.pop(EI, None))
     metadata.efixed = _scalar(logs.pop(EFIXED, None))
     metadata.emode = str(logs.pop(DELTAE_MODE).value) if DELTAE_MODE in logs else ""
@@ -449,7 +493,11 @@ def _scalar(log):
 
 
 def read_logs(logs_group) -> dict:
-    """Read NXlog groups into {name: Log}; string values decoded, time series kept whole."""
+    """Read NXlog groups into {name: Log}; string values decoded, time series kept whole.
+
+    A ``time`` dataset with one time per value makes the log a time series (``Log.times`` and
+    ``Log.start``, its ``start`` attribute), which :func:`write_logs` writes back.
+    """
     logs = {}
     for key, group in logs_group.items():
         if nx_class(group) != "NXlog" or "value" not in group:
@@ -462,6 +510,10 @@ def read_logs(logs_group) -> dict:
         elif value.size == 1:
             value = value.ravel()[0].item()
         logs[key] = Log(value, unit)
+        time = group.get("time")
+        if isinstance(time, h5py.Dataset) and time.shape[:1] == dataset.shape[:1]:
+            logs[key].times = time[()].astype(float).ravel()
+            logs[key].start = read_text(time.attrs.get("start", b""))
     return logs
 
 

@@ -269,6 +269,58 @@ def test_our_records_parse_with_plain_values(outputs, label, algorithm, fragment
     assert not re.search(r"(^|\s)/\w", description), description
 
 
+def test_a_real_mantid_history_is_read_and_written_back_unchanged(shared, tmp_path):
+    source = shared / "mantid_files" / "mslice_MAR21335_Ei60meV.nxs"
+    records = [record.strip() for record in _records(source, "mantid_workspace_1")]
+    workspace = load_workspace(source)
+    assert workspace.metadata.provenance == records  # 92 records, in execution order
+    saved = save_workspace(workspace, tmp_path / "again.nxs")
+    assert _records(saved, "mantid_workspace_1") == records
+    assert parse_history(records[-1])["name"] == "SaveNexus"
+
+
+def test_time_series_logs_of_a_real_mantid_file_survive_a_load_and_save(shared, tmp_path):
+    """String series (ISIS icpevent: (n, 1) strings) and numeric series keep values and times.
+
+    Before, a string series was read as a list and saving it failed (no h5py conversion of
+    numpy's unicode strings), and every series lost its times.
+    """
+    source = shared / "mantid_files" / "mslice_MAR21335_Ei60meV.nxs"
+    saved = save_workspace(load_workspace(source), tmp_path / "again.nxs")
+    with h5py.File(source) as real, h5py.File(saved) as ours:
+        for key in ("icpevent", "status", "fermi_speed", "Ei"):
+            before, after = real[f"mantid_workspace_1/logs/{key}"], ours[
+                f"mantid_workspace_1/logs/{key}"]
+            assert set(after) == set(before), key  # value, and time where Mantid wrote one
+            assert after["value"].shape == before["value"].shape, key
+            values = [np.char.strip(d["value"][()]) if d["value"].dtype.kind == "S"
+                      else d["value"][()] for d in (before, after)]  # strings read stripped
+            assert np.array_equal(*values), key
+            if "time" in before:
+                assert np.array_equal(after["time"][()], before["time"][()]), key
+                assert read_text(after["time"].attrs["start"]) == read_text(
+                    before["time"].attrs["start"]), key
+        assert unreadable_logs_and_history(ours, "mantid_workspace_1", "mantid_workspace_1") == []
+
+
+@pytest.mark.parametrize("label", ["template", "grid"])
+def test_our_history_survives_a_load_and_save(outputs, tmp_path, label):
+    entry = MD_ENTRY if label == "grid" else "mantid_workspace_1"
+    records = _records(outputs[label][0], entry)
+    saved = save_workspace(load_workspace(outputs[label][0]), tmp_path / f"{label}.nxs")
+    assert _records(saved, entry) == records  # the dates too: nothing re-dated
+
+
+def test_an_algorithm_adds_its_record_after_its_inputs_history(outputs, tmp_path):
+    source = outputs["template"][0]
+    (first,) = _records(source, "mantid_workspace_1")
+    out = run_algorithm("CreateSQETemplate", InputWorkspace=str(source), Instrument="ARCS",
+                        Ei="60", OutputWorkspace="again")["OutputWorkspace"]
+    records = _records(save_workspace(out, tmp_path / "again.nxs"), "mantid_workspace_1")
+    assert records[0] == first
+    assert [parse_history(r)["name"] for r in records] == ["CreateSQETemplate"] * 2
+
+
 @pytest.mark.parametrize(("label", "fragment"), [
     ("template", "instrument ARCS from ARCS.yaml"),
     ("fold", "half-width 0.2 1/A, step 0.1 1/A"),
