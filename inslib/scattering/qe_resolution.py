@@ -9,7 +9,8 @@ mu = Sigma_EQ Sigma_QQ^-1 Q' and s^2 = Sigma_EE - Sigma_EQ Sigma_QQ^-1 Sigma_QE 
 kernel conditional on the Q offset). Sigma depends on the energy: it is computed at K probe
 energies E_k spanning the output range (:func:`probe_energies`) for each sample point Q0 (in one
 of the two mirror orientations of k_i, :func:`inslib.instruments.covariance.
-scattering_vectors`, drawn from ``QEResolution.orientations``), and interpolated linearly in
+scattering_vectors`: the one the Psi scan measures, drawn at random where it measures both,
+:func:`choose_branches`), and interpolated linearly in
 energy as a mixture: the modes are computed at Q0 + Q'_k, Q'_k = L_k z (L_k the Cholesky factor
 of Sigma_QQ(E_k), z one standard normal draw per point), and mode nu of draw k enters with the
 hat weight h_k(w_nu(Q0)) (sum_k h_k = 1; probes that cannot be reached at Q0 carry none),
@@ -54,9 +55,15 @@ class QEResolution:
     probes : int
         Energies at which Sigma is computed (>= 2).
     orientations : tuple of int
-        Which of the two mirror orientations of k_i the points take, at random (0: k_i along
-        cos(psi) e_1 + sin(psi) e_2, 1: the minus sign; :func:`scattering_vectors`): (0, 1)
-        for a full rotation, one of them where the goniometer range reaches only one.
+        Which of the two mirror orientations of k_i the points may take (0: k_i along
+        cos(psi) e_1 + sin(psi) e_2, 1: the minus sign; :func:`scattering_vectors`).
+    beams : numpy.ndarray or None, shape (m, 3)
+        Incident-beam directions of the goniometer settings measured (the Psi scan,
+        :func:`inslib.instruments.kinematics.beam_directions`), same frame as ``vertical``;
+        None: every orientation is measured.
+    half_step : float
+        Half the angle between settings, radians: a k_i within it of a setting's beam (about
+        ``vertical``) counts as measured.
     """
 
     geometry: DirectGeometry
@@ -65,6 +72,8 @@ class QEResolution:
     draws: int = 1
     probes: int = 5
     orientations: tuple = (0, 1)
+    beams: np.ndarray | None = None
+    half_step: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -96,19 +105,19 @@ def probe_energies(*, ei: float, e_range: tuple[float, float], probes: int) -> n
     return np.linspace(max(e_range[0], -TOP * ei), min(e_range[1], TOP * ei), probes)
 
 
-def probe_covariances(*, resolution: QEResolution, q: np.ndarray, branch: np.ndarray,
-                      energies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sigma(Q0, E_k) of every point and probe energy, in the point's orientation.
+def probe_covariances(*, resolution: QEResolution, q: np.ndarray, energies: np.ndarray,
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Sigma(Q0, E_k) of every point and probe energy, in the orientation measured there.
 
     Parameters
     ----------
     resolution : QEResolution
     q : numpy.ndarray, shape (n, 3)
         Sample points, 1/Angstrom.
-    branch : numpy.ndarray of int, shape (n,)
-        Orientation (0 or 1) of each point.
     energies : numpy.ndarray, shape (K,)
         meV.
+    rng : numpy.random.Generator
+        For :func:`choose_branches`.
 
     Returns
     -------
@@ -120,13 +129,80 @@ def probe_covariances(*, resolution: QEResolution, q: np.ndarray, branch: np.nda
     k_i, k_f, reachable = scattering_vectors(q=np.repeat(q, k, 0), energy=np.tile(energies, n),
                                              ei=resolution.geometry.ei,
                                              vertical=resolution.vertical)
-    pick = np.repeat(branch, k), np.arange(n * k)
+    pick = choose_branches(resolution=resolution, k_i=k_i, probes=k, rng=rng), np.arange(n * k)
     cov = np.broadcast_to(np.eye(4), (n * k, 4, 4)).copy()
     if reachable.any():
         cov[reachable] = qe_covariance(geometry=resolution.geometry,
                                        k_i=k_i[pick][reachable], k_f=k_f[pick][reachable],
                                        vertical=resolution.vertical)
     return cov.reshape(n, k, 4, 4), reachable.reshape(n, k)
+
+
+def choose_branches(*, resolution: QEResolution, k_i: np.ndarray, probes: int,
+                    rng: np.random.Generator) -> np.ndarray:
+    """Orientation (0 or 1) of each point at each probe energy.
+
+    Of the allowed orientations (``resolution.orientations``), those the Psi scan measures
+    (a setting's beam within ``half_step`` of k_i, :func:`scan_gaps`), or where it measures
+    neither, the one nearest to a setting (the kinematic mask, not the resolution, deals with
+    unmeasured bins). Where two remain, one uniform draw per point picks the same one at each
+    of its probes. Without ``beams`` every allowed orientation remains.
+
+    Parameters
+    ----------
+    resolution : QEResolution
+    k_i : numpy.ndarray, shape (2, n * probes, 3)
+        Incident wavevectors of both orientations (:func:`scattering_vectors`), point-major.
+    probes : int
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (n * probes,)
+    """
+    allowed = np.zeros(k_i.shape[:2], dtype=bool)
+    allowed[list(resolution.orientations)] = True
+    if resolution.beams is not None:
+        gap = np.where(allowed, scan_gaps(k_i=k_i, vertical=resolution.vertical,
+                                          beams=resolution.beams), np.inf)
+        gap = np.nan_to_num(gap, nan=np.inf)
+        measured = gap <= resolution.half_step * (1 + 1e-9)
+        nearest = allowed & (np.arange(2)[:, None] == np.argmin(gap, axis=0))
+        allowed = np.where(measured.any(0), measured, nearest)
+    second = np.repeat(rng.random(k_i.shape[1] // probes) >= 0.5, probes)
+    return np.where(allowed[0] & allowed[1], second, ~allowed[0]).astype(int)
+
+
+def scan_gaps(*, k_i: np.ndarray, vertical: np.ndarray, beams: np.ndarray) -> np.ndarray:
+    """Angle between each k_i and the nearest setting's beam, as azimuths about the axis.
+
+    Parameters
+    ----------
+    k_i : numpy.ndarray, shape (..., 3)
+        Incident wavevectors (horizontal; NaN where none), 1/Angstrom.
+    vertical : numpy.ndarray, shape (3,)
+        Unit vector along the goniometer axis.
+    beams : numpy.ndarray, shape (m, 3)
+        Beam directions of the settings, same frame (their components along ``vertical`` are
+        ignored: a goniometer axis tilted from it is approximated).
+
+    Returns
+    -------
+    numpy.ndarray, shape k_i.shape[:-1]
+        Radians in [0, pi]; NaN where k_i is.
+    """
+    vertical = np.asarray(vertical, dtype=float)
+    first = beams[0] - (beams[0] @ vertical) * vertical
+    if np.linalg.norm(first) < 1e-9:  # a beam along the axis: any horizontal reference
+        first = np.cross(vertical, np.eye(3)[np.argmin(np.abs(vertical))])
+    along = first / np.linalg.norm(first)
+    across = np.cross(vertical, along)
+    settings = np.sort(np.arctan2(beams @ across, beams @ along))
+    angle = np.arctan2(k_i @ across, k_i @ along)
+    index = np.searchsorted(settings, np.nan_to_num(angle))
+    gaps = [np.abs(np.angle(np.exp(1j * (angle - settings[(index + shift) % len(settings)]))))
+            for shift in (-1, 0)]
+    return np.minimum(*gaps)
 
 
 def draw_offsets(*, resolution: QEResolution, q: np.ndarray, e_range: tuple[float, float],
@@ -148,9 +224,7 @@ def draw_offsets(*, resolution: QEResolution, q: np.ndarray, e_range: tuple[floa
     """
     energies = probe_energies(ei=resolution.geometry.ei, e_range=e_range,
                               probes=resolution.probes)
-    cov, reachable = probe_covariances(resolution=resolution, q=q,
-                                       branch=rng.choice(resolution.orientations, len(q)),
-                                       energies=energies)
+    cov, reachable = probe_covariances(resolution=resolution, q=q, energies=energies, rng=rng)
     z = rng.standard_normal((len(q), 1, 3, 1))
     dq = (np.linalg.cholesky(cov[..., :3, :3]) @ z)[..., 0]  # (n, K, 3)
     mean, sigma = conditional_energy(covariance=cov.reshape(-1, 4, 4), dq=dq.reshape(-1, 3))

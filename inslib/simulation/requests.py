@@ -234,6 +234,7 @@ MAX_TEMPERATURE = 5000.0  # K; INS furnaces reach about 2000 K
 MAX_MAP_BINS = 20_000_000  # |Q| x E bins of a powder map (160 MB per float64 array)
 MAX_DIRECTIONS = 100_000  # directions per |Q| shell
 MAX_POINTS_PER_BIN = 1_000_000  # shells x directions per |Q| bin
+PSI_FORM = "'from,to,step' in degrees, e.g. '-30,60,1'"
 MAX_GRID = 200_000_000  # single-crystal grid bins, and sample points, at most
 MAX_Q_RESOLUTION = 1.0  # 1/Angstrom FWHM; wider than most Brillouin zones
 
@@ -729,7 +730,7 @@ def _numbers(text: str, count: int, prop: str, form: str) -> np.ndarray:
 
 def psi_angles(text: str) -> np.ndarray:
     """Goniometer angles (degrees, shape (n,)) of Psi "from,to,step", both ends included."""
-    start, stop, step = _numbers(text, 3, "Psi", "'from,to,step' in degrees, e.g. '-30,60,1'")
+    start, stop, step = _numbers(text, 3, "Psi", PSI_FORM)
     if step <= 0 or stop < start or stop - start > 360:
         msg = (f"Psi={text!r}: needs step > 0 and from <= to <= from + 360 degrees, e.g. "
                "'-30,60,1' (one setting: 'psi,psi,1')")
@@ -740,6 +741,11 @@ def psi_angles(text: str) -> np.ndarray:
                "degree steps over a full turn); use a coarser step")
         raise ValueError(msg)
     return start + step * np.arange(count)
+
+
+def psi_step(text: str) -> float:
+    """Angle between the goniometer settings (degrees) of Psi "from,to,step"."""
+    return float(_numbers(text, 3, "Psi", PSI_FORM)[2])
 
 
 def goniometer_axis(text: str) -> tuple[np.ndarray, int]:

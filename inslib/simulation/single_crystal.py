@@ -41,6 +41,7 @@ from inslib.simulation.requests import (
     model_source,
     projection_matrix,
     psi_angles,
+    psi_step,
     require_valid,
     scattering_plane,
 )
@@ -149,7 +150,8 @@ def qe_resolution(request: SingleCrystalRequest, instrument, fixed, cell):
 
     ``cell``: rows in Angstrom of the cell whose r.l.u. UVector / VVector are in (the HKL
     cell of grids, the model's cell of q-paths); the scattering plane they span is horizontal,
-    the goniometer axis normal to it, in the model's Cartesian frame.
+    the goniometer axis normal to it, in the model's Cartesian frame. With Psi, each point
+    takes the orientation of k_i that the scan measures (``QEResolution.beams``).
     """
     if request.qe_resolution != "Covariance":
         return None
@@ -158,7 +160,10 @@ def qe_resolution(request: SingleCrystalRequest, instrument, fixed, cell):
 
     vertical = sample_orientation(request, cell)[1]  # u x v, normal to the scattering plane
     geometry = setting_geometry(instrument.name, float(fixed), request.settings)
-    return QEResolution(geometry, vertical, seed=request.seed)
+    if not request.psi:
+        return QEResolution(geometry, vertical, seed=request.seed)
+    return QEResolution(geometry, vertical, seed=request.seed, beams=sample_beams(request, cell),
+                        half_step=np.radians(psi_step(request.psi)) / 2)
 
 
 def _grid_request(request, setup, fwhm) -> GridRequest:

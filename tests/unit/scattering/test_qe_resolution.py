@@ -29,7 +29,13 @@ from inslib.instruments.resolution import fwhm_function, resolved_settings
 from inslib.phonons.force_constants import load_force_constants, to_primitive
 from inslib.phonons.model import PhononModel
 from inslib.scattering.binning import Resolution
-from inslib.scattering.qe_resolution import QEResolution, draw_offsets, hat_weights
+from inslib.scattering.qe_resolution import (
+    QEResolution,
+    draw_offsets,
+    hat_weights,
+    probe_energies,
+    scan_gaps,
+)
 from inslib.simulation.forward import RowsForward, Thermal
 
 UP = np.array([0.0, 0.0, 1.0])
@@ -153,6 +159,68 @@ def test_steep_branch_cut_matches_event_monte_carlo(merlin):
     assert mean == pytest.approx(ref_mean, abs=0.05)
     assert _moments(isotropic.mean(0))[1] > 1.4 * ref_width
     assert covariance.mean(0).sum() == pytest.approx(reference.sum(), rel=0.05)
+
+
+def _beams(degrees):
+    """Beam directions (n, 3) at azimuths (degrees) about UP, from the x axis."""
+    angle = np.radians(np.asarray(degrees, dtype=float))
+    return np.stack([np.cos(angle), np.sin(angle), np.zeros_like(angle)], 1)
+
+
+def test_scan_gaps_are_angles_to_the_nearest_setting_on_the_circle():
+    beams = _beams([-170.0, -160.0, 30.0])
+    k_i = 4.0 * _beams([35.0, 0.0, 178.0, -175.0])  # any length: only the azimuth counts
+    k_i = np.vstack([k_i, np.full(3, np.nan)])
+    gaps = np.degrees(scan_gaps(k_i=k_i, vertical=UP, beams=beams))
+    np.testing.assert_allclose(gaps[:4], [5.0, 30.0, 12.0, 5.0], atol=1e-9)  # wraps at 180
+    assert np.isnan(gaps[4])
+
+
+def _probe_azimuths(resolution, q):
+    """Azimuths (degrees, (2, n * K)) of both orientations' k_i at the probe energies."""
+    energies = probe_energies(ei=resolution.geometry.ei, e_range=(EDGES[0], EDGES[-1]),
+                              probes=resolution.probes)
+    k_i, _, reachable = scattering_vectors(q=np.repeat(q, len(energies), 0),
+                                           energy=np.tile(energies, len(q)),
+                                           ei=resolution.geometry.ei, vertical=UP)
+    assert reachable.all()
+    return np.degrees(np.arctan2(k_i[..., 1], k_i[..., 0]))
+
+
+@pytest.mark.parametrize("orientation", [0, 1])
+def test_a_psi_scan_that_measures_one_orientation_takes_it_at_every_point(merlin, orientation):
+    """A scan over the azimuths of one orientation's k_i gives that orientation's offsets.
+
+    The points are the steep-branch box near G; the scan covers the azimuths of the chosen
+    orientation's k_i at every point and probe in 0.5 degree steps and none of the other's
+    (checked), so every draw must equal the one-orientation resolution's, bit for bit.
+    """
+    q = CENTRE + np.random.default_rng(3).uniform(-HALF, HALF, (400, 3))
+    one = QEResolution(merlin, UP, orientations=(orientation,))
+    azimuths = _probe_azimuths(one, q)
+    low, high = azimuths[orientation].min() - 0.25, azimuths[orientation].max() + 0.25
+    other = azimuths[1 - orientation]
+    assert not np.any((other > low - 0.25) & (other < high + 0.25))
+    scan = dataclasses.replace(one, orientations=(0, 1), beams=_beams(np.arange(low, high, 0.5)),
+                               half_step=np.radians(0.25))
+    runs = [draw_offsets(resolution=r, q=q, e_range=(EDGES[0], EDGES[-1]),
+                         rng=np.random.default_rng(7)) for r in (one, scan)]
+    for name in ("dq", "shift", "sigma"):
+        np.testing.assert_array_equal(getattr(runs[0], name), getattr(runs[1], name))
+
+
+def test_a_full_turn_measures_both_orientations_as_no_scan_does(merlin):
+    q = CENTRE + np.random.default_rng(3).uniform(-HALF, HALF, (400, 3))
+    free = QEResolution(merlin, UP)
+    turn = dataclasses.replace(free, beams=_beams(np.arange(0.0, 360.0, 1.0)),
+                               half_step=np.radians(0.5))
+    runs = [draw_offsets(resolution=r, q=q, e_range=(EDGES[0], EDGES[-1]),
+                         rng=np.random.default_rng(7)) for r in (free, turn)]
+    for name in ("dq", "shift", "sigma"):
+        np.testing.assert_array_equal(getattr(runs[0], name), getattr(runs[1], name))
+    one = draw_offsets(resolution=dataclasses.replace(free, orientations=(0,)), q=q,
+                       e_range=(EDGES[0], EDGES[-1]), rng=np.random.default_rng(7))
+    assert not np.array_equal(one.shift, runs[0].shift)  # both orientations do occur
 
 
 @pytest.fixture(scope="module")

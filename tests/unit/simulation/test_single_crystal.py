@@ -220,6 +220,28 @@ def test_qe_covariance_resolution_on_a_cut(ge_files):
     assert "Covariance resolution" in covariance.metadata.provenance[-1]
 
 
+def test_qe_covariance_takes_the_orientation_the_psi_scan_measures(ge_files):
+    """With Psi, each point takes the k_i orientation the scan measures.
+
+    tests/unit/scattering/test_qe_resolution.py checks the choice itself. On the Ge cut of
+    the test above, a full turn measures both orientations everywhere and so gives exactly the
+    result without Psi; a 30 degree scan (30-60 degrees, which reaches the (4,0,0) zone's
+    strong bins) measures one orientation at most points and changes the cut by 56 % of its
+    maximum (measured; 20 % asked).
+    """
+    common = {"Temperature": "100", "Instrument": "MERLIN", "Ei": "45",
+              "QEResolution": "Covariance", "Dimension0Binning": "3.5,0.05,4.5",
+              "Dimension1Binning": "-0.05,0.05", "Dimension2Binning": "-0.05,0.05",
+              "Dimension3Binning": "2,1,40", "SamplesPerBin": "4", "MeshSize": "6",
+              "OutputWorkspace": "s", **ge_files}
+    free, turn, narrow = (run_algorithm("SimulateSingleCrystalSQE", **common, **psi)[
+        "OutputWorkspace"].signal for psi in ({}, {"Psi": "-180,180,1"}, {"Psi": "30,60,1"}))
+    np.testing.assert_array_equal(turn, free)
+    both = np.isfinite(narrow) & np.isfinite(free)
+    assert both.sum() > 100
+    assert np.abs(narrow - free)[both].max() > 0.2 * np.nanmax(free)
+
+
 def test_chopper_frequency_sets_the_energy_resolution(ge_files):
     """ChopperFrequency=600 narrows the q-path's lines as the powder model's FWHM says.
 
