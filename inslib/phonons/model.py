@@ -267,6 +267,7 @@ class PhononModel:
         return Modes(torch.as_tensor(q, **self.opts).reshape(-1, 3), freqs, eig)
 
 
+BYTES_PER_MATRIX_ENTRY = 128  # working memory of modes per q-point and 3N x 3N matrix entry
 DEGENERATE = 1e-9  # eV/(Angstrom^2 amu): eigenvalues closer than this count as degenerate
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from inslib.axes import Axis, parse_binning
 from inslib.histogram import MDHISTO, Histogram, Log, Metadata
 from inslib.logs import Q_RESOLUTION, SAMPLES_PER_BIN
+from inslib.phonons.model import BYTES_PER_MATRIX_ENTRY
 from inslib.scattering.binning import FWHM_TO_SIGMA, Resolution, window
 from inslib.simulation.forward import RowsForward, Thermal
 from inslib.simulation.requests import points_per_bin, q_edges
@@ -30,7 +31,6 @@ from inslib.structure import symmetry_dataset
 
 CHUNK = 20000  # q-points per batch
 BATCH_BYTES = 256 * 2**20  # working memory of one batch of grid sample points
-BYTES_PER_MATRIX_ENTRY = 128  # per point and entry of the 3N x 3N dynamical matrix
 BYTES_PER_DEPOSIT = 64  # per point, delta and bin edge of the energy deposit
 
 
