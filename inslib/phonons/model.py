@@ -268,6 +268,27 @@ class PhononModel:
 
 
 BYTES_PER_MATRIX_ENTRY = 128  # working memory of modes per q-point and 3N x 3N matrix entry
+MODES_BATCH_BYTES = 256 * 2**20  # working memory of the modes of one batch of q-points
+
+
+def modes_batch(n_atoms: int, n_sets: int, most: int) -> int:
+    """q-points per batch of modes so that one batch's working memory stays under budget.
+
+    BYTES_PER_MATRIX_ENTRY per q-point, set and entry of the 3N x 3N dynamical matrix (the
+    eigensolve alone takes 58 bytes, measured at 3N = 150 and 300), MODES_BATCH_BYTES a
+    batch: unbounded, 4096 q-points of a 100-atom cell would take 21 GB.
+
+    Parameters
+    ----------
+    n_atoms, n_sets : int
+        Atoms in the primitive cell; force-constant sets solved together.
+    most : int
+        Largest batch wanted.
+    """
+    per_point = BYTES_PER_MATRIX_ENTRY * (3 * n_atoms) ** 2 * n_sets
+    return int(np.clip(MODES_BATCH_BYTES // per_point, 1, most))
+
+
 DEGENERATE = 1e-9  # eV/(Angstrom^2 amu): eigenvalues closer than this count as degenerate
 
 

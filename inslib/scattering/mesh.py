@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inslib.phonons.model import BYTES_PER_MATRIX_ENTRY
+from inslib.phonons.model import modes_batch
 from inslib.scattering.dos import debye_cut, mesh_dos
 from inslib.scattering.thermal import (
     check_temperature,
@@ -19,7 +19,6 @@ from inslib.scattering.thermal import (
 )
 
 DOS_MARGIN = 1.05  # default DOS grid top over the highest mode
-MESH_BATCH_BYTES = 256 * 2**20  # working memory of the modes of one batch of mesh q-points
 
 
 @dataclass
@@ -80,14 +79,14 @@ def mesh_results(model, temperature: float, grid: int, e_max: float | None = Non
     width : float
         DOS bin width, meV.
     chunk : int
-        Most q-points per batch of modes; fewer where their working memory would pass
-        MESH_BATCH_BYTES (:func:`mesh_chunk`).
+        Most q-points per batch of modes; fewer where their working memory would pass the
+        budget (:func:`inslib.phonons.model.modes_batch`).
     """
     import torch
 
     temperature = check_temperature(temperature)
     q = mp_grid((grid,) * 3)
-    chunk = mesh_chunk(model.n_atoms, 1 if fc is None else int(fc.shape[0]), chunk)
+    chunk = modes_batch(model.n_atoms, 1 if fc is None else int(fc.shape[0]), chunk)
     total, freqs, weights = 0.0, [], []
     for start in range(0, len(q), chunk):
         modes = model.modes(q[start:start + chunk], fc)
@@ -103,24 +102,6 @@ def mesh_results(model, temperature: float, grid: int, e_max: float | None = Non
     return MeshResults(dw, partial, centres, (flat < -frequency_min).sum(dim=1).numpy(),
                        flat.min(dim=1).values.numpy(), q[where],
                        debye_cut(freqs, grid, frequency_min))
-
-
-def mesh_chunk(n_atoms: int, n_sets: int, most: int) -> int:
-    """q-points per batch of modes so that one batch's working memory stays under budget.
-
-    BYTES_PER_MATRIX_ENTRY per q-point, set and entry of the 3N x 3N dynamical matrix
-    (:mod:`inslib.phonons.model`; the eigensolve alone takes 58 bytes, measured at 3N = 150
-    and 300): without the bound, 4096 q-points of a 100-atom cell would take 21 GB.
-
-    Parameters
-    ----------
-    n_atoms, n_sets : int
-        Atoms in the primitive cell; force-constant sets solved together.
-    most : int
-        Largest batch wanted.
-    """
-    per_point = BYTES_PER_MATRIX_ENTRY * (3 * n_atoms) ** 2 * n_sets
-    return int(np.clip(MESH_BATCH_BYTES // per_point, 1, most))
 
 
 def _dos_top(highest: float, e_max: float | None) -> float:

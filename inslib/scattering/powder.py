@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from inslib.phonons.model import modes_batch
 from inslib.scattering.coherent import deposit_modes
 
 
@@ -184,7 +185,8 @@ def coherent_powder(model, q_edges, e_edges, resolution, temperature, dw=None,
     n_sets = 1 if fc is None else fc.shape[0]
     deposit = depositor(resolution, e_edges, model.opts, 2 * n_q)  # per set: batch = singles
     per_q = n_sets * 6 * model.n_atoms * min(deposit.n_columns, 16)
-    chunk = max(64, min(sampling.chunk, budget // per_q))
+    chunk = min(max(64, min(sampling.chunk, budget // per_q)),
+                modes_batch(model.n_atoms, n_sets, sampling.chunk))
     acc = torch.zeros((n_sets, 2 * n_q, deposit.n_columns), **model.opts)
     rows = torch.as_tensor(half * n_q + bin_index, device=acc.device)
     q_weight = torch.as_tensor(q_weight, **model.opts)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from inslib.phonons.model import modes_batch
 from inslib.scattering.binning import FWHM_TO_SIGMA, Resolution, bin_kernel
 from inslib.scattering.incoherent import (
     incoherent_sqe,
@@ -362,8 +363,9 @@ class RowsForward:
         deposit = ExactDeposit(self.resolution, self.e_edges, self.model.opts)
         acc = torch.zeros((dw.shape[0], self.n_rows, deposit.n_columns), **self.model.opts)
         rows = torch.as_tensor(self.rows, device=acc.device)
-        for start in range(0, len(self.q_frac), self.chunk):
-            stop = min(start + self.chunk, len(self.q_frac))
+        step = modes_batch(self.model.n_atoms, dw.shape[0], self.chunk)
+        for start in range(0, len(self.q_frac), step):
+            stop = min(start + step, len(self.q_frac))
             acc = deposit_modes(acc, self.model, self.q_frac[start:stop], rows[start:stop],
                                 deposit, self.thermal.temperature, dw, fc)
             if progress is not None:
@@ -380,7 +382,8 @@ class RowsForward:
         rng = np.random.default_rng(qe.seed)
         acc = torch.zeros((dw.shape[0], self.n_rows, len(self.e_edges) - 1), **self.model.opts)
         rows = torch.as_tensor(self.rows, device=acc.device)
-        step = max(1, self.chunk // (qe.draws * (qe.probes + 1)))  # mode calculations a point
+        calculations = qe.draws * (qe.probes + 1)  # mode calculations a point
+        step = max(1, modes_batch(self.model.n_atoms, dw.shape[0], self.chunk) // calculations)
         for start in range(0, len(self.q_frac), step):
             stop = min(start + step, len(self.q_frac))
             acc = deposit_resolved(acc, self.model, self.q_frac[start:stop], rows[start:stop],
