@@ -104,6 +104,18 @@ def mesh_results(model, temperature: float, grid: int, e_max: float | None = Non
                        debye_cut(freqs, grid, frequency_min))
 
 
+def mesh_bytes(n_atoms: int, grid: int, n_sets: int = 1) -> int:
+    """Memory (bytes) :func:`mesh_results` holds at its peak for a grid^3 mesh.
+
+    The frequencies and per-atom eigenvector weights of every mode (float64, 3N x (N + 1) a
+    q-point and set), twice while the batches are joined, plus one batch of modes
+    (:data:`inslib.phonons.model.MODES_BATCH_BYTES`).
+    """
+    from inslib.phonons.model import MODES_BATCH_BYTES
+
+    return 2 * 8 * grid**3 * 3 * n_atoms * (n_atoms + 1) * n_sets + MODES_BATCH_BYTES
+
+
 def _dos_top(highest: float, e_max: float | None) -> float:
     """Top of the DOS grid (meV): e_max, refused below the highest mode; 1.05 x it by default."""
     if e_max is None:

@@ -24,6 +24,7 @@ from inslib.phonons.force_constants import (
 from inslib.simulation.errors import SimulationError
 
 MAX_IMAGINARY_FRACTION = 0.05  # more imaginary modes than this on the grid: refused
+MEMORY_FRACTION = 0.8  # of the memory available, the most a mesh pass may take
 CACHE_SIZE = 4  # set-ups kept (and as many files read)
 PHONOPY_SIBLINGS = ("FORCE_SETS", "FORCE_CONSTANTS", "BORN", "SPOSCAR", "phonopy_disp.yaml",
                     "POSCAR-unitcell", "POSCAR")
@@ -96,6 +97,7 @@ def build_setup(fcs: ForceConstants, temperature: float, grid: int,
     from inslib.scattering.mesh import mesh_results
 
     primitive = to_primitive(fcs)
+    mesh_memory_check(primitive.crystal.n_atoms, grid)
     model = PhononModel(primitive, device=resolve_device(device))
     with torch.no_grad():
         mesh = mesh_results(model, temperature, grid)
@@ -108,6 +110,40 @@ def build_setup(fcs: ForceConstants, temperature: float, grid: int,
                "supercell")
         raise SimulationError(msg)
     return Setup(model, mesh, fcs.source, model_warnings(primitive, mesh))
+
+
+def mesh_memory_check(n_atoms: int, grid: int) -> None:
+    """Refuse a mesh whose pass would take more than MEMORY_FRACTION of the free memory.
+
+    Raises
+    ------
+    SimulationError
+        Naming MeshSize, the estimate (:func:`inslib.scattering.mesh.mesh_bytes`), the memory
+        available and the largest MeshSize that fits.
+    """
+    from inslib.scattering.mesh import mesh_bytes
+
+    free = available_bytes()
+    if free is None or mesh_bytes(n_atoms, grid) <= MEMORY_FRACTION * free:
+        return
+    fits = [g for g in range(2, grid) if mesh_bytes(n_atoms, g) <= MEMORY_FRACTION * free]
+    advice = f"use MeshSize={fits[-1]} or less" if fits else "even MeshSize=2 does not fit"
+    msg = (f"MeshSize: a {grid}^3 mesh of the {n_atoms}-atom primitive cell needs about "
+           f"{mesh_bytes(n_atoms, grid) / 1e9:.1f} GB (the partial DOS of every mode), more "
+           f"than {MEMORY_FRACTION:.0%} of the {free / 1e9:.1f} GB available; {advice}")
+    raise SimulationError(msg)
+
+
+def available_bytes() -> int | None:
+    """Memory available to new allocations (Linux MemAvailable), bytes; None where unknown."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
 
 
 def cached_setup(force_constants, structure: str, temperature: float, grid: int,
