@@ -27,6 +27,7 @@ from inslib.scattering.incoherent import (
 )
 from inslib.scattering.mesh import DOS_MARGIN, MeshResults, mesh_results
 from inslib.scattering.powder import PowderSampling, coherent_powder, shell_vectors
+from inslib.structure import StructureError, symmetry_dataset
 
 Q_SUBSAMPLES = 4  # |Q| points per bin for the (smooth) incoherent terms
 OVERSAMPLE = 8  # multiphonon grid points per (smallest) output energy bin
@@ -65,6 +66,54 @@ def dos_top(model, grid: int, headroom: float = 1.0) -> float:
     with torch.no_grad():
         highest = float(model.modes(mp_grid((grid,) * 3)).frequencies.max())
     return DOS_MARGIN * highest * headroom
+
+
+@dataclass(frozen=True)
+class Orbits:
+    """Symmetry-equivalent atoms: the incoherent terms are computed once per orbit.
+
+    Equivalent atoms share partial DOS and u^2 (the mesh's DOS only up to its sampling, which
+    the orbit average symmetrises, as :func:`inslib.scattering.thermal.symmetrise_dw` does the
+    Debye-Waller matrices), so the n-phonon terms of one stand for all: a Z-molecule cell
+    costs the multiphonon work and memory of one molecule.
+
+    Attributes
+    ----------
+    mean : numpy.ndarray, shape (n_orbits, n_atoms)
+        Averaging matrix: 1 / size of the orbit for its members, 0 elsewhere.
+    size : numpy.ndarray, shape (n_orbits,)
+        Atoms in each orbit.
+    """
+
+    mean: np.ndarray
+    size: np.ndarray
+
+    @classmethod
+    def of(cls, crystal) -> "Orbits":
+        """Group spglib's equivalent atoms (every atom its own orbit where none is found)."""
+        try:
+            equivalent = np.asarray(symmetry_dataset(crystal).equivalent_atoms)
+        except StructureError:
+            equivalent = np.arange(crystal.n_atoms)
+        _, orbit = np.unique(equivalent, return_inverse=True)
+        member = np.zeros((orbit.max() + 1, crystal.n_atoms))
+        member[orbit, np.arange(crystal.n_atoms)] = 1.0
+        size = member.sum(axis=1)
+        return cls(member / size[:, None], size)
+
+    def average(self, values):
+        """Orbit means of per-atom values.
+
+        ``values``: torch, (n_sets, n_atoms, ...); returns (n_sets, n_orbits, ...).
+        """
+        import torch
+
+        mean = torch.as_tensor(self.mean, dtype=values.dtype, device=values.device)
+        return torch.einsum("oa,sa...->so...", mean, values)
+
+    def total(self, per_atom: np.ndarray) -> np.ndarray:
+        """Orbit sums of a per-atom quantity (cross-sections), shape (n_orbits,)."""
+        return (self.mean * self.size[:, None]) @ np.asarray(per_atom, dtype=float)
 
 
 @dataclass
@@ -110,16 +159,20 @@ class Multiphonon:
         sigma = self.resolution(torch.as_tensor(energy[near])).numpy()
         return energy, near, bin_kernel(energy[near], sigma, edges) * step
 
-    def orders(self, mesh: MeshResults, temperature: float, energy: np.ndarray, masses):
-        """T_n of every set on ``energy`` (torch, (n_sets, max_order, n_atoms, n_grid)).
+    def orders(self, mesh: MeshResults, temperature: float, energy: np.ndarray, masses,
+               orbits: Orbits):
+        """T_n of every set and orbit on ``energy``, and the orbits' u^2.
 
-        T_1 from the DOS whose Debye region carries the mode-sum u^2 (``masses`` (n_atoms,),
-        amu; :func:`match_debye_region`).
+        Returns torch tensors (n_sets, max_order, n_orbits, n_grid) and (n_sets, n_orbits),
+        Angstrom^2. T_1 from the orbit's DOS whose Debye region carries the mode-sum u^2 (``masses``
+        (n_atoms,), amu; :func:`match_debye_region`).
         """
-        partial = match_debye_region(mesh.partial, mesh.dos_energy, masses, temperature,
-                                     isotropic_msd(mesh.dw), mesh.debye_cut)
+        msd = orbits.average(isotropic_msd(mesh.dw))
+        partial = match_debye_region(orbits.average(mesh.partial), mesh.dos_energy,
+                                     orbits.mean @ np.asarray(masses, dtype=float), temperature,
+                                     msd, mesh.debye_cut)
         return multiphonon_orders(partial, mesh.dos_energy, temperature, self.max_order,
-                                  energy, self.creation_only)
+                                  energy, self.creation_only), msd
 
 
 def _cross_sections(crystal, coherent: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -216,15 +269,20 @@ class PowderForward:
         opts = self.model.opts
         energy, near, kernel = self.multiphonon.grid(float(mesh.dos_energy[-1]))
         crystal = self.model.crystal
-        orders = self.multiphonon.orders(mesh, self.thermal.temperature, energy,
-                                         crystal.masses)[..., near]
+        orders, msd = self.multiphonon.orders(mesh, self.thermal.temperature, energy,
+                                              crystal.masses, self.orbits)
         frac = (np.arange(Q_SUBSAMPLES) + 0.5) / Q_SUBSAMPLES
         q = self.q_edges[:-1, None] + np.diff(self.q_edges)[:, None] * frac[None]
         sigma_one, sigma_multi = _cross_sections(crystal, self.coherent)
-        sqe = incoherent_sqe(orders, isotropic_msd(mesh.dw),
-                             torch.as_tensor(q, **opts), sigma_one, sigma_multi,
+        sqe = incoherent_sqe(orders[..., near], msd, torch.as_tensor(q, **opts),
+                             self.orbits.total(sigma_one), self.orbits.total(sigma_multi),
                              crystal.n_atoms)
         return sqe @ torch.as_tensor(kernel.T, **opts)
+
+    @functools.cached_property
+    def orbits(self) -> Orbits:
+        """Symmetry-equivalent atoms of the model's crystal (computed once)."""
+        return Orbits.of(self.model.crystal)
 
 def q_broadening(signal, q_edges: np.ndarray, fwhm: float):
     """Gaussian |Q| resolution of maps whose bins hold averages over |Q| (not densities).
@@ -294,11 +352,12 @@ class IndirectForward:
         mesh = mesh if mesh is not None else self.thermal.mesh(self.model, fc)
         energy, near, kernel = self.multiphonon.grid(float(mesh.dos_energy[-1]))
         crystal = self.model.crystal
-        orders = self.multiphonon.orders(mesh, self.thermal.temperature, energy,
-                                         crystal.masses)[..., near]
+        orders, msd = self.multiphonon.orders(mesh, self.thermal.temperature, energy,
+                                              crystal.masses, self.orbits)
+        orders = orders[..., near]
         _, total = _cross_sections(crystal, coherent=False)
-        scale = torch.as_tensor(total * 1000.0 / (4 * math.pi) / crystal.n_atoms, **opts)
-        msd = isotropic_msd(mesh.dw)
+        scale = torch.as_tensor(self.orbits.total(total) * 1000.0 / (4 * math.pi)
+                                / crystal.n_atoms, **opts)
         kernel = torch.as_tensor(kernel.T, **opts)
         banks = []
         for angle in self.angles:
@@ -307,6 +366,11 @@ class IndirectForward:
             weights = order_weights(msd, q, self.multiphonon.max_order)
             banks.append(torch.einsum("a,soae,soae->soe", scale, weights, orders) @ kernel)
         return torch.stack(banks, dim=1)
+
+    @functools.cached_property
+    def orbits(self) -> Orbits:
+        """Symmetry-equivalent atoms of the model's crystal (computed once)."""
+        return Orbits.of(self.model.crystal)
 
 
 @dataclass

@@ -42,7 +42,7 @@ import pytest
 from inslib.scattering.binning import Resolution
 from inslib.scattering.incoherent import isotropic_msd, order_weights
 from inslib.scattering.powder import PowderSampling
-from inslib.simulation.forward import Multiphonon, PowderForward, Thermal
+from inslib.simulation.forward import Multiphonon, Orbits, PowderForward, Thermal
 from inslib.simulation.setup import cached_setup
 from inslib.units import wavevector
 
@@ -127,13 +127,14 @@ def order_maps(setup, creation_only: bool = False, msd: float | None = None) -> 
     mesh, crystal = setup.mesh, setup.model.crystal
     settings = multiphonon(creation_only)
     energy, near, kernel = settings.grid(float(mesh.dos_energy[-1]))
-    u2 = isotropic_msd(mesh.dw)
-    if msd is not None:
-        u2 = torch.full_like(u2, msd)
+    orbits = Orbits.of(crystal)  # graphite's 4 atoms: 2 orbits of 2
     with torch.no_grad():
-        orders = settings.orders(mesh, TEMPERATURE, energy, crystal.masses)[..., near]
+        orders, u2 = settings.orders(mesh, TEMPERATURE, energy, crystal.masses, orbits)
+        if msd is not None:
+            u2 = torch.full_like(u2, msd)
         weights = order_weights(u2, torch.as_tensor(Q_POINTS), ORDERS)
-        maps = torch.einsum("soaq,soae->oqe", weights, orders) @ torch.as_tensor(kernel.T)
+        maps = torch.einsum("a,soaq,soae->oqe", torch.as_tensor(orbits.size), weights,
+                            orders[..., near]) @ torch.as_tensor(kernel.T)
     per_atom = maps.numpy() * 1000.0 / (4 * math.pi) / crystal.n_atoms
     return np.where(arcs_point_mask(Q_POINTS, E_POINTS, EI)[None], per_atom, 0.0)
 

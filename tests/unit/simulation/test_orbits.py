@@ -1,0 +1,56 @@
+"""Incoherent and multiphonon terms computed once per orbit of symmetry-equivalent atoms.
+
+Reference: the same forward models with every atom its own orbit (the per-atom sum).
+Equivalent atoms share u^2 (the Debye-Waller matrices are symmetrised) and, where the mesh has
+the crystal's symmetry (cubic Ge), their partial DOS to 1e-16: there the orbit sum equals the
+atom sum to round-off (measured 4e-16 of the maximum). Quartz's hexagonal lattice maps the
+Monkhorst-Pack mesh onto another one, so its equivalent atoms' DOS differ by 1e-3 of their
+maximum; the one-phonon term is linear in them and the orbit average changes only the
+multiphonon terms, by 5e-9 of the maximum (measured; 1e-7 allowed).
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from inslib.phonons.force_constants import load_force_constants, to_primitive
+from inslib.phonons.model import PhononModel
+from inslib.scattering.binning import Resolution
+from inslib.simulation.forward import IndirectForward, Multiphonon, Orbits, PowderForward, Thermal
+
+GE = "tests/data/shared/force_constants/pathSQE_Ge_ARCS/"
+QUARTZ = "tests/data/shared/reference_outputs/euphonic/force_constants/quartz_force_constants.json"
+
+
+def _model(name):
+    fc = (load_force_constants(GE + "FORCE_CONSTANTS", GE + "POSCAR") if name == "Ge"
+          else load_force_constants(QUARTZ))
+    return PhononModel(to_primitive(fc))
+
+
+def _both(forward, call):
+    """Return the result with the crystal's orbits and with every atom its own orbit."""
+    n = forward.model.n_atoms
+    with torch.no_grad():
+        grouped = call(forward).numpy()
+        forward.orbits = Orbits(np.eye(n), np.ones(n))
+        alone = call(forward).numpy()
+    return grouped, alone
+
+
+@pytest.mark.parametrize(("name", "n_orbits", "rtol"), [("Ge", 1, 1e-12), ("quartz", 2, 1e-7)])
+def test_orbit_sums_equal_atom_sums(name, n_orbits, rtol):
+    model = _model(name)
+    edges = np.linspace(-20.0, 150.0, 86)
+    multiphonon = Multiphonon(edges, Resolution.constant(2.0), 4)
+    thermal = Thermal(300.0, 8)
+    mesh = thermal.mesh(model)
+    powder = PowderForward(model, np.linspace(0.0, 10.0, 11), np.zeros((10, 85), bool),
+                           thermal, multiphonon, coherent=False)
+    assert len(powder.orbits.size) == n_orbits
+    assert powder.orbits.size.sum() == model.n_atoms
+    grouped, alone = _both(powder, lambda f: f.incoherent_terms(mesh))
+    np.testing.assert_allclose(grouped, alone, rtol=0, atol=rtol * alone.max())
+    indirect = IndirectForward(model, thermal, multiphonon, 3.5, np.array([45.0, 135.0]))
+    grouped, alone = _both(indirect, lambda f: f(mesh=mesh))
+    np.testing.assert_allclose(grouped, alone, rtol=0, atol=rtol * alone.max())
