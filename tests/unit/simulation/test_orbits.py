@@ -54,3 +54,17 @@ def test_orbit_sums_equal_atom_sums(name, n_orbits, rtol):
     indirect = IndirectForward(model, thermal, multiphonon, 3.5, np.array([45.0, 135.0]))
     grouped, alone = _both(indirect, lambda f: f(mesh=mesh))
     np.testing.assert_allclose(grouped, alone, rtol=0, atol=rtol * alone.max())
+
+
+def test_atoms_of_other_masses_are_not_grouped():
+    """A heavier isotope on one of Ge's two equivalent sites makes its own orbit.
+
+    spglib sees element numbers only; the isotope's DOS and u^2 differ.
+    """
+    import dataclasses
+
+    crystal = _model("Ge").crystal
+    assert len(Orbits.of(crystal).size) == 1
+    masses = crystal.masses.copy()
+    masses[0] *= 1.05
+    assert Orbits.of(dataclasses.replace(crystal, masses=masses)).size.tolist() == [1, 1]
