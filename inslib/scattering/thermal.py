@@ -106,19 +106,29 @@ def dw_sum(modes, temperature, frequency_min, weights=None):
 
 
 def symmetrise_dw(w, crystal):
-    """Average W (n_sets, n_atoms, 3, 3) over the space-group operations of the crystal."""
+    """Average W (n_sets, n_atoms, 3, 3) over the space-group operations of the crystal.
+
+    spglib sees element numbers only: operations that send an atom onto one of another symbol
+    or mass (H and D on equivalent sites) are left out; those kept form the labelled crystal's
+    own group (the identity among them).
+    """
     import torch
 
     from inslib.structure import symmetry
 
     sym = symmetry(crystal)
     cart = crystal.cell.T @ sym.rotations @ np.linalg.inv(crystal.cell.T)
-    result = torch.zeros_like(w)
+    labels = np.array([f"{symbol}|{mass:.8g}" for symbol, mass
+                       in zip(crystal.symbols, crystal.masses, strict=True)])
+    result, kept = torch.zeros_like(w), 0
     for rot, frac, trans in zip(cart, sym.rotations, sym.translations, strict=True):
         target = _atom_map(crystal, frac, trans)
+        if np.any(labels[target] != labels):
+            continue
         r = torch.as_tensor(rot, dtype=w.dtype, device=w.device)
         result[:, target] += r @ w @ r.T
-    return result / len(cart)
+        kept += 1
+    return result / kept
 
 
 def _atom_map(crystal, rotation, translation) -> np.ndarray:

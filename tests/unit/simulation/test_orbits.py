@@ -1,4 +1,4 @@
-"""Incoherent and multiphonon terms computed once per orbit of symmetry-equivalent atoms.
+"""Symmetry-equivalent atoms: incoherent terms once per orbit; isotopes kept apart.
 
 Reference: the same forward models with every atom its own orbit (the per-atom sum).
 Equivalent atoms share u^2 (the Debye-Waller matrices are symmetrised) and, where the mesh has
@@ -68,3 +68,30 @@ def test_atoms_of_other_masses_are_not_grouped():
     masses = crystal.masses.copy()
     masses[0] *= 1.05
     assert Orbits.of(dataclasses.replace(crystal, masses=masses)).size.tolist() == [1, 1]
+
+
+def test_debye_waller_symmetrisation_keeps_an_isotope_its_own():
+    """A 1.5 x heavier isotope on one of Ge's two equivalent sites keeps its own u^2.
+
+    Reference: the mesh's sums without symmetrisation. The operations kept map each atom onto
+    itself, and rotations keep a trace: each atom's tr(W) (u^2 = 2 tr(W) / 3) must equal the
+    raw sum's to round-off (the off-diagonal terms the shifted mesh leaves, 5e-5 A^2, are what
+    the site symmetry removes). Averaging over every space-group operation had given both
+    atoms the mean (u^2 0.00655 A^2 each, against 0.00652 and 0.00658); the heavier atom's
+    zero-point motion is the smaller.
+    """
+    import dataclasses
+
+    from inslib.scattering.thermal import debye_waller
+
+    fc = to_primitive(load_force_constants(GE + "FORCE_CONSTANTS", GE + "POSCAR"))
+    masses = fc.crystal.masses.copy()
+    masses[0] *= 1.5
+    model = PhononModel(dataclasses.replace(fc, crystal=dataclasses.replace(fc.crystal,
+                                                                            masses=masses)))
+    with torch.no_grad():
+        symmetric, raw = (debye_waller(model, 300.0, (8, 8, 8), symmetrise=flag)[0].numpy()
+                          for flag in (True, False))
+    msd = np.trace(symmetric, axis1=1, axis2=2)
+    np.testing.assert_allclose(msd, np.trace(raw, axis1=1, axis2=2), rtol=1e-12)
+    assert msd[0] < 0.995 * msd[1]
