@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 MIN_DISTANCE = 0.5  # Angstrom: closer atoms are refused as overlapping
+ISOTOPE_OFFSET = 1000  # spglib type of a second label of one element: atomic number + k x this
 
 
 class StructureError(ValueError):
@@ -77,9 +78,28 @@ class Crystal:
         }
 
     def spglib_cell(self) -> tuple:
-        """Return the (lattice, positions, numbers) tuple spglib and seekpath take."""
-        numbers = [_element(s).number for s in self.symbols]
-        return (self.cell, self.positions, numbers)
+        """Return the (lattice, positions, numbers) tuple spglib and seekpath take.
+
+        The numbers are atomic numbers, except that atoms of one element with another symbol
+        or mass (D among H, an isotope) get it plus k x ISOTOPE_OFFSET: spglib sees types only,
+        and no symmetry operation of a phonon calculation may swap atoms of other masses.
+        """
+        return (self.cell, self.positions, [self.type_labels[key] for key in self._labels])
+
+    @property
+    def _labels(self) -> list:
+        return [(symbol, float(f"{mass:.8g}")) for symbol, mass
+                in zip(self.symbols, self.masses, strict=True)]
+
+    @property
+    def type_labels(self) -> dict:
+        """{(symbol, mass): spglib type number} of the crystal's atoms (:meth:`spglib_cell`)."""
+        numbers = {}
+        for key in dict.fromkeys(self._labels):
+            z = _element(key[0]).number
+            taken = sum(1 for other in numbers.values() if other % ISOTOPE_OFFSET == z)
+            numbers[key] = z + ISOTOPE_OFFSET * taken
+        return numbers
 
 
 def _element(symbol: str):
@@ -271,8 +291,6 @@ def conventional(crystal: Crystal, symprec: float = 1e-3) -> Crystal:
 
 
 def _standardize(crystal: Crystal, symprec: float, to_primitive: bool) -> Crystal:
-    import periodictable
-
     spglib = spglib_module()
     try:
         cell, pos, numbers = spglib.standardize_cell(
@@ -280,8 +298,9 @@ def _standardize(crystal: Crystal, symprec: float, to_primitive: bool) -> Crysta
     except spglib.error.SpglibError as exc:
         msg = f"spglib could not standardise the cell at symprec={symprec} ({exc})"
         raise StructureError(msg) from exc
-    symbols = [periodictable.elements[int(n)].symbol for n in numbers]
-    return Crystal(cell, pos, symbols)
+    labels = {number: key for key, number in crystal.type_labels.items()}
+    symbols = [labels[int(n)][0] for n in numbers]
+    return Crystal(cell, pos, symbols, np.array([labels[int(n)][1] for n in numbers]))
 
 
 @dataclass

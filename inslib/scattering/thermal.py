@@ -108,9 +108,8 @@ def dw_sum(modes, temperature, frequency_min, weights=None):
 def symmetrise_dw(w, crystal):
     """Average W (n_sets, n_atoms, 3, 3) over the space-group operations of the crystal.
 
-    spglib sees element numbers only: operations that send an atom onto one of another symbol
-    or mass (H and D on equivalent sites) are left out; those kept form the labelled crystal's
-    own group (the identity among them).
+    The operations never swap atoms of other symbols or masses (:meth:`inslib.structure.
+    Crystal.spglib_cell`): an isotope on an equivalent site keeps its own W.
     """
     import torch
 
@@ -118,17 +117,12 @@ def symmetrise_dw(w, crystal):
 
     sym = symmetry(crystal)
     cart = crystal.cell.T @ sym.rotations @ np.linalg.inv(crystal.cell.T)
-    labels = np.array([f"{symbol}|{mass:.8g}" for symbol, mass
-                       in zip(crystal.symbols, crystal.masses, strict=True)])
-    result, kept = torch.zeros_like(w), 0
+    result = torch.zeros_like(w)
     for rot, frac, trans in zip(cart, sym.rotations, sym.translations, strict=True):
         target = _atom_map(crystal, frac, trans)
-        if np.any(labels[target] != labels):
-            continue
         r = torch.as_tensor(rot, dtype=w.dtype, device=w.device)
         result[:, target] += r @ w @ r.T
-        kept += 1
-    return result / kept
+    return result / len(cart)
 
 
 def _atom_map(crystal, rotation, translation) -> np.ndarray:

@@ -92,16 +92,14 @@ class Orbits:
     def of(cls, crystal) -> "Orbits":
         """Group spglib's equivalent atoms (every atom its own orbit where none is found).
 
-        spglib sees element numbers only: atoms of one orbit are kept together only where
-        their symbols and masses agree too (H and D on equivalent sites are two orbits).
+        Atoms of other symbols or masses are never equivalent (:meth:`inslib.structure.
+        Crystal.spglib_cell`): H and D on equivalent sites are two orbits.
         """
         try:
             equivalent = np.asarray(symmetry_dataset(crystal).equivalent_atoms)
         except StructureError:
             equivalent = np.arange(crystal.n_atoms)
-        labels = [f"{site}|{symbol}|{mass:.8g}" for site, symbol, mass
-                  in zip(equivalent, crystal.symbols, crystal.masses, strict=True)]
-        _, orbit = np.unique(labels, return_inverse=True)
+        _, orbit = np.unique(equivalent, return_inverse=True)
         member = np.zeros((orbit.max() + 1, crystal.n_atoms))
         member[orbit, np.arange(crystal.n_atoms)] = 1.0
         size = member.sum(axis=1)

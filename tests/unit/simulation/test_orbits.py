@@ -95,3 +95,25 @@ def test_debye_waller_symmetrisation_keeps_an_isotope_its_own():
     msd = np.trace(symmetric, axis1=1, axis2=2)
     np.testing.assert_allclose(msd, np.trace(raw, axis1=1, axis2=2), rtol=1e-12)
     assert msd[0] < 0.995 * msd[1]
+
+
+def test_an_isotope_lowers_the_space_group_and_survives_standardisation():
+    """Ge with a heavier isotope on one site: F-43m (24 operations), not Fd-3m (48).
+
+    The symmetry behind the powder wedge, the Debye-Waller symmetrisation and the orbits is the
+    labelled crystal's; spglib's standardised cells keep each atom's symbol and mass.
+    """
+    import dataclasses
+
+    from inslib.structure import conventional, symmetry
+
+    crystal = _model("Ge").crystal
+    masses = crystal.masses.copy()
+    masses[0] *= 1.5
+    isotope = dataclasses.replace(crystal, masses=masses)
+    assert (symmetry(crystal).number, len(symmetry(crystal).rotations)) == (227, 48)
+    assert (symmetry(isotope).number, len(symmetry(isotope).rotations)) == (216, 24)
+    cell = conventional(isotope)
+    assert sorted(np.round(cell.masses, 6).tolist()) == sorted(
+        np.round(np.repeat(masses, 4), 6).tolist())
+    assert set(cell.symbols) == {"Ge"}
