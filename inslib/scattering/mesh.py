@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inslib.phonons.model import modes_batch
+from inslib.phonons.model import MODES_BATCH_BYTES, modes_batch
 from inslib.scattering.dos import debye_cut, mesh_dos
 from inslib.scattering.thermal import (
     check_temperature,
@@ -111,8 +111,6 @@ def mesh_bytes(n_atoms: int, grid: int, n_sets: int = 1) -> int:
     q-point and set), twice while the batches are joined, plus one batch of modes
     (:data:`inslib.phonons.model.MODES_BATCH_BYTES`).
     """
-    from inslib.phonons.model import MODES_BATCH_BYTES
-
     return 2 * 8 * grid**3 * 3 * n_atoms * (n_atoms + 1) * n_sets + MODES_BATCH_BYTES
 
 
