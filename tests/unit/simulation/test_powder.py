@@ -134,14 +134,14 @@ def test_unstable_model_is_refused(ge_files, tmp_path):
 def test_a_mesh_larger_than_memory_is_refused_before_it_is_allocated(monkeypatch, tmp_path):
     """The mesh pass's estimate (inslib.scattering.mesh.mesh_bytes) against MemAvailable.
 
-    With 350 MB available (monkeypatched), 80 % of it holds Al's modes batch (268 MB) and a
-    mesh of up to 49^3 (96 bytes a q-point): MeshSize=64 is refused, naming the largest that
+    With 340 MB available (monkeypatched), 80 % of it holds Al's modes batch (268 MB) and a
+    mesh of up to 42^3 (48 bytes a q-point): MeshSize=64 is refused, naming the largest that
     fits; nothing is written.
     """
     from inslib.simulation import setup
 
-    monkeypatch.setattr(setup, "available_bytes", lambda: 350_000_000)
-    with pytest.raises(SimulationError, match=r"MeshSize: a 64\^3 mesh .* use MeshSize=49 "):
+    monkeypatch.setattr(setup, "available_bytes", lambda: 340_000_000)
+    with pytest.raises(SimulationError, match=r"MeshSize: a 64\^3 mesh .* use MeshSize=42 "):
         run_algorithm("SimulatePowderSQE", ForceConstantsFile="tests/data/Al_phonopy/phonopy.yaml",
                       Instrument="ARCS", Ei="50", Temperature="10",
                       OutputWorkspace=str(tmp_path / "s.nxs"), **{**FAST, "MeshSize": "64"})
