@@ -98,7 +98,8 @@ class SimulateSingleCrystalSQE(PythonAlgorithm):
                                  "(plus QResolution). Covariance: the direct-geometry (Q, E) "
                                  "resolution covariance (moderator, chopper, aperture, sample, "
                                  "detector), by Monte Carlo; Instrument and Ei of a Fermi-chopper "
-                                 "instrument needed, about 6x the mode calculations.")
+                                 "instrument needed, about 6x the mode calculations. With Psi, "
+                                 "each point takes the beam orientation the scan measures.")
         self.declareProperty("SamplesPerBin", 1, IntBoundedValidator(lower=1, upper=1024),
                              doc="Random points per bin and binned Q dimension (bin average): "
                                  "SamplesPerBin^k per bin, k the binned Q dimensions (at least "

@@ -111,7 +111,8 @@ def declare_goniometer_properties(algorithm) -> None:
     """Declare Psi, GoniometerAxis, UVector, VVector: the settings of a single-crystal scan."""
     algorithm.declareProperty(
         "Psi", "", doc="Goniometer angles measured, 'from,to,step' in degrees (both ends "
-                       "included); the kinematic mask keeps the bins these settings reach. "
+                       "included); the kinematic mask keeps the bins these settings reach, "
+                       "and QEResolution=Covariance the beam orientation they measure. "
                        "Empty = every orientation (|Q| and E only).")
     algorithm.declareProperty(
         "GoniometerAxis", DEFAULT_GONIOMETER_AXIS,
