@@ -15,6 +15,7 @@ from inslib.runtime.compat import (
     Direction,
     FileAction,
     FileProperty,
+    FloatBoundedValidator,
     MatrixWorkspaceProperty,
     Progress,
     PythonAlgorithm,
@@ -73,6 +74,9 @@ class SimulateMDSQE(PythonAlgorithm):
         self.declareProperty("PathStep", 0.02, doc="Bin width along the q-path (1/Angstrom); "
                                                    "bins without a commensurate q-point are "
                                                    "masked.")
+        self.declareProperty("EnergyResolution", 0.0, FloatBoundedValidator(lower=0.0),
+                             doc="Output=QPath without an Instrument: constant energy FWHM "
+                                 "(meV) on EBinning, as SimulateSingleCrystalSQE's q-path.")
         self.declareProperty("Coherent", True, doc="Coherent S(Q,E) (all phonon orders).")
         self.declareProperty("Incoherent", True, doc="Incoherent (self) S(Q,E); with Coherent "
                                                       "off the incoherent approximation (self "
@@ -137,11 +141,12 @@ class SimulateMDSQE(PythonAlgorithm):
         value = {name: self.getProperty(name).value for name in (
             "TrajectoryFile", "TimeStep", "Coherent", "Incoherent", "QuantumCorrection",
             "Elastic", "QPointsPerBin", "WindowStep", "Seed", "StructureFile", "Output", "QPath",
-            "PathStep", *MD_RUN)}
+            "PathStep", "EnergyResolution", *MD_RUN)}
         return MDRequest(
             trajectory=value["TrajectoryFile"], time_step=float(value["TimeStep"]),
             template=template_request(self), output=value["Output"], path=value["QPath"],
-            path_step=float(value["PathStep"]), coherent=bool(value["Coherent"]),
+            path_step=float(value["PathStep"]), fwhm=float(value["EnergyResolution"]),
+            coherent=bool(value["Coherent"]),
             incoherent=bool(value["Incoherent"]), correction=value["QuantumCorrection"],
             elastic=bool(value["Elastic"]),
             q_points_per_bin=int(value["QPointsPerBin"]), window_step=int(value["WindowStep"]),

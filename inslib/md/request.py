@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from inslib.axes import parse_binning
 from inslib.md.qpoints import SamplingError
 from inslib.md.quantum import CORRECTIONS
 from inslib.md.run import (
@@ -41,6 +42,7 @@ from inslib.simulation.requests import (
     temperature_errors,
     template_instrument,
     validate_template,
+    without_instrument_errors,
 )
 from inslib.structure import StructureError
 
@@ -68,6 +70,9 @@ class MDRequest:
         QPath: labels or [h,k,l] of the StructureFile's cell, as SimulateSingleCrystalSQE.
     path_step : float
         PathStep: bin width along the path, 1/Angstrom.
+    fwhm : float
+        EnergyResolution: constant energy FWHM (meV) of Output=QPath without an Instrument
+        (0 = the Instrument's resolution).
     coherent, incoherent : bool
         Coherent, Incoherent.
     correction : str
@@ -103,6 +108,7 @@ class MDRequest:
     output: str = "PowderSQE"
     path: str = ""
     path_step: float = 0.02
+    fwhm: float = 0.0
     coherent: bool = True
     incoherent: bool = True
     correction: str = "StokesRaman"
@@ -169,7 +175,7 @@ def md_setting(request: MDRequest) -> EnergySetting:
     """Energy bins and resolution of the request's output, built once per request."""
     setting = request.__dict__.get("_setting")
     if setting is None:
-        setting = energy_setting(request.template, request.output)
+        setting = energy_setting(request.template, request.output, request.fwhm)
         object.__setattr__(request, "_setting", setting)
     return setting
 
@@ -200,7 +206,7 @@ def _check_md(request: MDRequest) -> dict:
     if importlib.util.find_spec("dynasor") is None:
         prop = "TrajectoryFile" if request.trajectory else "StructureFile"
         return {prop: "SimulateMDSQE needs dynasor: pip install 'inslib[md]'"}
-    errors = validate_template(request.template)
+    errors = {} if free_path(request) else validate_template(request.template)
     needs_t = request.correction != "None" or not request.trajectory
     errors |= temperature_errors(md_temperature(request), required=needs_t)
     errors |= _option_errors(request)
@@ -222,7 +228,14 @@ def _output_errors(request: MDRequest) -> dict:
     """Output against the instrument's geometry and the properties that output uses."""
     if request.output not in OUTPUTS:
         return {"Output": f"{request.output!r} is not one of {' | '.join(OUTPUTS)}"}
+    if free_path(request):
+        return _free_path_errors(request) | _path_option_errors(request)
     template = request.template
+    if request.fwhm:
+        return {"EnergyResolution": f"EnergyResolution={request.fwhm:g} is used with "
+                                    "Output=QPath and no Instrument only (the Instrument's "
+                                    "resolution applies): leave it at 0, or leave Instrument "
+                                    "empty"}
     indirect = template_instrument(template).geometry == "indirect"
     if indirect != (request.output == "IndirectSE"):
         return {"Output": f"{request.output} on {template_instrument(template).name}: "
@@ -238,6 +251,31 @@ def _output_errors(request: MDRequest) -> dict:
     elif request.path:
         errors["QPath"] = (f"{request.path!r} is used with Output=QPath only: leave it empty, "
                            "or set Output=QPath")
+    return errors
+
+
+def free_path(request: MDRequest) -> bool:
+    """Output=QPath with neither Instrument nor InputWorkspace: EnergyResolution's constant FWHM."""
+    return (request.output == "QPath" and not request.template.instrument
+            and request.template.template is None)
+
+
+def _free_path_errors(request: MDRequest) -> dict:
+    """EnergyResolution and EBinning of a q-path without an Instrument; no Ei or choppers."""
+    template = request.template
+    errors = without_instrument_errors(template)
+    if not (math.isfinite(request.fwhm) and request.fwhm > 0):
+        errors["EnergyResolution"] = (f"{request.fwhm:g}: Output=QPath without an Instrument "
+                                      "needs the energy FWHM in meV, e.g. 2; or give "
+                                      "Instrument and Ei for the instrument's resolution")
+    if not template.e_binning:
+        errors["EBinning"] = ("empty: Output=QPath without an Instrument needs the energy bins "
+                              "'min,step,max' (meV), e.g. '-10,0.5,60'")
+        return errors
+    try:
+        parse_binning(template.e_binning, "EBinning", template.energy_unit)
+    except ValueError as err:
+        errors["EBinning"] = str(err)
     return errors
 
 

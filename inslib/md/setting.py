@@ -3,7 +3,8 @@
 ``PowderSQE``: CreateSQETemplate's map and SimulatePowderSQE's resolution; ``IndirectSE``:
 SimulatePowderSQE's indirect setting (TOSCA, VISION: bins, final energy, resolution);
 ``QPath``: the instrument's energy resolution at Ei as SimulateSingleCrystalSQE's q-path uses,
-on EBinning (default -0.25 Ei to 0.95 Ei).
+on EBinning (default -0.25 Ei to 0.95 Ei); without an Instrument, EnergyResolution's constant
+FWHM on EBinning, as SimulateSingleCrystalSQE's q-path without an Instrument.
 """
 
 from dataclasses import dataclass
@@ -23,9 +24,10 @@ class EnergySetting:
 
     Attributes
     ----------
-    instrument : Instrument
-    fixed : float
-        Ei (direct geometry) or Ef (indirect), meV.
+    instrument : Instrument or None
+        None for a q-path with a constant resolution (no Instrument).
+    fixed : float or None
+        Ei (direct geometry) or Ef (indirect), meV; None without an Instrument.
     e_edges : numpy.ndarray, shape (n_e + 1,)
         Energy-transfer bin edges, meV.
     resolution : Resolution
@@ -45,12 +47,18 @@ class EnergySetting:
         return np.interp(energy, self.resolution.energy, self.resolution.sigma)
 
 
-def energy_setting(template_request, output: str) -> EnergySetting:
-    """Build the setting of ``output`` (one of :data:`OUTPUTS`) from a valid TemplateRequest."""
+def energy_setting(template_request, output: str, fwhm: float = 0.0) -> EnergySetting:
+    """Build the setting of ``output`` (one of :data:`OUTPUTS`) from a valid TemplateRequest.
+
+    ``fwhm`` (meV): the constant resolution of a QPath without an Instrument (EnergyResolution;
+    the setting's instrument and fixed energy are then None).
+    """
+    from inslib.axes import parse_binning
     from inslib.instruments.templates import create_sqe_template
     from inslib.simulation.indirect import indirect_setting
     from inslib.simulation.powder import template_resolution
     from inslib.simulation.requests import energy_edges, fixed_energy, template_instrument
+    from inslib.units import to_mev
 
     if output == "IndirectSE":
         return EnergySetting(*indirect_setting(template_request))
@@ -60,6 +68,10 @@ def energy_setting(template_request, output: str) -> EnergySetting:
         return EnergySetting(template_instrument(template_request), meta.ei or meta.efixed,
                              template.axes[1].edges,
                              template_resolution(template_request, template), template)
+    if not template_request.instrument and fwhm:
+        e_edges = to_mev(parse_binning(template_request.e_binning, "EBinning",
+                                       template_request.energy_unit), template_request.energy_unit)
+        return EnergySetting(None, None, e_edges, Resolution.of(float(fwhm), e_edges))
     instrument = template_instrument(template_request)
     fixed = fixed_energy(template_request, instrument)
     e_edges = energy_edges(template_request, instrument)

@@ -159,7 +159,8 @@ def _path(request, energy, rows, counts, qpoints, taper_sigma) -> Histogram:
     result = path_histogram(qpoints.edges, qpoints.ticks, setting.e_edges, signal, 0.0)
     result.mask = np.broadcast_to((counts == 0)[:, None], signal.shape).copy()
     meta = result.metadata
-    meta.instrument, meta.emode, meta.ei = setting.instrument.name, "Direct", setting.fixed
+    if setting.instrument is not None:
+        meta.instrument, meta.emode, meta.ei = setting.instrument.name, "Direct", setting.fixed
     meta.lattice = cell_lattice(path_crystal(request).cell)
     return result
 

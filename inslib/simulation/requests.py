@@ -685,7 +685,7 @@ def _crystal_instrument_errors(request: SingleCrystalRequest) -> dict:
     except InstrumentFileError as err:
         return {"Instrument": str(err)}
     if instrument is None:
-        return _without_instrument(request)
+        return without_instrument_errors(request)
     if request.fwhm:
         return {"EnergyResolution": f"EnergyResolution={request.fwhm:g} is used without an "
                                     f"Instrument only ({instrument.name}'s resolution applies): "
@@ -704,8 +704,12 @@ def _crystal_instrument_errors(request: SingleCrystalRequest) -> dict:
     return {}
 
 
-def _without_instrument(request: SingleCrystalRequest) -> dict:
-    """{property: message} for Ei or chopper settings given without an Instrument."""
+def without_instrument_errors(request) -> dict:
+    """{property: message} for Ei or chopper settings given without an Instrument.
+
+    ``request``: anything with ``ei`` and ``settings`` (a SingleCrystalRequest or a
+    TemplateRequest).
+    """
     given = {"Ei": request.ei} | {name: value for name, value in request.settings.items()
                                   if value not in (None, "", 0)}
     return {name: f"{name}={value!r} is used with an Instrument only: give Instrument, or "

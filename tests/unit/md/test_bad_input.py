@@ -158,6 +158,27 @@ def test_q_path_requests(no_md_work, tmp_path, values, prop, fragment):
     assert fragment in errors[prop], errors
 
 
+@pytest.mark.parametrize(("values", "prop", "fragment"), [
+    ({"Instrument": "", "Ei": "0"}, "EnergyResolution",
+     "0: Output=QPath without an Instrument needs the energy FWHM in meV"),
+    ({"Instrument": "", "Ei": "0", "EnergyResolution": "2", "EBinning": ""}, "EBinning",
+     "empty: Output=QPath without an Instrument needs the energy bins"),
+    ({"Instrument": "", "EnergyResolution": "2"}, "Ei",
+     "Ei=80.0 is used with an Instrument only"),
+    ({"EnergyResolution": "2"}, "EnergyResolution",
+     "EnergyResolution=2 is used with Output=QPath and no Instrument only"),
+    ({"EnergyResolution": "2", "Output": "PowderSQE", "QPath": "", "QBinning": "1.5,0.1,6"},
+     "EnergyResolution", "EnergyResolution=2 is used with Output=QPath and no Instrument only"),
+])
+def test_q_path_energy_resolution_requests(no_md_work, tmp_path, values, prop, fragment):
+    """EnergyResolution: a constant FWHM for a q-path without an Instrument, and only there."""
+    path = _write(tmp_path / "md.traj", _frames(3))
+    properties = {"TrajectoryFile": path, "TimeStep": "10", "Output": "QPath",
+                  "QPath": "G-X", "StructureFile": _structure(tmp_path), "QBinning": ""}
+    errors = _refused(**{**properties, **values})
+    assert fragment in errors[prop], errors
+
+
 def test_a_structure_the_trajectory_is_not_a_supercell_of(no_md_work, tmp_path):
     """Lattice constant 3.6 A: 4 x 4.05 / 3.6 = 4.5 primitive cells, 10-12 % off an integer."""
     path = _write(tmp_path / "md.traj", _frames(3))
