@@ -149,16 +149,7 @@ def _structure(tmp_path, a: float = 4.05) -> str:
                                           "0], [0, 4, 0], [0, 0, 4]] represents"),
     ({"StructureFile": ""}, "StructureFile", "QPath with a TrajectoryFile needs the "
                                              "StructureFile"),
-])
-def test_q_path_requests(no_md_work, tmp_path, values, prop, fragment):
-    path = _write(tmp_path / "md.traj", _frames(3))
-    properties = {"TrajectoryFile": path, "TimeStep": "10", "Output": "QPath",
-                  "QPath": "G-X", "StructureFile": _structure(tmp_path), "QBinning": ""}
-    errors = _refused(**{**properties, **values})
-    assert fragment in errors[prop], errors
-
-
-@pytest.mark.parametrize(("values", "prop", "fragment"), [
+    # EnergyResolution: a constant FWHM for a q-path without an Instrument, and only there
     ({"Instrument": "", "Ei": "0"}, "EnergyResolution",
      "0: Output=QPath without an Instrument needs the energy FWHM in meV"),
     ({"Instrument": "", "Ei": "0", "EnergyResolution": "2", "EBinning": ""}, "EBinning",
@@ -170,8 +161,7 @@ def test_q_path_requests(no_md_work, tmp_path, values, prop, fragment):
     ({"EnergyResolution": "2", "Output": "PowderSQE", "QPath": "", "QBinning": "1.5,0.1,6"},
      "EnergyResolution", "EnergyResolution=2 is used with Output=QPath and no Instrument only"),
 ])
-def test_q_path_energy_resolution_requests(no_md_work, tmp_path, values, prop, fragment):
-    """EnergyResolution: a constant FWHM for a q-path without an Instrument, and only there."""
+def test_q_path_requests(no_md_work, tmp_path, values, prop, fragment):
     path = _write(tmp_path / "md.traj", _frames(3))
     properties = {"TrajectoryFile": path, "TimeStep": "10", "Output": "QPath",
                   "QPath": "G-X", "StructureFile": _structure(tmp_path), "QBinning": ""}
