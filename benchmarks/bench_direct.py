@@ -27,11 +27,26 @@ import numpy as np
 from inslib.ml.direct_data import load_samples
 from inslib.ml.direct_eval import evaluate, normalised_mse, predict_samples
 from inslib.ml.direct_model import load_ensemble
-from inslib.ml.records import SUFFIX, load_record
+from inslib.ml.records import LabelFolder, load_record
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / "data" / "predict" / "structures.jsonl"
 LABELS = ROOT / "data" / "predict" / "7net-0"
+
+
+def labelled(record_id: str):
+    """Load a structure's record from the label folder (inslib.ml.records.Record)."""
+    return load_record(LabelFolder(LABELS).record_path(record_id))
+
+
+def figure_parser(doc: str) -> argparse.ArgumentParser:
+    """Command line of the Direct benchmarks: --figure PATH; torch at one thread."""
+    import torch
+
+    torch.set_num_threads(1)
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--figure", type=Path, help="save the test-set figure here")
+    return parser
 
 
 def indirect_errors(ensemble, samples: list) -> list:
@@ -43,7 +58,7 @@ def indirect_errors(ensemble, samples: list) -> list:
     template = TemplateRequest(instrument="VISION", temperature=10.0, e_binning="0,1.25,150")
     rows = []
     for sample in samples:
-        record = load_record(LABELS / "records" / f"{sample.id}{SUFFIX}")
+        record = labelled(sample.id)
         crystal = record.crystal
         partial, fine = regularised(ensemble.predict(crystal), ensemble.edges())
         mesh = predicted_mesh(partial.mean(axis=0), fine, crystal.masses, 10.0)
@@ -118,12 +133,7 @@ def figure(ensemble, samples: list, path: Path) -> None:
 
 def main() -> None:
     """Print the figures (and save the plot when asked)."""
-    import torch
-
-    torch.set_num_threads(1)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--figure", type=Path, help="save the test-set figure here")
-    args = parser.parse_args()
+    args = figure_parser(__doc__).parse_args()
     ensemble = load_ensemble()
     samples, _ = load_samples(MANIFEST, LABELS, ensemble.config.cutoff,
                               ids=ensemble.card["training_data"]["records"])

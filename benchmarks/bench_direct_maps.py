@@ -17,21 +17,18 @@ against the labels' force constants (7net-0, the ForceField route):
 - seconds per structure of the map networks after the first.
 """
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from bench_direct import LABELS, MANIFEST, ROOT, figure_parser, labelled
 
+from inslib.inversion.metrics import pearson_r
 from inslib.ml.direct_data import load_samples
 from inslib.ml.map_model import load_map_ensemble
-from inslib.ml.map_training import map_samples, pearson
-from inslib.ml.records import SUFFIX, load_record
+from inslib.ml.map_training import map_samples
 
-ROOT = Path(__file__).resolve().parents[1]
-MANIFEST = ROOT / "data" / "predict" / "structures.jsonl"
-LABELS = ROOT / "data" / "predict" / "7net-0"
 SETTING = {"Instrument": "ARCS", "Ei": 80, "Temperature": 300, "QBinning": "0.5,0.1,10",
            "EBinning": "-5,0.5,75"}
 
@@ -52,7 +49,7 @@ def instrument_correlations(ids: list, folder: Path) -> np.ndarray:
     fast = {"MeshSize": 8, "DirectionsPerShell": 100}
     rows = []
     for record_id in ids:
-        record = load_record(LABELS / "records" / f"{record_id}{SUFFIX}")
+        record = labelled(record_id)
         crystal = record.crystal
         fcs_file = record.force_constants.save_phonopy_yaml(folder / f"{record_id}.yaml")
         cif = folder / f"{record_id}.cif"
@@ -74,7 +71,7 @@ def intrinsic_rows(maps, samples: list) -> tuple[list, list, np.ndarray]:
     test = [s for s in samples if s.part == "test"]
     baseline = np.mean([s.shape for s in samples if s.part == "train"], axis=0)
     predicted = [maps.shapes(s.graph).mean(axis=0) for s in test]
-    r = np.array([[pearson(p, s.shape), pearson(baseline, s.shape)]
+    r = np.array([[pearson_r(p, s.shape), pearson_r(baseline, s.shape)]
                   for p, s in zip(predicted, test, strict=True)])
     return test, predicted, r
 
@@ -83,7 +80,7 @@ def speed(maps, samples: list) -> float:
     """Median seconds of MapEnsemble.predict per structure after the first."""
     times = []
     for sample in samples[:11]:
-        record = load_record(LABELS / "records" / f"{sample.id}{SUFFIX}")
+        record = labelled(sample.id)
         start = time.perf_counter()
         maps.predict(record.crystal, 1.0)
         times.append(time.perf_counter() - start)
@@ -123,11 +120,7 @@ def figure(maps, test: list, predicted: list, r: np.ndarray, path: Path) -> None
 
 def main() -> None:
     """Print the figures (and save the plot when asked)."""
-    import torch
-
-    torch.set_num_threads(1)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--figure", type=Path, help="save the test-set figure here")
+    parser = figure_parser(__doc__)
     parser.add_argument("--skip-instrument", action="store_true",
                         help="only the intrinsic-map figures (seconds instead of minutes)")
     args = parser.parse_args()

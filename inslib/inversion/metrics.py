@@ -66,6 +66,8 @@ def r_squared(fitted, truth) -> np.ndarray:
     return 1.0 - residual / np.sum((truth - truth.mean(axis=0)) ** 2, axis=0)
 
 
-def pearson_r(model: np.ndarray, data: np.ndarray, use: np.ndarray) -> float:
-    """Pearson correlation of two maps over the bins ``use``."""
-    return float(np.corrcoef(np.asarray(model)[use], np.asarray(data)[use])[0, 1])
+def pearson_r(model: np.ndarray, data: np.ndarray, use: np.ndarray | None = None) -> float:
+    """Pearson correlation of two maps over the bins ``use`` (None: every bin)."""
+    model, data = np.asarray(model), np.asarray(data)
+    use = np.ones(model.shape, dtype=bool) if use is None else use
+    return float(np.corrcoef(model[use], data[use])[0, 1])

@@ -240,12 +240,12 @@ def write_logs(logs_group, metadata: Metadata) -> None:
         group = new_group(logs_group, key, "NXlog")
         units = {"units": log.unit} if log.unit else {}  # Mantid writes no units when unitless
         series = log.times is not None and len(log.times) == np.size(log.value)
-        if isinstance(log.value, str) and not series:
-            write_string(group, "value", log.value, **units)
-        elif isinstance(log.value, str | list) or np.asarray(log.value).dtype.kind in "SU":
-            write_string(group, "value", [str(v) for v in np.atleast_1d(log.value)], **units)
+        value = np.atleast_1d(np.asarray(log.value))
+        if value.dtype.kind in "SUO":  # one string, or the (n, 1) strings of a series
+            text = log.value if isinstance(log.value, str) and not series else [
+                str(v) for v in value]
+            write_string(group, "value", text, **units)
         else:
-            value = np.atleast_1d(np.asarray(log.value))
             dataset = group.create_dataset("value", data=value.astype(
                 np.float64 if value.dtype.kind == "f" else value.dtype))
             set_string_attrs(dataset, **units)

@@ -50,8 +50,9 @@ class EnergySetting:
 def energy_setting(template_request, output: str, fwhm: float = 0.0) -> EnergySetting:
     """Build the setting of ``output`` (one of :data:`OUTPUTS`) from a valid TemplateRequest.
 
-    ``fwhm`` (meV): the constant resolution of a QPath without an Instrument (EnergyResolution;
-    the setting's instrument and fixed energy are then None).
+    ``fwhm`` (meV): EnergyResolution, the constant resolution of a QPath without an
+    Instrument (validation allows it there only); the setting's instrument and fixed energy
+    are then None.
     """
     from inslib.axes import parse_binning
     from inslib.instruments.templates import create_sqe_template
@@ -68,7 +69,7 @@ def energy_setting(template_request, output: str, fwhm: float = 0.0) -> EnergySe
         return EnergySetting(template_instrument(template_request), meta.ei or meta.efixed,
                              template.axes[1].edges,
                              template_resolution(template_request, template), template)
-    if not template_request.instrument and fwhm:
+    if fwhm:
         e_edges = to_mev(parse_binning(template_request.e_binning, "EBinning",
                                        template_request.energy_unit), template_request.energy_unit)
         return EnergySetting(None, None, e_edges, Resolution.of(float(fwhm), e_edges))

@@ -295,20 +295,20 @@ def coherent_direct_maps(powder, template, crystal, dos: tuple, maps, source: st
     approximation = powder_forward(replace(powder, coherent=False), template, model,
                                    temperature)
     resolution = template_resolution(powder.template, template)
-    inside = (template.axes[0].centres <= maps.edges()[0][-1])[:, None]
+    grid = maps.edges()
+    inside = (template.axes[0].centres <= grid[0][-1])[:, None]
     name = f"{maps.card['name']} (training data {maps.card['training_data']['sha256'][:12]})"
-    area = float(np.prod([e[1] - e[0] for e in maps.edges()]))
+    area = float(np.prod([e[1] - e[0] for e in grid]))
     out = []
     for k, unit in enumerate(maps.predict(crystal, 1.0)):
         member = partial[k % len(partial)]
         mesh = predicted_mesh(member, edges, crystal.masses, temperature)
         cold = predicted_mesh(member, edges, crystal.masses, 0.0)
         approximate = incoherent_intrinsic(model, cold)
-        intrinsic = low_energy_columns(unit * approximate.sum() * area, approximate,
-                                       maps.edges()[1], highest_energy(member.sum(axis=0),
-                                                                       edges) / 16.0)
+        intrinsic = low_energy_columns(unit * approximate.sum() * area, approximate, grid[1],
+                                       highest_energy(member.sum(axis=0), edges) / 16.0)
         extra = coherent_msd(mesh, crystal) - coherent_msd(cold, crystal)
-        coherent = coherent_on_template(intrinsic[None], maps.edges(), template, resolution,
+        coherent = coherent_on_template(intrinsic[None], grid, template, resolution,
                                         temperature, np.array([extra]))[0]
         signal = coherent + terms.incoherent_terms(mesh)[0].numpy()
         if not inside.all():  # only bins beyond the intrinsic grid need the approximation

@@ -13,11 +13,10 @@ committed: it is rebuilt from the records in about a second each).
 """
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 
-from inslib.ml.records import SUFFIX, load_record
+from inslib.ml.records import LabelFolder, load_record
 from inslib.simulation.errors import SimulationError
 
 Q_EDGES = np.linspace(0.0, 12.0, 61)  # |Q| bin edges, 1/Angstrom
@@ -110,13 +109,14 @@ def cached_maps(labels, ids, log=print) -> dict:
     """
     from inslib.io.atomic import atomic_path
 
-    cache = Path(labels, f"maps-{grid_digest()}")
+    folder = LabelFolder(labels)
+    cache = folder.path / f"maps-{grid_digest()}"
     cache.mkdir(exist_ok=True)
     maps, ids = {}, sorted(ids)
     for k, record_id in enumerate(ids):
         path = cache / f"{record_id}.npy"
         if not path.exists():
-            record = load_record(Path(labels, "records", f"{record_id}{SUFFIX}"))
+            record = load_record(folder.record_path(record_id))
             try:
                 values = intrinsic_map(record.force_constants)
             except SimulationError as err:

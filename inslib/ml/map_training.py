@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from inslib.inversion.metrics import pearson_r
 from inslib.ml.direct_training import fit_best
 from inslib.ml.map_data import (
     DIRECTIONS,
@@ -159,11 +160,6 @@ def train_latent(samples: list, autoencoder, config, seed: int, epochs: int = 60
     return net.eval(), _summary(history, start) | {"seed": seed}
 
 
-def pearson(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson r of two arrays of the same shape (flattened)."""
-    return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
-
-
 def evaluate_maps(ensemble, samples: list, part: str = "test") -> dict:
     """Test figures of a map ensemble (see the module docstring).
 
@@ -181,10 +177,10 @@ def evaluate_maps(ensemble, samples: list, part: str = "test") -> dict:
         recon = ensemble.autoencoder.decode(ensemble.autoencoder.encode(_shapes(chosen)))
     rows = {"predicted": [], "autoencoder": [], "baseline": []}
     for sample, again in zip(chosen, recon.numpy(), strict=True):
-        rows["predicted"].append(pearson(ensemble.shapes(sample.graph).mean(axis=0),
-                                         sample.shape))
-        rows["autoencoder"].append(pearson(again, sample.shape))
-        rows["baseline"].append(pearson(baseline, sample.shape))
+        rows["predicted"].append(pearson_r(ensemble.shapes(sample.graph).mean(axis=0),
+                                           sample.shape))
+        rows["autoencoder"].append(pearson_r(again, sample.shape))
+        rows["baseline"].append(pearson_r(baseline, sample.shape))
     figures = {name: {"median": float(np.median(v)), "p10": float(np.percentile(v, 10))}
                for name, v in rows.items()}
     return {"part": part, "n": len(chosen), "r": figures}

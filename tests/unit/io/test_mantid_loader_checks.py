@@ -26,6 +26,7 @@ import h5py
 import numpy as np
 import pytest
 
+from inslib.histogram import Log
 from inslib.io.files import load_workspace, save_workspace
 from inslib.io.hdf import read_text
 from inslib.io.nexus_processed import history_record, plain_text
@@ -286,7 +287,14 @@ def test_time_series_logs_of_a_real_mantid_file_survive_a_load_and_save(shared, 
     numpy's unicode strings), and every series lost its times.
     """
     source = shared / "mantid_files" / "mslice_MAR21335_Ei60meV.nxs"
-    saved = save_workspace(load_workspace(source), tmp_path / "again.nxs")
+    workspace = load_workspace(source)
+    workspace.metadata.logs["added"] = Log([1.5, 2.5], "K", np.array([0.0, 10.0]),
+                                           "2026-11-28T06:00:00")  # a list of numbers
+    saved = save_workspace(workspace, tmp_path / "again.nxs")
+    added = load_workspace(saved).metadata.logs["added"]
+    np.testing.assert_array_equal(added.value, [1.5, 2.5])
+    np.testing.assert_array_equal(added.times, [0.0, 10.0])
+    assert (added.unit, added.start) == ("K", "2026-11-28T06:00:00")
     with h5py.File(source) as real, h5py.File(saved) as ours:
         for key in ("icpevent", "status", "fermi_speed", "Ei"):
             before, after = real[f"mantid_workspace_1/logs/{key}"], ours[
